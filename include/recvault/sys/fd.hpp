@@ -1,0 +1,50 @@
+// Thin, errno-returning wrappers over the file system calls recvault uses.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "recvault/util/result.hpp"
+
+namespace recvault::sys {
+
+// Owns a file descriptor; closes it in the destructor. Move-only.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) noexcept : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) reset(o.release());
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const noexcept { return fd_; }
+  bool valid() const noexcept { return fd_ >= 0; }
+  int release() noexcept {
+    int f = fd_;
+    fd_ = -1;
+    return f;
+  }
+  void reset(int fd = -1) noexcept;
+
+ private:
+  int fd_ = -1;
+};
+
+// Reads exactly out.size() bytes unless EOF comes first; returns bytes read.
+Result<std::size_t> pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t offset);
+// Writes all of `in` (retrying short writes and EINTR).
+Status pwrite_full(int fd, std::span<const std::uint8_t> in, std::uint64_t offset);
+Result<std::uint64_t> file_size(int fd);
+
+// Extended attributes on an open fd. get_xattr: nullopt when absent (ENODATA).
+Result<std::optional<std::string>> get_xattr(int fd, const char* name);
+Status set_xattr(int fd, const char* name, std::string_view value);
+
+}  // namespace recvault::sys

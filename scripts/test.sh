@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs missing packages, builds two
+# configurations (release-like with -Werror, and ASan+UBSan), runs every meson
+# test in both, and ends with one line "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/deps.sh || exit 1
+modprobe fuse 2>/dev/null || true
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+
+setup() {  # dir, meson options...
+  local dir=$1; shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson configure "$dir" "$@" >/dev/null || return 1
+  else
+    meson setup "$dir" "$@" >/dev/null || return 1
+  fi
+}
+
+passed=0
+failed=0
+status=0
+run_config() {  # dir, meson options...
+  local dir=$1; shift
+  echo "== building $dir" >&2
+  if ! setup "$dir" "$@" || ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+    tail -50 "$dir.build.log" 2>/dev/null >&2
+    echo "== $dir: build failed" >&2
+    failed=$((failed + 1)); status=1
+    return
+  fi
+  echo "== testing $dir" >&2
+  meson test -C "$dir" --print-errorlogs --num-processes 2 >"$dir.test.log" 2>&1 || status=1
+  grep -E '^ *[0-9]+/[0-9]+ ' "$dir.test.log" >&2
+  local ok fail xfail upass tout
+  ok=$(awk '/^Ok:/ {print $2}' "$dir.test.log"); ok=${ok:-0}
+  xfail=$(awk '/^Expected Fail:/ {print $3}' "$dir.test.log"); xfail=${xfail:-0}
+  fail=$(awk '/^Fail:/ {print $2}' "$dir.test.log"); fail=${fail:-0}
+  upass=$(awk '/^Unexpected Pass:/ {print $3}' "$dir.test.log"); upass=${upass:-0}
+  tout=$(awk '/^Timeout:/ {print $2}' "$dir.test.log"); tout=${tout:-0}
+  if [ "$fail" != 0 ] || [ "$tout" != 0 ]; then
+    sed -n '/^Summary of Failures/,$p' "$dir.test.log" >&2
+    grep -B2 -A40 -E 'FAILED|ERROR|Timeout' "$dir.test.log" | head -200 >&2
+  fi
+  passed=$((passed + ok + xfail))
+  failed=$((failed + fail + upass + tout))
+}
+
+run_config build-ci -Dbuildtype=debugoptimized -Dwerror=true
+run_config build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+
+echo "$passed passed, $failed failed"
+[ "$status" = 0 ] && [ "$failed" = 0 ]

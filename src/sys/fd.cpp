@@ -1,0 +1,82 @@
+#include "recvault/sys/fd.hpp"
+
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace recvault::sys {
+
+void UniqueFd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+Result<std::size_t> pread_full(int fd, std::span<std::uint8_t> out, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      return sys_error("pread", e);
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  return done;
+}
+
+Status pwrite_full(int fd, std::span<const std::uint8_t> in, std::uint64_t offset) {
+  std::size_t done = 0;
+  while (done < in.size()) {
+    ssize_t n = ::pwrite(fd, in.data() + done, in.size() - done, static_cast<off_t>(offset + done));
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      return sys_error("pwrite", e);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+Result<std::uint64_t> file_size(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+Result<std::optional<std::string>> get_xattr(int fd, const char* name) {
+  std::string value(256, '\0');
+  for (;;) {
+    ssize_t n = ::fgetxattr(fd, name, value.data(), value.size());
+    if (n >= 0) {
+      value.resize(static_cast<std::size_t>(n));
+      return std::optional<std::string>(std::move(value));
+    }
+    int e = errno;
+    if (e == ENODATA) return std::optional<std::string>();
+    if (e != ERANGE) return sys_error(std::string("fgetxattr ") + name, e);
+    ssize_t need = ::fgetxattr(fd, name, nullptr, 0);
+    if (need < 0) {
+      int e2 = errno;
+      return sys_error(std::string("fgetxattr ") + name, e2);
+    }
+    value.assign(static_cast<std::size_t>(need) + 1, '\0');
+  }
+}
+
+Status set_xattr(int fd, const char* name, std::string_view value) {
+  if (::fsetxattr(fd, name, value.data(), value.size(), 0) != 0) {
+    int e = errno;
+    return sys_error(std::string("fsetxattr ") + name, e);
+  }
+  return {};
+}
+
+}  // namespace recvault::sys
