@@ -1,0 +1,128 @@
+// EncryptedFile: random-access plaintext view of one encrypted backing file.
+//
+// A backing file is   header ‖ record 0 ‖ record 1 ‖ ... ‖ record n-1
+// where record i holds plaintext chunk i (chunk_size bytes, the last may be
+// shorter) as  nonce ‖ ciphertext ‖ tag  (GCM: 12 ‖ n ‖ 16;
+// CBC: 16 ‖ pad16(n+1) ‖ 32). Every record's AAD is
+//   SHA-256(header core) ‖ u64le(index) ‖ u8(final)
+// and exactly the last record of a sealed file has final = 1.
+//
+// The last chunk (the "tail") is kept in memory: writes into it are buffered
+// and reach the disk on flush(), when the file grows past it, on truncate, and
+// on seal(). Chunks before the tail are read-modify-written in place.
+//
+// Thread safety: none. The daemon serialises access per file.
+// Ownership: the fd is borrowed; it must outlive the EncryptedFile and be
+// opened O_RDWR for writing (never O_APPEND).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "recvault/format/header.hpp"
+#include "recvault/format/keys.hpp"
+
+namespace recvault::format {
+
+enum class FileState {
+  sealed,        // closed cleanly: the last chunk is marked final
+  open,          // being written, or its writer died (unterminated); readable
+};
+
+class EncryptedFile {
+ public:
+  ~EncryptedFile();
+  EncryptedFile(const EncryptedFile&) = delete;
+  EncryptedFile& operator=(const EncryptedFile&) = delete;
+
+  // Starts a new, empty encrypted file on `fd` (which must be empty): writes
+  // the header (state open) and the user.recvault.* xattrs (best effort when
+  // the backing file system has no xattrs).
+  static Result<std::unique_ptr<EncryptedFile>> create(int fd, const KeySpec& spec,
+                                                       std::uint32_t chunk_size = kDefaultChunkSize);
+
+  // Opens an existing file: reads the header, checks any user.recvault.*
+  // xattrs against it (a disagreement is Errc::metadata_mismatch), resolves
+  // the key, verifies the header MAC and the last record.
+  //   Errc::not_recvault  no magic (a plain file)
+  //   Errc::wrong_key     the key check does not match this key
+  //   Errc::tampered      header or last record fails authentication
+  //   Errc::truncated     sealed, but the last record is not marked final
+  // An open (unterminated) file whose last record is torn is opened without
+  // it: size() covers only the complete chunks, and torn_tail() is true.
+  static Result<std::unique_ptr<EncryptedFile>> open(int fd, const KeyResolver& resolve);
+
+  const Header& header() const noexcept { return header_; }
+  FileState state() const noexcept { return header_.sealed ? FileState::sealed : FileState::open; }
+  bool torn_tail() const noexcept { return torn_tail_; }
+  // Plaintext size, including buffered data.
+  std::uint64_t size() const noexcept { return size_; }
+  // True when buffered data has not reached the backing file.
+  bool dirty() const noexcept { return tail_dirty_; }
+
+  // Reads up to out.size() bytes at `offset`; returns the count (short at EOF).
+  // Every byte returned has been authenticated.
+  Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
+  // Writes all of `in` at `offset`; a gap past the end reads back as zeros.
+  // Unseals a sealed file first.
+  Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
+  Status truncate(std::uint64_t new_size);
+  // Writes the buffered tail (not marked final). Does not fsync.
+  Status flush();
+  // flush() + marks the last chunk final and the header sealed. Idempotent.
+  Status seal();
+
+  // Backing-file length of a file with this header and plaintext size.
+  static std::uint64_t backing_size(const Header& h, std::uint64_t plaintext_size, bool sealed);
+  // Plaintext size from the backing length alone, where the algorithm allows
+  // (GCM); nullopt for CBC (needs the key) or an inconsistent length.
+  static std::optional<std::uint64_t> plaintext_size_hint(const Header& h, std::uint64_t backing_length);
+
+ private:
+  struct Private;
+  EncryptedFile(int fd, Header header, FileKeys keys);
+
+  Status write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final);
+  Status read_chunk(std::uint64_t index, std::size_t expected_len, bool final, std::vector<std::uint8_t>& out);
+  Status load_tail();
+  Status unseal();
+  Status write_header();
+  Status write_span(std::uint64_t offset, std::span<const std::uint8_t> in);
+
+  int fd_;
+  Header header_;
+  FileKeys keys_;
+  crypto::Digest core_digest_{};
+  std::uint64_t size_ = 0;          // plaintext bytes
+  std::uint64_t tail_index_ = 0;    // index of the last chunk
+  std::vector<std::uint8_t> tail_;  // plaintext of the last chunk
+  bool tail_loaded_ = false;
+  bool tail_dirty_ = false;
+  bool torn_tail_ = false;
+};
+
+// Integrity report for recvault-decrypt --verify and fsck.
+struct VerifyReport {
+  FileState state = FileState::open;
+  std::uint64_t plaintext_size = 0;
+  std::uint64_t chunks = 0;
+  bool torn_tail = false;
+};
+// Authenticates every chunk. Errors as for open(), plus Errc::tampered naming
+// the first chunk that fails.
+Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve);
+
+// The xattr names mirrored from the header.
+namespace xattr {
+inline constexpr const char* format = "user.recvault.format";
+inline constexpr const char* algorithm = "user.recvault.algorithm";
+inline constexpr const char* key_version = "user.recvault.key_version";
+inline constexpr const char* key_id = "user.recvault.key_id";
+inline constexpr const char* salt = "user.recvault.salt";
+inline constexpr const char* file_id = "user.recvault.file_id";
+inline constexpr const char* prefix = "user.recvault.";
+}  // namespace xattr
+
+}  // namespace recvault::format
