@@ -23,6 +23,7 @@
 
 #include "recvault/format/header.hpp"
 #include "recvault/format/keys.hpp"
+#include "recvault/format/record.hpp"
 
 namespace recvault::format {
 
@@ -81,25 +82,36 @@ class EncryptedFile {
   static std::optional<std::uint64_t> plaintext_size_hint(const Header& h, std::uint64_t backing_length);
 
  private:
-  struct Private;
   EncryptedFile(int fd, Header header, FileKeys keys);
 
-  Status write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final);
-  Status read_chunk(std::uint64_t index, std::size_t expected_len, bool final, std::vector<std::uint8_t>& out);
+  std::uint64_t record_offset(std::uint64_t index) const noexcept;
+  Status load_last_record();
   Status load_tail();
+  // Writes the tail as a non-final record if it is dirty or marked final.
+  Status leave_tail();
+  Status write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final);
+  // Decrypts a full, non-final chunk before the tail.
+  Status read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out);
+  // Writes `in` at `offset` <= size().
+  Status write_at_most_size(std::uint64_t offset, std::span<const std::uint8_t> in);
+  Status extend_with_zeros(std::uint64_t new_size);
   Status unseal();
   Status write_header();
-  Status write_span(std::uint64_t offset, std::span<const std::uint8_t> in);
 
   int fd_;
   Header header_;
   FileKeys keys_;
+  RecordCodec codec_;  // borrows header_ and keys_
   crypto::Digest core_digest_{};
-  std::uint64_t size_ = 0;          // plaintext bytes
-  std::uint64_t tail_index_ = 0;    // index of the last chunk
-  std::vector<std::uint8_t> tail_;  // plaintext of the last chunk
+  // Invariant: tail_index_ == (size_ == 0 ? 0 : (size_ - 1) / chunk_size), and
+  // when tail_loaded_, tail_ holds plaintext [tail_index_ * chunk_size, size_).
+  std::uint64_t size_ = 0;
+  std::uint64_t tail_index_ = 0;
+  std::vector<std::uint8_t> tail_;
   bool tail_loaded_ = false;
-  bool tail_dirty_ = false;
+  bool tail_dirty_ = false;       // tail_ differs from its record on disk
+  bool tail_disk_final_ = false;  // the tail's record on disk carries the final mark
+  bool needs_trim_ = false;       // the backing file may extend past the tail's record
   bool torn_tail_ = false;
 };
 
@@ -114,15 +126,5 @@ struct VerifyReport {
 // the first chunk that fails.
 Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve);
 
-// The xattr names mirrored from the header.
-namespace xattr {
-inline constexpr const char* format = "user.recvault.format";
-inline constexpr const char* algorithm = "user.recvault.algorithm";
-inline constexpr const char* key_version = "user.recvault.key_version";
-inline constexpr const char* key_id = "user.recvault.key_id";
-inline constexpr const char* salt = "user.recvault.salt";
-inline constexpr const char* file_id = "user.recvault.file_id";
-inline constexpr const char* prefix = "user.recvault.";
-}  // namespace xattr
 
 }  // namespace recvault::format

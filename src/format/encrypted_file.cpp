@@ -1,0 +1,410 @@
+#include "recvault/format/encrypted_file.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "recvault/crypto/cipher.hpp"
+#include "recvault/format/record.hpp"
+#include "recvault/format/xattrs.hpp"
+#include "recvault/sys/fd.hpp"
+
+namespace recvault::format {
+
+EncryptedFile::EncryptedFile(int fd, Header header, FileKeys keys)
+    : fd_(fd), header_(std::move(header)), keys_(std::move(keys)), codec_(header_, keys_) {}
+
+EncryptedFile::~EncryptedFile() { crypto::secure_wipe(tail_.data(), tail_.size()); }
+
+std::uint64_t EncryptedFile::backing_size(const Header& h, std::uint64_t plaintext_size, bool sealed) {
+  const std::uint64_t c = h.chunk_size();
+  const std::uint64_t full = plaintext_size / c, rem = plaintext_size % c;
+  std::uint64_t len = h.encoded_size() + full * record_size(h.algorithm, c);
+  if (rem != 0 || (plaintext_size == 0 && sealed)) len += record_size(h.algorithm, rem);
+  return len;
+}
+
+std::optional<std::uint64_t> EncryptedFile::plaintext_size_hint(const Header& h, std::uint64_t backing_length) {
+  if (h.algorithm != Algorithm::aes256_gcm || backing_length < h.encoded_size()) return std::nullopt;
+  const std::uint64_t payload = backing_length - h.encoded_size();
+  const std::uint64_t full_record = record_size(h.algorithm, h.chunk_size());
+  const std::uint64_t full = payload / full_record, rem = payload % full_record;
+  if (rem == 0) return full * h.chunk_size();
+  if (rem < kGcmOverhead) return std::nullopt;
+  return full * h.chunk_size() + (rem - kGcmOverhead);
+}
+
+Result<std::unique_ptr<EncryptedFile>> EncryptedFile::create(int fd, const KeySpec& spec, std::uint32_t chunk_size) {
+  if (!spec.key) return make_error(Errc::key_unavailable, "no key for the new file");
+  if (chunk_size == 0 || (chunk_size & (chunk_size - 1)) != 0 || chunk_size < (1u << kMinChunkShift) ||
+      chunk_size > (1u << kMaxChunkShift)) {
+    return make_error(Errc::invalid_argument, "chunk size must be a power of two between 4 KiB and 1 MiB");
+  }
+  if (spec.key_id.size() > kMaxKeyIdLength || spec.salt.size() > kMaxSaltLength) {
+    return make_error(Errc::invalid_argument, "key_id and salt must be at most 255 bytes");
+  }
+  Header h;
+  h.algorithm = spec.algorithm;
+  h.chunk_shift = static_cast<std::uint8_t>(__builtin_ctz(chunk_size));
+  h.kdf = spec.key->params();
+  h.key_version = spec.key_version;
+  h.key_id = spec.key_id;
+  h.salt = spec.salt;
+  RV_TRY(crypto::random_bytes(h.file_id));
+  auto keys = derive_file_keys(*spec.key, h);
+  if (!keys) return std::move(keys).error();
+  h.key_check = keys->key_check;
+
+  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys).value()));
+  const std::vector<std::uint8_t> encoded = encode_header(f->header_);
+  f->core_digest_ = crypto::sha256({std::span(encoded).first(f->header_.core_size())});
+  f->codec_.set_core_digest(f->core_digest_);
+  f->tail_loaded_ = true;
+  RV_TRY(f->write_header());
+  RV_TRY(write_xattrs(fd, f->header_));
+  return f;
+}
+
+Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyResolver& resolve) {
+  std::vector<std::uint8_t> raw(kMaxHeaderBytes);
+  auto got = sys::pread_full(fd, raw, 0);
+  if (!got) return std::move(got).error();
+  raw.resize(*got);
+  auto hdr = decode_header(raw);
+  if (!hdr) {
+    // No header, but xattrs that say there should be one: the content was
+    // replaced (zero-filled, overwritten), not a plain file.
+    if (hdr.error().code == Errc::not_recvault) {
+      auto fmt = sys::get_xattr(fd, xattr::format);
+      if (fmt && fmt->has_value() && **fmt != xattr::plain_format) {
+        return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
+      }
+    }
+    return std::move(hdr).error();
+  }
+  Header h = std::move(hdr).value();
+  raw.resize(h.encoded_size());
+  RV_TRY(check_xattrs(fd, h));
+
+  auto key = resolve(h);
+  if (!key) return std::move(key).error();
+  if (!*key) return make_error(Errc::key_unavailable, "no key for key_version " + std::to_string(h.key_version));
+  auto keys = derive_file_keys(**key, h);
+  if (!keys) return std::move(keys).error();
+
+  // Distinguish a wrong key from a tampered header: the key check value is
+  // derived from the key; the MAC covers everything including the check value.
+  const auto mac = crypto::hmac_sha256(keys->header.span(), {std::span(raw).first(raw.size() - 32)});
+  const bool mac_ok = crypto::equal_ct(mac, h.mac);
+  const bool check_ok = crypto::equal_ct(keys->key_check, h.key_check);
+  if (!mac_ok && !check_ok) {
+    return make_error(Errc::wrong_key, "the key (or salt) for key_version " + std::to_string(h.key_version) +
+                                           " does not open this file");
+  }
+  if (!mac_ok || !check_ok) return make_error(Errc::tampered, "header authentication failed");
+
+  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys).value()));
+  f->core_digest_ = crypto::sha256({std::span(raw).first(f->header_.core_size())});
+  f->codec_.set_core_digest(f->core_digest_);
+  RV_TRY(f->load_last_record());
+  return f;
+}
+
+// Finds and authenticates the last record, which fixes the plaintext size and
+// tells a sealed file from an unterminated one.
+Status EncryptedFile::load_last_record() {
+  auto length = sys::file_size(fd_);
+  if (!length) return std::move(length).error();
+  const std::uint64_t hlen = header_.encoded_size();
+  if (*length < hlen) return make_error(Errc::tampered, "file is shorter than its header");
+  const std::uint64_t c = header_.chunk_size();
+  const std::uint64_t full_record = record_size(header_.algorithm, c);
+  const std::uint64_t payload = *length - hlen;
+  std::uint64_t full = payload / full_record, rem = payload % full_record;
+
+  if (rem == 0 && full == 0) {  // no records at all
+    if (header_.sealed) return make_error(Errc::truncated, "sealed file has no chunks: it was truncated");
+    size_ = 0;
+    tail_index_ = 0;
+    tail_.clear();
+    tail_loaded_ = true;
+    return {};
+  }
+  std::uint64_t index = rem == 0 ? full - 1 : full;
+  std::uint64_t stored = rem == 0 ? full_record : rem;
+
+  std::vector<std::uint8_t> record(stored);
+  auto n = sys::pread_full(fd_, record, record_offset(index));
+  if (!n) return std::move(n).error();
+  record.resize(*n);
+
+  std::vector<std::uint8_t> plain(stored);
+  bool final = true;
+  auto len = codec_.open(index, true, record, plain);
+  if (!len && len.error().code == Errc::tampered) {
+    final = false;
+    len = codec_.open(index, false, record, plain);
+  }
+  if (!len && len.error().code != Errc::tampered) return std::move(len).error();
+
+  if (len && (*len > c || (rem == 0 && *len != c) || (*len == 0 && index != 0))) {
+    return make_error(Errc::tampered, "last chunk has an impossible length");
+  }
+  if (header_.sealed) {
+    if (!len) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " fails authentication");
+    if (!final) {
+      return make_error(Errc::truncated, "sealed file ends at chunk " + std::to_string(index) +
+                                             ", which is not its final chunk: chunks were cut off");
+    }
+  } else if (!len) {
+    // The writer died mid-record: drop the torn record, keep what precedes it.
+    torn_tail_ = true;
+    needs_trim_ = true;
+    size_ = index * c;
+    tail_index_ = index == 0 ? 0 : index - 1;
+    tail_.clear();
+    tail_loaded_ = index == 0;
+    return {};
+  }
+  plain.resize(*len);
+  size_ = index * c + *len;
+  tail_index_ = index;
+  tail_ = std::move(plain);
+  tail_loaded_ = true;
+  tail_disk_final_ = final;
+  return {};
+}
+
+Status EncryptedFile::load_tail() {
+  if (tail_loaded_) return {};
+  std::vector<std::uint8_t> buf;
+  RV_TRY(read_chunk(tail_index_, header_.chunk_size(), buf));
+  tail_ = std::move(buf);
+  tail_loaded_ = true;
+  return {};
+}
+
+std::uint64_t EncryptedFile::record_offset(std::uint64_t index) const noexcept {
+  return header_.encoded_size() + index * record_size(header_.algorithm, header_.chunk_size());
+}
+
+Status EncryptedFile::write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final) {
+  thread_local std::vector<std::uint8_t> record;
+  record.resize(record_size(header_.algorithm, plain.size()));
+  RV_TRY(codec_.seal(index, final, plain, record));
+  return sys::pwrite_full(fd_, record, record_offset(index));
+}
+
+Status EncryptedFile::read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out) {
+  thread_local std::vector<std::uint8_t> record;
+  record.resize(record_size(header_.algorithm, expected_len));
+  auto n = sys::pread_full(fd_, record, record_offset(index));
+  if (!n) return std::move(n).error();
+  if (*n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
+  out.resize(record.size());
+  auto len = codec_.open(index, false, record, out);
+  if (!len) {
+    Error e = std::move(len).error();
+    if (e.code == Errc::tampered) e.message = "chunk " + std::to_string(index) + " fails authentication";
+    return e;
+  }
+  if (*len != expected_len) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " has a wrong length");
+  out.resize(*len);
+  return {};
+}
+
+Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uint8_t> out) {
+  if (offset >= size_ || out.empty()) return std::size_t{0};
+  const std::uint64_t c = header_.chunk_size();
+  const std::size_t total = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset));
+  thread_local std::vector<std::uint8_t> chunk;
+  std::size_t done = 0;
+  while (done < total) {
+    const std::uint64_t pos = offset + done;
+    const std::uint64_t index = pos / c;
+    const std::size_t within = static_cast<std::size_t>(pos % c);
+    const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(c) - within, total - done);
+    if (index == tail_index_) {
+      RV_TRY(load_tail());
+      std::memcpy(out.data() + done, tail_.data() + within, take);
+    } else {
+      RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
+      std::memcpy(out.data() + done, chunk.data() + within, take);
+    }
+    done += take;
+  }
+  crypto::secure_wipe(chunk.data(), chunk.size());
+  return total;
+}
+
+Status EncryptedFile::leave_tail() {
+  if (tail_dirty_ || tail_disk_final_) {
+    RV_TRY(write_record(tail_index_, tail_, false));
+    tail_dirty_ = false;
+    tail_disk_final_ = false;
+  }
+  return {};
+}
+
+Status EncryptedFile::write_at_most_size(std::uint64_t offset, std::span<const std::uint8_t> in) {
+  const std::uint64_t c = header_.chunk_size();
+  thread_local std::vector<std::uint8_t> chunk;
+  std::size_t done = 0;
+  while (done < in.size()) {
+    const std::uint64_t pos = offset + done;
+    const std::uint64_t index = pos / c;
+    const std::size_t within = static_cast<std::size_t>(pos % c);
+    const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(c) - within, in.size() - done);
+    const auto piece = in.subspan(done, take);
+    if (index < tail_index_) {
+      if (take == c) {
+        RV_TRY(write_record(index, piece, false));
+      } else {
+        RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
+        std::memcpy(chunk.data() + within, piece.data(), take);
+        RV_TRY(write_record(index, chunk, false));
+      }
+    } else {
+      if (index > tail_index_) {  // the tail is full: it stops being the last chunk
+        RV_TRY(load_tail());
+        RV_TRY(leave_tail());
+        tail_index_ = index;
+        tail_.clear();
+        if (take == c && done + take < in.size()) {
+          // A whole chunk with more to follow goes straight to disk.
+          RV_TRY(write_record(index, piece, false));
+          tail_.assign(piece.begin(), piece.end());
+          size_ = index * c + c;
+          done += take;
+          continue;
+        }
+      }
+      RV_TRY(load_tail());
+      if (tail_.size() < within + take) tail_.resize(within + take);
+      std::memcpy(tail_.data() + within, piece.data(), take);
+      tail_dirty_ = true;
+      size_ = std::max<std::uint64_t>(size_, index * c + tail_.size());
+    }
+    done += take;
+  }
+  crypto::secure_wipe(chunk.data(), chunk.size());
+  return {};
+}
+
+Status EncryptedFile::extend_with_zeros(std::uint64_t new_size) {
+  static const std::vector<std::uint8_t> zeros(std::size_t{1} << kMaxChunkShift, 0);
+  while (size_ < new_size) {
+    std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(zeros.size(), new_size - size_));
+    RV_TRY(write_at_most_size(size_, std::span(zeros).first(take)));
+  }
+  return {};
+}
+
+Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
+  if (in.empty()) return {};
+  if (header_.sealed) RV_TRY(unseal());
+  if (offset > size_) RV_TRY(extend_with_zeros(offset));
+  return write_at_most_size(offset, in);
+}
+
+Status EncryptedFile::truncate(std::uint64_t new_size) {
+  if (new_size == size_) return {};
+  if (header_.sealed) RV_TRY(unseal());
+  if (new_size > size_) return extend_with_zeros(new_size);
+  const std::uint64_t c = header_.chunk_size();
+  const std::uint64_t index = new_size == 0 ? 0 : (new_size - 1) / c;
+  const std::size_t keep = static_cast<std::size_t>(new_size - index * c);
+  if (index == tail_index_) {
+    RV_TRY(load_tail());
+  } else {
+    std::vector<std::uint8_t> chunk;
+    RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
+    crypto::secure_wipe(tail_.data(), tail_.size());
+    tail_ = std::move(chunk);
+    tail_index_ = index;
+    tail_loaded_ = true;
+  }
+  tail_.resize(keep);
+  size_ = new_size;
+  tail_dirty_ = true;
+  needs_trim_ = true;
+  // Write the new tail before cutting the file, so a crash in between leaves
+  // the old length rather than a hole.
+  return flush();
+}
+
+Status EncryptedFile::flush() {
+  if (tail_dirty_) {
+    if (!tail_.empty()) RV_TRY(write_record(tail_index_, tail_, false));
+    tail_dirty_ = false;
+    tail_disk_final_ = false;
+  }
+  if (needs_trim_) {
+    const std::uint64_t end = tail_.empty() ? record_offset(tail_index_)
+                                            : record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
+    if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
+      int e = errno;
+      return sys_error("ftruncate", e);
+    }
+    needs_trim_ = false;
+    torn_tail_ = false;
+  }
+  return {};
+}
+
+Status EncryptedFile::seal() {
+  if (header_.sealed && !tail_dirty_ && !needs_trim_) return {};
+  RV_TRY(load_tail());
+  RV_TRY(write_record(tail_index_, tail_, true));
+  tail_dirty_ = false;
+  tail_disk_final_ = true;
+  needs_trim_ = true;
+  tail_dirty_ = false;
+  const std::uint64_t end = record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
+  if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
+    int e = errno;
+    return sys_error("ftruncate", e);
+  }
+  needs_trim_ = false;
+  torn_tail_ = false;
+  header_.sealed = true;
+  return write_header();
+}
+
+Status EncryptedFile::unseal() {
+  RV_TRY(load_tail());
+  header_.sealed = false;
+  RV_TRY(write_header());
+  tail_dirty_ = true;  // the last record must be rewritten without the final mark
+  return {};
+}
+
+Status EncryptedFile::write_header() {
+  header_.key_check = keys_.key_check;
+  std::vector<std::uint8_t> bytes = encode_header(header_);
+  header_.mac = crypto::hmac_sha256(keys_.header.span(), {std::span(bytes).first(bytes.size() - 32)});
+  std::copy(header_.mac.begin(), header_.mac.end(), bytes.end() - 32);
+  return sys::pwrite_full(fd_, bytes, 0);
+}
+
+Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve) {
+  auto f = EncryptedFile::open(fd, resolve);
+  if (!f) return std::move(f).error();
+  VerifyReport report;
+  report.state = (*f)->state();
+  report.plaintext_size = (*f)->size();
+  report.torn_tail = (*f)->torn_tail();
+  const std::uint64_t c = (*f)->header().chunk_size();
+  report.chunks = (report.plaintext_size + c - 1) / c;
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(c));
+  for (std::uint64_t off = 0; off < report.plaintext_size; off += c) {
+    auto n = (*f)->read(off, buf);
+    if (!n) return std::move(n).error();
+  }
+  crypto::secure_wipe(buf.data(), buf.size());
+  return report;
+}
+
+}  // namespace recvault::format

@@ -1,0 +1,1 @@
+// golden files: added with the decrypt tool
