@@ -1,0 +1,76 @@
+// recvaultd's configuration: /etc/recvault/recvault.toml, an embedded demo
+// default, and command-line overrides. See config/recvault.toml for the
+// commented reference.
+//
+// Loading validates everything that can be checked before mounting (unknown
+// keys, types, missing directories, a master key readable by others, a
+// backing dir inside the mount point) and fails with one clear line.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "recvault/util/log.hpp"
+#include "recvault/util/result.hpp"
+
+namespace recvault::daemon {
+
+struct AccountOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0750;
+};
+
+struct Config {
+  // [storage]
+  std::filesystem::path backing_dir;
+  std::filesystem::path mount_point;
+  std::uint32_t chunk_size = 64 * 1024;
+  std::chrono::milliseconds tail_flush_interval{1000};
+  // [fuse]
+  bool allow_other = true;
+  bool writeback_cache = true;
+  double attr_timeout = 1.0;
+  unsigned max_threads = 16;
+  // [keystore]
+  std::filesystem::path keystore_dir;
+  std::filesystem::path master_key_file;      // or:
+  std::string master_key_credential;          // systemd credential name
+  // [control]
+  std::filesystem::path control_socket;
+  mode_t control_socket_mode = 0660;
+  std::string control_socket_group;
+  std::filesystem::path jwt_hs256_secret_file;
+  std::filesystem::path jwt_rs256_public_key;
+  std::filesystem::path jwt_es256_public_key;
+  std::filesystem::path audit_log;
+  std::size_t max_body_bytes = 64 * 1024;
+  // [log]
+  log::Level log_level = log::Level::info;
+  // [accounts.<id>] and [accounts.default]
+  AccountOwner default_owner;
+  std::map<std::string, AccountOwner, std::less<>> owners;
+
+  const AccountOwner& owner_of(std::string_view account) const;
+};
+
+// Parses TOML text. `base` resolves relative paths (the config file's folder).
+Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& base);
+Result<Config> load_config_file(const std::filesystem::path& path);
+
+// The demo configuration, rooted at `dir` (backing/, mnt/, keystore/,
+// master.key, jwt.secret, control.sock, audit.log under it).
+std::string demo_config_text();
+
+// Checks the file system against the config: directories exist, the backing
+// dir is not inside the mount point (or vice versa), the master key file is
+// not readable by group/others. Creates nothing.
+Status validate_environment(const Config& config);
+
+}  // namespace recvault::daemon

@@ -1,0 +1,69 @@
+// FileContent: the plaintext content of one regular file while it is open,
+// shared by every handle on that inode.
+//
+// Encrypted files go through format::EncryptedFile; files written while the
+// account had encryption disabled are passed through byte for byte. All
+// members lock internally and may be called from any FUSE thread.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+
+#include "recvault/format/encrypted_file.hpp"
+#include "recvault/keystore/key_cache.hpp"
+#include "recvault/sys/fd.hpp"
+
+namespace recvault::fuse {
+
+class FileContent {
+ public:
+  enum class Kind { plain, encrypted };
+
+  // Takes over `fd` (the backing file, O_RDWR) and detects what it holds.
+  // Errc::tampered when xattrs say "encrypted" but the header is missing.
+  static Result<std::shared_ptr<FileContent>> open_existing(sys::UniqueFd fd, const std::string& account,
+                                                            keystore::KeyCache& keys);
+  // Makes `fd` (an empty backing file) a new recording under the account's
+  // current configuration: encrypted with the current key version, or plain.
+  static Result<std::shared_ptr<FileContent>> start_new(sys::UniqueFd fd, const std::string& account,
+                                                        keystore::KeyCache& keys, std::uint32_t chunk_size);
+
+  Kind kind() const noexcept { return kind_; }
+  std::uint64_t size();
+  Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
+  Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
+  Status truncate(std::uint64_t size);
+  // Discards the content and starts a new recording (open with O_TRUNC):
+  // it gets the account's current key version, not the old one.
+  Status restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size);
+  // Buffered tail to disk (no fsync). Cheap when nothing is buffered.
+  Status flush();
+  Status fsync(bool datasync);
+  // Marks the recording complete (final chunk, sealed header).
+  Status seal();
+  bool dirty();
+  int fd() const noexcept { return fd_.get(); }
+
+ private:
+  explicit FileContent(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+  Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size);
+
+  std::mutex m_;
+  sys::UniqueFd fd_;
+  Kind kind_ = Kind::plain;
+  std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
+};
+
+// Plaintext size of a backing file that is not open, from its header alone
+// when the algorithm allows (GCM), else by opening it with its key.
+Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, const std::string& account,
+                                     keystore::KeyCache& keys);
+
+// Resolves a file's version key through the account's key cache.
+format::KeyResolver resolver_for(const std::string& account, keystore::KeyCache& keys);
+
+}  // namespace recvault::fuse

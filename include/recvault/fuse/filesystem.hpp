@@ -1,0 +1,125 @@
+// The FUSE filesystem: a per-account plaintext view of the backing directory.
+//
+//   <mount>/<account>/path  <->  <backing>/<account>/path
+//
+// Built on the libfuse3 low-level API. The fuse_ino_t of an inode is the
+// address of its Inode (root is FUSE_ROOT_ID); each Inode owns an O_PATH fd
+// of its backing file. Regular files that are open share one FileContent per
+// inode, so a reader sees what a writer has written, buffered or not.
+//
+// Threading: handlers run on libfuse's worker threads; the tail flusher runs
+// on its own thread. Lock order: InodeTable::mutex_ -> Inode::m ->
+// FileContent's mutex. No lock is held across fuse_reply_*.
+#pragma once
+
+#define FUSE_USE_VERSION 314
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "recvault/daemon/config.hpp"
+#include "recvault/fuse/file_content.hpp"
+#include "recvault/keystore/key_cache.hpp"
+#include "recvault/sys/fd.hpp"
+
+namespace recvault::fuse {
+
+struct Inode {
+  sys::UniqueFd fd;  // O_PATH | O_NOFOLLOW
+  ino_t src_ino = 0;
+  dev_t src_dev = 0;
+  mode_t type = 0;      // S_IFMT bits
+  std::string account;  // empty for the root
+  std::atomic<std::uint64_t> nlookup{0};
+
+  std::mutex m;  // guards the members below
+  std::shared_ptr<FileContent> content;  // while open
+  unsigned opens = 0;
+
+  Inode() = default;
+  Inode(const Inode&) = delete;
+  Inode& operator=(const Inode&) = delete;
+};
+
+struct FsOptions {
+  std::filesystem::path backing_dir;
+  std::uint32_t chunk_size = 64 * 1024;
+  std::chrono::milliseconds tail_flush_interval{1000};
+  double attr_timeout = 1.0;
+  bool writeback_cache = true;
+  std::function<daemon::AccountOwner(std::string_view)> owner_of;
+};
+
+class Filesystem {
+ public:
+  Filesystem(FsOptions options, keystore::KeyCache& keys);
+  ~Filesystem();
+  Filesystem(const Filesystem&) = delete;
+  Filesystem& operator=(const Filesystem&) = delete;
+
+  // Opens the backing root. Must succeed before mounting.
+  Status open_backing();
+  // Creates <backing>/<account> with its configured owner and mode if absent.
+  Status ensure_account_dir(const std::string& account);
+
+  static const fuse_lowlevel_ops& operations();
+
+  // The tail flusher: writes buffered tails of open files every interval.
+  void start_flusher();
+  void stop_flusher();
+  // Seals every open file (shutdown). Returns how many were sealed.
+  std::size_t seal_all();
+
+  // --- used by the handlers ------------------------------------------------
+  Inode& inode(fuse_ino_t ino) noexcept;
+  Inode& root() noexcept { return root_; }
+  const FsOptions& options() const noexcept { return options_; }
+  // Whether the kernel accepted writeback caching (it then supplies offsets
+  // for O_APPEND writes itself).
+  bool writeback_active() const noexcept { return writeback_active_.load(std::memory_order_relaxed); }
+  void set_writeback_active(bool on) noexcept { writeback_active_.store(on, std::memory_order_relaxed); }
+  keystore::KeyCache& keys() noexcept { return keys_; }
+  // Looks `name` up under `parent` and counts a lookup. Fills `e`.
+  int lookup_entry(Inode& parent, const char* name, fuse_entry_param& e);
+  void forget(Inode& inode, std::uint64_t n);
+  // stat of the backing inode with the plaintext size filled in.
+  int stat_inode(Inode& inode, struct stat& st);
+  // Marks open content for the flusher.
+  void track_open(const std::shared_ptr<FileContent>& c);
+  void untrack_open(const std::shared_ptr<FileContent>& c);
+  // Path of an inode relative to the backing root, for log lines.
+  std::string describe(const Inode& inode) const;
+
+ private:
+  void flusher_loop();
+
+  FsOptions options_;
+  keystore::KeyCache& keys_;
+  std::atomic<bool> writeback_active_{false};
+  Inode root_;
+  std::mutex mutex_;  // guards inodes_
+  std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
+
+  std::mutex open_mutex_;  // guards open_
+  std::set<std::shared_ptr<FileContent>> open_;
+
+  std::mutex flusher_mutex_;
+  std::condition_variable flusher_cv_;
+  bool flusher_stop_ = false;
+  std::thread flusher_;
+};
+
+// The Filesystem behind a request.
+inline Filesystem& fs_of(fuse_req_t req) { return *static_cast<Filesystem*>(fuse_req_userdata(req)); }
+
+}  // namespace recvault::fuse

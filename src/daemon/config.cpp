@@ -1,0 +1,244 @@
+#include "recvault/daemon/config.hpp"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <toml++/toml.h>
+
+#include "recvault/keystore/account_id.hpp"
+
+namespace recvault::daemon {
+namespace {
+
+Error bad(const std::string& what) { return make_error(Errc::invalid_argument, what); }
+
+// Every table may only contain the keys listed here: a typo is an error, not a
+// silently ignored setting.
+Status check_keys(const toml::table& t, const std::string& where, const std::set<std::string>& allowed) {
+  for (const auto& [k, v] : t) {
+    if (!allowed.contains(std::string(k.str()))) {
+      return bad("unknown key '" + std::string(k.str()) + "' in [" + where + "]");
+    }
+  }
+  return {};
+}
+
+template <class T>
+Status get(const toml::table& t, const std::string& where, const char* key, T& out) {
+  const toml::node* n = t.get(key);
+  if (n == nullptr) return {};
+  if constexpr (std::is_same_v<T, bool>) {
+    if (!n->is_boolean()) return bad("[" + where + "] " + key + " must be true or false");
+    out = n->as_boolean()->get();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (!n->is_string()) return bad("[" + where + "] " + key + " must be a string");
+    out = n->as_string()->get();
+  } else if constexpr (std::is_same_v<T, double>) {
+    if (!n->is_number()) return bad("[" + where + "] " + key + " must be a number");
+    out = n->value<double>().value();
+  } else {
+    if (!n->is_integer()) return bad("[" + where + "] " + key + " must be an integer");
+    auto v = n->as_integer()->get();
+    if (v < 0) return bad("[" + where + "] " + key + " must not be negative");
+    out = static_cast<T>(v);
+  }
+  return {};
+}
+
+Status get_path(const toml::table& t, const std::string& where, const char* key, const std::filesystem::path& base,
+                std::filesystem::path& out) {
+  std::string s;
+  RV_TRY(get(t, where, key, s));
+  if (!s.empty()) out = std::filesystem::path(s).is_absolute() ? std::filesystem::path(s) : base / s;
+  return {};
+}
+
+Status get_mode(const toml::table& t, const std::string& where, const char* key, mode_t& out) {
+  std::string s;
+  RV_TRY(get(t, where, key, s));
+  if (s.empty()) return {};
+  char* end = nullptr;
+  unsigned long v = std::strtoul(s.c_str(), &end, 8);
+  if (*end != '\0' || v > 07777) return bad("[" + where + "] " + key + " must be an octal mode string like \"0750\"");
+  out = static_cast<mode_t>(v);
+  return {};
+}
+
+const toml::table* table(const toml::table& root, const char* name, Status& st) {
+  const toml::node* n = root.get(name);
+  if (n == nullptr) return nullptr;
+  if (!n->is_table()) st = bad(std::string("[") + name + "] must be a table");
+  return n->as_table();
+}
+
+Status parse_owner(const toml::table& t, const std::string& where, AccountOwner& o) {
+  RV_TRY(check_keys(t, where, {"uid", "gid", "mode"}));
+  RV_TRY(get(t, where, "uid", o.uid));
+  RV_TRY(get(t, where, "gid", o.gid));
+  RV_TRY(get_mode(t, where, "mode", o.mode));
+  return {};
+}
+
+bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.lexically_normal(), o = outer.lexically_normal();
+  auto [oi, ii] = std::mismatch(o.begin(), o.end(), i.begin(), i.end());
+  return oi == o.end() || (std::next(oi) == o.end() && oi->empty());
+}
+
+}  // namespace
+
+const AccountOwner& Config::owner_of(std::string_view account) const {
+  auto it = owners.find(account);
+  return it == owners.end() ? default_owner : it->second;
+}
+
+Result<Config> parse_config(std::string_view text, const std::filesystem::path& base) {
+  toml::table root;
+  try {
+    root = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream msg;
+    msg << "config syntax error at line " << e.source().begin.line << ": " << e.description();
+    return bad(msg.str());
+  }
+  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts"}));
+  Config c;
+  Status st;
+  if (auto* t = table(root, "storage", st)) {
+    RV_TRY(check_keys(*t, "storage", {"backing_dir", "mount_point", "chunk_size", "tail_flush_interval_ms"}));
+    RV_TRY(get_path(*t, "storage", "backing_dir", base, c.backing_dir));
+    RV_TRY(get_path(*t, "storage", "mount_point", base, c.mount_point));
+    RV_TRY(get(*t, "storage", "chunk_size", c.chunk_size));
+    std::uint32_t ms = static_cast<std::uint32_t>(c.tail_flush_interval.count());
+    RV_TRY(get(*t, "storage", "tail_flush_interval_ms", ms));
+    c.tail_flush_interval = std::chrono::milliseconds(ms);
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "fuse", st)) {
+    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "attr_timeout", "max_threads"}));
+    RV_TRY(get(*t, "fuse", "allow_other", c.allow_other));
+    RV_TRY(get(*t, "fuse", "writeback_cache", c.writeback_cache));
+    RV_TRY(get(*t, "fuse", "attr_timeout", c.attr_timeout));
+    RV_TRY(get(*t, "fuse", "max_threads", c.max_threads));
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "keystore", st)) {
+    RV_TRY(check_keys(*t, "keystore", {"path", "master_key_file", "master_key_credential"}));
+    RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
+    RV_TRY(get_path(*t, "keystore", "master_key_file", base, c.master_key_file));
+    RV_TRY(get(*t, "keystore", "master_key_credential", c.master_key_credential));
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "control", st)) {
+    RV_TRY(check_keys(*t, "control", {"socket", "socket_mode", "socket_group", "jwt_hs256_secret_file",
+                                      "jwt_rs256_public_key", "jwt_es256_public_key", "audit_log", "max_body_bytes"}));
+    RV_TRY(get_path(*t, "control", "socket", base, c.control_socket));
+    RV_TRY(get_mode(*t, "control", "socket_mode", c.control_socket_mode));
+    RV_TRY(get(*t, "control", "socket_group", c.control_socket_group));
+    RV_TRY(get_path(*t, "control", "jwt_hs256_secret_file", base, c.jwt_hs256_secret_file));
+    RV_TRY(get_path(*t, "control", "jwt_rs256_public_key", base, c.jwt_rs256_public_key));
+    RV_TRY(get_path(*t, "control", "jwt_es256_public_key", base, c.jwt_es256_public_key));
+    RV_TRY(get_path(*t, "control", "audit_log", base, c.audit_log));
+    RV_TRY(get(*t, "control", "max_body_bytes", c.max_body_bytes));
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "log", st)) {
+    RV_TRY(check_keys(*t, "log", {"level"}));
+    std::string lvl = "info";
+    RV_TRY(get(*t, "log", "level", lvl));
+    if (!log::parse_level(lvl, c.log_level)) return bad("[log] level must be debug, info, warn or error");
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "accounts", st)) {
+    for (const auto& [k, v] : *t) {
+      std::string name(k.str());
+      if (!v.is_table()) return bad("[accounts." + name + "] must be a table");
+      if (name == "default") {
+        RV_TRY(parse_owner(*v.as_table(), "accounts.default", c.default_owner));
+        continue;
+      }
+      if (auto valid = keystore::validate_account_id(name); !valid) {
+        return bad("[accounts." + name + "]: " + valid.error().message);
+      }
+      AccountOwner o = c.default_owner;
+      RV_TRY(parse_owner(*v.as_table(), "accounts." + name, o));
+      c.owners.emplace(name, o);
+    }
+  }
+  RV_TRY(st);
+
+  if (c.backing_dir.empty()) return bad("[storage] backing_dir is required");
+  if (c.mount_point.empty()) return bad("[storage] mount_point is required");
+  if (c.keystore_dir.empty()) return bad("[keystore] path is required");
+  if (c.master_key_file.empty() == c.master_key_credential.empty()) {
+    return bad("[keystore] needs exactly one of master_key_file and master_key_credential");
+  }
+  if (c.chunk_size < 4096 || c.chunk_size > (1u << 20) || (c.chunk_size & (c.chunk_size - 1)) != 0) {
+    return bad("[storage] chunk_size must be a power of two between 4096 and 1048576");
+  }
+  if (c.tail_flush_interval.count() < 10 || c.tail_flush_interval.count() > 1000) {
+    return bad("[storage] tail_flush_interval_ms must be between 10 and 1000");
+  }
+  if (c.max_threads < 2 || c.max_threads > 1024) return bad("[fuse] max_threads must be between 2 and 1024");
+  return c;
+}
+
+Result<Config> load_config_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) return bad("cannot read config file " + path.string());
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path.parent_path());
+}
+
+std::string demo_config_text() {
+  return R"(# recvault demo configuration (embedded in recvaultd; paths relative to the demo dir)
+[storage]
+backing_dir = "backing"
+mount_point = "mnt"
+tail_flush_interval_ms = 1000
+
+[fuse]
+allow_other = true
+
+[keystore]
+path = "keystore"
+master_key_file = "master.key"
+
+[control]
+socket = "control.sock"
+socket_mode = "0660"
+jwt_hs256_secret_file = "jwt.secret"
+audit_log = "audit.log"
+
+[log]
+level = "info"
+
+[accounts.default]
+uid = 0
+gid = 0
+mode = "0750"
+)";
+}
+
+Status validate_environment(const Config& c) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(c.backing_dir, ec)) return bad("backing_dir " + c.backing_dir.string() + " is not a directory");
+  if (!fs::is_directory(c.mount_point, ec)) return bad("mount_point " + c.mount_point.string() + " is not a directory");
+  auto backing = fs::weakly_canonical(c.backing_dir, ec), mnt = fs::weakly_canonical(c.mount_point, ec);
+  if (is_within(backing, mnt) || is_within(mnt, backing)) {
+    return bad("backing_dir and mount_point must not contain one another");
+  }
+  if (!c.master_key_file.empty()) {
+    struct stat st {};
+    if (::stat(c.master_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+      return bad("master key file " + c.master_key_file.string() + " is readable by group or others (chmod 600 it)");
+    }
+  }
+  return {};
+}
+
+}  // namespace recvault::daemon

@@ -1,0 +1,239 @@
+#include "recvault/fuse/filesystem.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops.hpp"
+#include "recvault/keystore/account_id.hpp"
+#include "recvault/util/log.hpp"
+
+namespace recvault::fuse {
+
+Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys) : options_(std::move(options)), keys_(keys) {
+  root_.nlookup = 2;  // never forgotten
+}
+
+Filesystem::~Filesystem() { stop_flusher(); }
+
+Status Filesystem::open_backing() {
+  int fd = ::open(options_.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    int e = errno;
+    return sys_error("open backing dir " + options_.backing_dir.string(), e);
+  }
+  root_.fd.reset(fd);
+  struct stat st {};
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH) != 0) {
+    int e = errno;
+    return sys_error("stat backing dir", e);
+  }
+  root_.src_ino = st.st_ino;
+  root_.src_dev = st.st_dev;
+  root_.type = S_IFDIR;
+  return {};
+}
+
+Status Filesystem::ensure_account_dir(const std::string& account) {
+  RV_TRY(keystore::validate_account_id(account));
+  const auto owner = options_.owner_of(account);
+  if (::mkdirat(root_.fd.get(), account.c_str(), owner.mode) != 0 && errno != EEXIST) {
+    int e = errno;
+    return sys_error("mkdir account " + account, e);
+  }
+  int dfd = ::openat(root_.fd.get(), account.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0) {
+    int e = errno;
+    return sys_error("open account dir " + account, e);
+  }
+  sys::UniqueFd d(dfd);
+  if (::fchown(dfd, owner.uid, owner.gid) != 0 || ::fchmod(dfd, owner.mode) != 0) {
+    int e = errno;
+    return sys_error("set owner of account dir " + account, e);
+  }
+  return {};
+}
+
+Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
+  if (ino == FUSE_ROOT_ID) return root_;
+  return *reinterpret_cast<Inode*>(ino);
+}
+
+int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& e) {
+  e = fuse_entry_param{};
+  const bool at_root = &parent == &root_;
+  if (at_root && !keystore::validate_account_id(name).ok()) return ENOENT;
+  int fd = ::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return errno;
+  sys::UniqueFd owned(fd);
+  struct stat st {};
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (at_root && !S_ISDIR(st.st_mode)) return ENOENT;  // only account dirs live at the root
+
+  Inode* node = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    auto& slot = inodes_[{st.st_dev, st.st_ino}];
+    if (!slot) {
+      slot = std::make_unique<Inode>();
+      slot->fd = std::move(owned);
+      slot->src_ino = st.st_ino;
+      slot->src_dev = st.st_dev;
+      slot->type = st.st_mode & S_IFMT;
+      slot->account = at_root ? std::string(name) : parent.account;
+    }
+    node = slot.get();
+    node->nlookup.fetch_add(1);
+  }
+  int err = stat_inode(*node, st);
+  if (err != 0) {
+    forget(*node, 1);
+    return err;
+  }
+  e.ino = reinterpret_cast<fuse_ino_t>(node);
+  e.attr = st;
+  e.attr_timeout = options_.attr_timeout;
+  e.entry_timeout = options_.attr_timeout;
+  return 0;
+}
+
+void Filesystem::forget(Inode& node, std::uint64_t n) {
+  if (&node == &root_) return;
+  std::lock_guard lock(mutex_);
+  if (node.nlookup.fetch_sub(n) == n) {
+    std::unique_lock content_lock(node.m);
+    if (node.opens == 0) {
+      content_lock.unlock();
+      inodes_.erase({node.src_dev, node.src_ino});
+    }
+  }
+}
+
+int Filesystem::stat_inode(Inode& node, struct stat& st) {
+  if (::fstatat(node.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (!S_ISREG(st.st_mode)) return 0;
+  std::shared_ptr<FileContent> content;
+  {
+    std::lock_guard lock(node.m);
+    content = node.content;
+  }
+  if (content) {
+    st.st_size = static_cast<off_t>(content->size());
+    return 0;
+  }
+  auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
+  if (!size) return ops::report(*this, node, "getattr", size.error());
+  st.st_size = static_cast<off_t>(*size);
+  return 0;
+}
+
+void Filesystem::track_open(const std::shared_ptr<FileContent>& c) {
+  if (c->kind() != FileContent::Kind::encrypted) return;
+  std::lock_guard lock(open_mutex_);
+  open_.insert(c);
+}
+
+void Filesystem::untrack_open(const std::shared_ptr<FileContent>& c) {
+  std::lock_guard lock(open_mutex_);
+  open_.erase(c);
+}
+
+std::string Filesystem::describe(const Inode& node) const {
+  char target[4096];
+  std::string proc = ops::proc_path(node.fd.get());
+  ssize_t n = ::readlink(proc.c_str(), target, sizeof target - 1);
+  if (n <= 0) return "inode " + std::to_string(node.src_ino);
+  std::string full(target, static_cast<std::size_t>(n));
+  std::string base = options_.backing_dir.string();
+  if (full.compare(0, base.size(), base) == 0) full = full.substr(base.size());
+  return full;
+}
+
+void Filesystem::start_flusher() {
+  flusher_stop_ = false;
+  flusher_ = std::thread([this] { flusher_loop(); });
+}
+
+void Filesystem::stop_flusher() {
+  {
+    std::lock_guard lock(flusher_mutex_);
+    flusher_stop_ = true;
+  }
+  flusher_cv_.notify_all();
+  if (flusher_.joinable()) flusher_.join();
+}
+
+void Filesystem::flusher_loop() {
+  std::unique_lock lock(flusher_mutex_);
+  while (!flusher_cv_.wait_for(lock, options_.tail_flush_interval, [this] { return flusher_stop_; })) {
+    lock.unlock();
+    std::vector<std::shared_ptr<FileContent>> snapshot;
+    {
+      std::lock_guard open_lock(open_mutex_);
+      snapshot.assign(open_.begin(), open_.end());
+    }
+    for (auto& c : snapshot) {
+      if (!c->dirty()) continue;
+      if (auto st = c->flush(); !st) log::error("tail flush failed: " + st.error().message);
+    }
+    lock.lock();
+  }
+}
+
+std::size_t Filesystem::seal_all() {
+  std::vector<std::shared_ptr<FileContent>> snapshot;
+  {
+    std::lock_guard lock(open_mutex_);
+    snapshot.assign(open_.begin(), open_.end());
+  }
+  std::size_t sealed = 0;
+  for (auto& c : snapshot) {
+    if (auto st = c->seal(); st) {
+      ++sealed;
+    } else {
+      log::error("sealing an open file at shutdown failed: " + st.error().message);
+    }
+  }
+  return sealed;
+}
+
+const fuse_lowlevel_ops& Filesystem::operations() {
+  static const fuse_lowlevel_ops table = [] {
+    fuse_lowlevel_ops o{};
+    o.init = ops::init;
+    o.lookup = ops::lookup;
+    o.forget = ops::forget;
+    o.forget_multi = ops::forget_multi;
+    o.getattr = ops::getattr;
+    o.setattr = ops::setattr;
+    o.readlink = ops::readlink;
+    o.statfs = ops::statfs;
+    o.mkdir = ops::mkdir;
+    o.mknod = ops::mknod;
+    o.symlink = ops::symlink;
+    o.link = ops::link;
+    o.unlink = ops::unlink;
+    o.rmdir = ops::rmdir;
+    o.rename = ops::rename;
+    o.opendir = ops::opendir;
+    o.readdir = ops::readdir;
+    o.releasedir = ops::releasedir;
+    o.fsyncdir = ops::fsyncdir;
+    o.create = ops::create;
+    o.open = ops::open;
+    o.read = ops::read;
+    o.write = ops::write;
+    o.flush = ops::flush;
+    o.fsync = ops::fsync;
+    o.release = ops::release;
+    o.fallocate = ops::fallocate;
+    o.setxattr = ops::setxattr;
+    o.getxattr = ops::getxattr;
+    o.listxattr = ops::listxattr;
+    o.removexattr = ops::removexattr;
+    return o;
+  }();
+  return table;
+}
+
+}  // namespace recvault::fuse

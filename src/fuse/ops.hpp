@@ -1,0 +1,54 @@
+// The FUSE request handlers, one file per family. Each is noexcept in effect:
+// it catches everything and answers with an errno (EIO for the unknown).
+#pragma once
+
+#include "recvault/fuse/filesystem.hpp"
+
+namespace recvault::fuse::ops {
+
+// entries and attributes (ops_entry.cpp)
+void init(void* userdata, fuse_conn_info* conn);
+void lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+void forget(fuse_req_t req, fuse_ino_t ino, std::uint64_t nlookup);
+void forget_multi(fuse_req_t req, std::size_t count, fuse_forget_data* forgets);
+void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi);
+void readlink(fuse_req_t req, fuse_ino_t ino);
+void statfs(fuse_req_t req, fuse_ino_t ino);
+
+// namespace changes and directories (ops_dir.cpp)
+void mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+void mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+void symlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name);
+void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char* name);
+void unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+void rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+void rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent, const char* newname,
+            unsigned int flags);
+void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void readdir(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi);
+void releasedir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+
+// file content (ops_file.cpp)
+void create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
+void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi);
+void write(fuse_req_t req, fuse_ino_t ino, const char* buf, std::size_t size, off_t offset, fuse_file_info* fi);
+void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+void fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length, fuse_file_info* fi);
+
+// extended attributes of the view (ops_xattr.cpp)
+void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, std::size_t size, int flags);
+void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size);
+void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size);
+void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name);
+
+// Shared helpers.
+std::string proc_path(int fd);
+// Logs a content error on a file and returns its errno.
+int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e);
+
+}  // namespace recvault::fuse::ops

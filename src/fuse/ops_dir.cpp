@@ -1,0 +1,198 @@
+// Namespace changes and directory listing.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "ops.hpp"
+#include "recvault/keystore/account_id.hpp"
+
+namespace recvault::fuse::ops {
+namespace {
+
+// Hands a new backing entry to the caller and answers with its entry.
+void reply_new_entry(fuse_req_t req, Filesystem& fs, Inode& parent, const char* name) {
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (&parent != &fs.root()) {
+    ::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW);
+  }
+  fuse_entry_param e{};
+  int err = fs.lookup_entry(parent, name, e);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_reply_entry(req, &e);
+}
+
+struct DirHandle {
+  DIR* dp = nullptr;
+  off_t offset = 0;
+  dirent* entry = nullptr;
+  bool at_root = false;
+  ~DirHandle() {
+    if (dp != nullptr) ::closedir(dp);
+  }
+};
+
+}  // namespace
+
+void mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode) {
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  if (&parent == &fs.root()) {
+    // A new account: its name must be a valid account id; its owner and mode
+    // come from the configuration, not from the caller.
+    if (auto st = keystore::validate_account_id(name); !st) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+    if (::mkdirat(parent.fd.get(), name, 0700) != 0) {
+      fuse_reply_err(req, errno);
+      return;
+    }
+    if (auto st = fs.ensure_account_dir(name); !st) {
+      fuse_reply_err(req, st.error().to_errno());
+      return;
+    }
+    reply_new_entry(req, fs, parent, name);
+    return;
+  }
+  if (::mkdirat(parent.fd.get(), name, mode) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_new_entry(req, fs, parent, name);
+}
+
+void mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+  // Recordings are regular files (created through create()); device nodes,
+  // FIFOs and sockets have no place in an encrypted recording store.
+  fuse_reply_err(req, EPERM);
+}
+
+void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char* name) {
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  if (&parent == &fs.root()) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (::symlinkat(link, parent.fd.get(), name) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_new_entry(req, fs, parent, name);
+}
+
+void link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+  // Hard links are not supported (docs/DAEMON.md): one backing file, one name.
+  fuse_reply_err(req, EPERM);
+}
+
+void unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  fuse_reply_err(req, ::unlinkat(parent.fd.get(), name, 0) == 0 ? 0 : errno);
+}
+
+void rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  fuse_reply_err(req, ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
+}
+
+void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t newparent_ino, const char* newname,
+            unsigned int flags) {
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  Inode& newparent = fs.inode(newparent_ino);
+  if (&parent == &fs.root() || &newparent == &fs.root()) {
+    // Renaming an account directory would orphan its files from their keys.
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (parent.account != newparent.account) {
+    fuse_reply_err(req, EXDEV);  // keys are per account: mv copies and re-encrypts
+    return;
+  }
+  int rc = ::renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  int fd = ::openat(node.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  auto handle = std::make_unique<DirHandle>();
+  handle->dp = ::fdopendir(fd);
+  if (handle->dp == nullptr) {
+    int e = errno;
+    ::close(fd);
+    fuse_reply_err(req, e);
+    return;
+  }
+  handle->at_root = &node == &fs.root();
+  fi->fh = reinterpret_cast<std::uint64_t>(handle.get());
+  fi->cache_readdir = 0;
+  if (fuse_reply_open(req, fi) == 0) handle.release();
+}
+
+void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* fi) {
+  auto* d = reinterpret_cast<DirHandle*>(fi->fh);
+  std::vector<char> buf(size);
+  std::size_t used = 0;
+  if (offset != d->offset) {
+    ::seekdir(d->dp, offset);
+    d->entry = nullptr;
+    d->offset = offset;
+  }
+  for (;;) {
+    if (d->entry == nullptr) {
+      errno = 0;
+      d->entry = ::readdir(d->dp);
+      if (d->entry == nullptr) {
+        if (errno != 0 && used == 0) {
+          fuse_reply_err(req, errno);
+          return;
+        }
+        break;
+      }
+    }
+    const dirent* ent = d->entry;
+    const bool dots = std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0;
+    const bool hidden = d->at_root && !dots &&
+                        (ent->d_type != DT_DIR || !keystore::validate_account_id(ent->d_name).ok());
+    if (!hidden) {
+      struct stat st {};
+      st.st_ino = ent->d_ino;
+      st.st_mode = static_cast<mode_t>(ent->d_type) << 12;
+      std::size_t need = fuse_add_direntry(req, buf.data() + used, size - used, ent->d_name, &st, ent->d_off);
+      if (need > size - used) break;  // keep this entry for the next call
+      used += need;
+    }
+    d->offset = ent->d_off;
+    d->entry = nullptr;
+  }
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
+  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fuse_reply_err(req, 0);
+}
+
+void fsyncdir(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
+  auto* d = reinterpret_cast<DirHandle*>(fi->fh);
+  int fd = ::dirfd(d->dp);
+  int rc = datasync ? ::fdatasync(fd) : ::fsync(fd);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+}  // namespace recvault::fuse::ops

@@ -1,0 +1,172 @@
+// Entries and attributes: init, lookup, forget, getattr, setattr, readlink, statfs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "ops.hpp"
+#include "recvault/util/log.hpp"
+
+namespace recvault::fuse::ops {
+
+std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e) {
+  if (e.code == Errc::io) {
+    log::warn(std::string(op) + " " + fs.describe(inode) + ": " + e.message);
+  } else {
+    // Integrity and key problems: always logged, naming the file, never a key.
+    log::error(std::string(op) + " " + fs.describe(inode) + ": " + errc_name(e.code) + ": " + e.message);
+  }
+  return e.to_errno();
+}
+
+void init(void* userdata, fuse_conn_info* conn) {
+  auto& fs = *static_cast<Filesystem*>(userdata);
+  if (fs.options().writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+    conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    fs.set_writeback_active(true);
+  }
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  conn->want &= ~static_cast<unsigned>(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+  conn->max_write = 1u << 20;
+  conn->max_background = 64;
+  conn->congestion_threshold = 48;
+  conn->time_gran = 1;
+}
+
+void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  auto& fs = fs_of(req);
+  fuse_entry_param e{};
+  int err = fs.lookup_entry(fs.inode(parent), name, e);
+  if (err == ENOENT) {
+    e = fuse_entry_param{};
+    e.attr_timeout = 0;
+    e.entry_timeout = 0;  // negative entries are not cached: files appear at once
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_reply_entry(req, &e);
+}
+
+void forget(fuse_req_t req, fuse_ino_t ino, std::uint64_t nlookup) {
+  auto& fs = fs_of(req);
+  fs.forget(fs.inode(ino), nlookup);
+  fuse_reply_none(req);
+}
+
+void forget_multi(fuse_req_t req, std::size_t count, fuse_forget_data* forgets) {
+  auto& fs = fs_of(req);
+  for (std::size_t i = 0; i < count; ++i) fs.forget(fs.inode(forgets[i].ino), forgets[i].nlookup);
+  fuse_reply_none(req);
+}
+
+void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+  auto& fs = fs_of(req);
+  struct stat st {};
+  int err = fs.stat_inode(fs.inode(ino), st);
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  fuse_reply_attr(req, &st, fs.options().attr_timeout);
+}
+
+namespace {
+
+int set_times(const Inode& node, const struct stat* attr, int to_set) {
+  struct timespec tv[2];
+  tv[0].tv_sec = 0;
+  tv[1].tv_sec = 0;
+  tv[0].tv_nsec = UTIME_OMIT;
+  tv[1].tv_nsec = UTIME_OMIT;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) tv[0].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_ATIME) tv[0] = attr->st_atim;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) tv[1].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_MTIME) tv[1] = attr->st_mtim;
+  // utimensat cannot follow an O_PATH fd with flags; go through /proc.
+  if (node.type == S_IFLNK) {
+    return ::utimensat(node.fd.get(), "", tv, AT_EMPTY_PATH) == 0 ? 0 : errno;
+  }
+  return ::utimensat(AT_FDCWD, proc_path(node.fd.get()).c_str(), tv, 0) == 0 ? 0 : errno;
+}
+
+// Truncates through the open content, or opens it for the occasion.
+int set_size(Filesystem& fs, Inode& node, off_t size) {
+  if (node.type != S_IFREG) return EINVAL;
+  std::shared_ptr<FileContent> content;
+  {
+    std::lock_guard lock(node.m);
+    content = node.content;
+  }
+  if (content) {
+    auto st = content->truncate(static_cast<std::uint64_t>(size));
+    return st ? 0 : report(fs, node, "truncate", st.error());
+  }
+  sys::UniqueFd fd(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return errno;
+  auto c = FileContent::open_existing(std::move(fd), node.account, fs.keys());
+  if (!c) return report(fs, node, "truncate", c.error());
+  auto st = (*c)->truncate(static_cast<std::uint64_t>(size));
+  if (st) st = (*c)->seal();
+  return st ? 0 : report(fs, node, "truncate", st.error());
+}
+
+}  // namespace
+
+void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info*) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  int err = 0;
+  if (to_set & FUSE_SET_ATTR_MODE) {
+    if (node.type == S_IFLNK) err = EOPNOTSUPP;
+    else if (::chmod(proc_path(node.fd.get()).c_str(), attr->st_mode & 07777) != 0) err = errno;
+  }
+  if (err == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+    uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : static_cast<uid_t>(-1);
+    gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : static_cast<gid_t>(-1);
+    if (::fchownat(node.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) err = errno;
+  }
+  if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) err = set_size(fs, node, attr->st_size);
+  if (err == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
+                             FUSE_SET_ATTR_MTIME_NOW))) {
+    err = set_times(node, attr, to_set);
+  }
+  if (err != 0) {
+    fuse_reply_err(req, err);
+    return;
+  }
+  getattr(req, ino, nullptr);
+}
+
+void readlink(fuse_req_t req, fuse_ino_t ino) {
+  auto& fs = fs_of(req);
+  char buf[PATH_MAX + 1];
+  ssize_t n = ::readlinkat(fs.inode(ino).fd.get(), "", buf, sizeof buf);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  if (static_cast<std::size_t>(n) >= sizeof buf) {
+    fuse_reply_err(req, ENAMETOOLONG);
+    return;
+  }
+  buf[n] = '\0';
+  fuse_reply_readlink(req, buf);
+}
+
+void statfs(fuse_req_t req, fuse_ino_t) {
+  auto& fs = fs_of(req);
+  struct statvfs sv {};
+  if (::fstatvfs(fs.root().fd.get(), &sv) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fuse_reply_statfs(req, &sv);
+}
+
+}  // namespace recvault::fuse::ops

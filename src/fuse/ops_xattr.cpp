@@ -1,0 +1,111 @@
+// Extended attributes of the view.
+//
+// Only the user.* namespace is offered. user.recvault.* belongs to recvault:
+// readable (tools learn a file's algorithm, key version and salt), never
+// writable through the mount.
+#include <sys/xattr.h>
+
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "ops.hpp"
+#include "recvault/format/xattrs.hpp"
+
+namespace recvault::fuse::ops {
+namespace {
+
+bool user_namespace(std::string_view name) { return name.rfind("user.", 0) == 0; }
+bool reserved(std::string_view name) { return name.rfind(format::xattr::prefix, 0) == 0; }
+
+// Answers a size probe (size == 0) or the value itself.
+void reply_sized(fuse_req_t req, ssize_t n, const std::vector<char>& buf, std::size_t size) {
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+  } else if (size == 0) {
+    fuse_reply_xattr(req, static_cast<std::size_t>(n));
+  } else {
+    fuse_reply_buf(req, buf.data(), static_cast<std::size_t>(n));
+  }
+}
+
+}  // namespace
+
+void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, std::size_t size, int flags) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  if (node.type == S_IFLNK || !user_namespace(name)) {
+    fuse_reply_err(req, EOPNOTSUPP);
+    return;
+  }
+  if (reserved(name)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  int rc = ::setxattr(proc_path(node.fd.get()).c_str(), name, value, size, flags);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  if (node.type == S_IFLNK || !user_namespace(name)) {
+    fuse_reply_err(req, node.type == S_IFLNK ? EOPNOTSUPP : ENODATA);
+    return;
+  }
+  std::vector<char> buf(size);
+  ssize_t n = ::getxattr(proc_path(node.fd.get()).c_str(), name, size ? buf.data() : nullptr, size);
+  reply_sized(req, n, buf, size);
+}
+
+void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  if (node.type == S_IFLNK) {
+    fuse_reply_err(req, EOPNOTSUPP);
+    return;
+  }
+  // Filter to user.*: the backing file may carry other namespaces (security.*).
+  std::string path = proc_path(node.fd.get());
+  ssize_t n = ::listxattr(path.c_str(), nullptr, 0);
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  std::vector<char> all(static_cast<std::size_t>(n) + 1);
+  n = ::listxattr(path.c_str(), all.data(), all.size());
+  if (n < 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  std::vector<char> out;
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n);) {
+    std::string_view entry(all.data() + i);
+    if (user_namespace(entry)) out.insert(out.end(), entry.begin(), entry.end() + 1);
+    i += entry.size() + 1;
+  }
+  if (size == 0) {
+    fuse_reply_xattr(req, out.size());
+  } else if (size < out.size()) {
+    fuse_reply_err(req, ERANGE);
+  } else {
+    fuse_reply_buf(req, out.data(), out.size());
+  }
+}
+
+void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  if (node.type == S_IFLNK || !user_namespace(name)) {
+    fuse_reply_err(req, EOPNOTSUPP);
+    return;
+  }
+  if (reserved(name)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  int rc = ::removexattr(proc_path(node.fd.get()).c_str(), name);
+  fuse_reply_err(req, rc == 0 ? 0 : errno);
+}
+
+}  // namespace recvault::fuse::ops
