@@ -1,0 +1,123 @@
+// recvaultd: the recvault FUSE daemon and control API server.
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <iostream>
+
+#include "recvault/control/keystore_backend.hpp"
+#include "recvault/control/server.hpp"
+#include "recvault/daemon/config.hpp"
+#include "recvault/daemon/runtime.hpp"
+#include "recvault/fuse/filesystem.hpp"
+#include "recvault/keystore/key_cache.hpp"
+#include "recvault/keystore/master_key.hpp"
+#include "recvault/keystore/store.hpp"
+#include "recvault/util/log.hpp"
+
+#ifndef RECVAULT_VERSION
+#define RECVAULT_VERSION "unknown"
+#endif
+
+namespace {
+
+using namespace recvault;
+
+constexpr int kExitConfig = 2;
+constexpr int kExitKeystore = 3;
+constexpr int kExitControl = 4;
+
+int fail(int code, const std::string& message) {
+  std::cerr << "recvaultd: " << message << "\n";
+  return code;
+}
+
+control::ServerOptions control_options(const daemon::Config& c) {
+  control::ServerOptions o;
+  o.socket_path = c.control_socket.string();
+  o.socket_mode = c.control_socket_mode;
+  o.socket_group = c.control_socket_group;
+  o.max_body_bytes = c.max_body_bytes;
+  o.audit_log_path = c.audit_log.string();
+  o.auth.hs256_secret_file = c.jwt_hs256_secret_file.string();
+  if (!c.jwt_rs256_public_key.empty()) o.auth.rs256_public_keys.push_back(c.jwt_rs256_public_key.string());
+  if (!c.jwt_es256_public_key.empty()) o.auth.es256_public_keys.push_back(c.jwt_es256_public_key.string());
+  return o;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recvaultd - encrypted call-recording filesystem daemon"};
+  std::string config_path = "/etc/recvault/recvault.toml";
+  std::string demo_dir, mount_point, backing_dir, log_level;
+  bool foreground = false, check_only = false;
+  app.add_option("-c,--config", config_path, "configuration file (TOML)");
+  app.add_option("--demo", demo_dir, "run the embedded demo configuration rooted at DIR (created if absent)");
+  app.add_option("--mount-point", mount_point, "override [storage] mount_point");
+  app.add_option("--backing-dir", backing_dir, "override [storage] backing_dir");
+  app.add_option("--log-level", log_level, "override [log] level: debug, info, warn, error");
+  app.add_flag("-f,--foreground", foreground, "stay in the foreground");
+  app.add_flag("--check-config", check_only, "validate the configuration and exit");
+  app.set_version_flag("--version", RECVAULT_VERSION);
+  CLI11_PARSE(app, argc, argv);
+
+  daemon::harden_process();
+  auto loaded = demo_dir.empty() ? daemon::load_config_file(config_path) : daemon::prepare_demo(demo_dir);
+  if (!loaded) return fail(kExitConfig, loaded.error().message);
+  daemon::Config config = std::move(loaded).value();
+  if (!mount_point.empty()) config.mount_point = mount_point;
+  if (!backing_dir.empty()) config.backing_dir = backing_dir;
+  if (!log_level.empty() && !log::parse_level(log_level, config.log_level)) {
+    return fail(kExitConfig, "--log-level must be debug, info, warn or error");
+  }
+  log::set_level(config.log_level);
+  if (auto st = daemon::clear_stale_mount(config.mount_point); !st) return fail(kExitConfig, st.error().message);
+  if (auto st = daemon::validate_environment(config); !st) return fail(kExitConfig, st.error().message);
+  if (check_only) {
+    std::cout << "configuration OK\n";
+    return 0;
+  }
+
+  auto master = config.master_key_file.empty() ? keystore::MasterKey::load_credential(config.master_key_credential)
+                                               : keystore::MasterKey::load_file(config.master_key_file);
+  if (!master) return fail(kExitKeystore, master.error().message);
+  auto store = keystore::Store::open(config.keystore_dir, std::move(master).value());
+  if (!store) return fail(kExitKeystore, "keystore " + config.keystore_dir.string() + ": " + store.error().message);
+  keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
+
+  fuse::FsOptions fs_options;
+  fs_options.backing_dir = config.backing_dir;
+  fs_options.chunk_size = config.chunk_size;
+  fs_options.tail_flush_interval = config.tail_flush_interval;
+  fs_options.attr_timeout = config.attr_timeout;
+  fs_options.writeback_cache = config.writeback_cache;
+  fs_options.owner_of = [&config](std::string_view account) { return config.owner_of(account); };
+  fuse::Filesystem fs(fs_options, keys);
+  if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
+  for (const auto& [account, owner] : config.owners) {
+    if (auto st = fs.ensure_account_dir(account); !st) return fail(kExitConfig, st.error().message);
+  }
+
+  const auto started = std::chrono::steady_clock::now();
+  control::ServerOptions server_options = control_options(config);
+  server_options.status = [&] {
+    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+    return nlohmann::json{{"version", RECVAULT_VERSION},
+                          {"uptime_seconds", up.count()},
+                          {"mount_point", config.mount_point.string()},
+                          {"key_derivations", keys.derivations()}};
+  };
+  control::KeystoreBackend backend(**store);
+  control::Server server(std::move(server_options), backend);
+  if (auto st = server.start(); !st) return fail(kExitControl, "control socket: " + st.error().message);
+
+  daemon::MountHooks hooks;
+  hooks.on_ready = [&] {
+    log::info("control socket at " + config.control_socket.string());
+    sd_notify(0, "READY=1");
+  };
+  int rc = daemon::run_mount(config, fs, foreground, hooks);
+  server.stop();
+  return rc;
+}

@@ -1,0 +1,126 @@
+#include "recvault/daemon/runtime.hpp"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <vector>
+
+#include "recvault/crypto/primitives.hpp"
+#include "recvault/keystore/master_key.hpp"
+#include "recvault/util/encoding.hpp"
+#include "recvault/util/log.hpp"
+
+namespace recvault::daemon {
+
+void harden_process() {
+  ::prctl(PR_SET_DUMPABLE, 0);
+  struct rlimit core {0, 0};
+  ::setrlimit(RLIMIT_CORE, &core);
+  struct rlimit files {};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+}
+
+Result<Config> prepare_demo(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const char* sub : {"backing", "mnt", "keystore"}) {
+    fs::create_directories(dir / sub, ec);
+    if (ec) return make_error(Errc::io, "cannot create " + (dir / sub).string() + ": " + ec.message());
+  }
+  auto master = keystore::load_or_create_master_key_file(dir / "master.key");
+  if (!master) return std::move(master).error();
+  const fs::path secret = dir / "jwt.secret";
+  if (!fs::exists(secret)) {
+    std::vector<std::uint8_t> raw(32);
+    RV_TRY(crypto::random_bytes(raw));
+    int fd = ::open(secret.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      int e = errno;
+      return sys_error("create " + secret.string(), e);
+    }
+    std::string text = hex_encode(raw);
+    ssize_t n = ::write(fd, text.data(), text.size());
+    ::close(fd);
+    if (n != static_cast<ssize_t>(text.size())) return make_error(Errc::io, "cannot write " + secret.string());
+  }
+  return parse_config(demo_config_text(), fs::absolute(dir));
+}
+
+Status clear_stale_mount(const std::filesystem::path& mount_point) {
+  struct stat st {};
+  if (::stat(mount_point.c_str(), &st) == 0) return {};
+  int e = errno;
+  if (e != ENOTCONN) return sys_error("stat " + mount_point.string(), e);
+  log::warn("detaching the stale mount left at " + mount_point.string() + " by a previous daemon");
+  if (::umount2(mount_point.c_str(), MNT_DETACH) != 0) {
+    int e2 = errno;
+    return sys_error("umount " + mount_point.string(), e2);
+  }
+  return {};
+}
+
+namespace {
+
+struct SessionDeleter {
+  void operator()(fuse_session* s) const noexcept { fuse_session_destroy(s); }
+};
+
+}  // namespace
+
+int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks) {
+  std::vector<std::string> words = {"recvaultd", "-o", "default_permissions", "-o", "fsname=recvault",
+                                    "-o", "subtype=recvault"};
+  if (config.allow_other) {
+    words.push_back("-o");
+    words.push_back("allow_other");
+  }
+  std::vector<char*> argv;
+  for (auto& w : words) argv.push_back(w.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  std::unique_ptr<fuse_session, SessionDeleter> se(
+      fuse_session_new(&args, &fuse::Filesystem::operations(), sizeof(fuse_lowlevel_ops), &fs));
+  fuse_opt_free_args(&args);
+  if (!se) {
+    log::error("cannot create the FUSE session");
+    return 1;
+  }
+  if (fuse_set_signal_handlers(se.get()) != 0) {
+    log::error("cannot install signal handlers");
+    return 1;
+  }
+  if (fuse_session_mount(se.get(), config.mount_point.c_str()) != 0) {
+    log::error("cannot mount at " + config.mount_point.string());
+    fuse_remove_signal_handlers(se.get());
+    return 1;
+  }
+  fuse_daemonize(foreground ? 1 : 0);
+  fs.start_flusher();
+  log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
+  if (hooks.on_ready) hooks.on_ready();
+
+  fuse_loop_config* loop = fuse_loop_cfg_create();
+  fuse_loop_cfg_set_max_threads(loop, config.max_threads);
+  fuse_loop_cfg_set_clone_fd(loop, 0);
+  int rc = fuse_session_loop_mt(se.get(), loop);
+  fuse_loop_cfg_destroy(loop);
+
+  sd_notify(0, "STOPPING=1");
+  fs.stop_flusher();
+  std::size_t sealed = fs.seal_all();
+  log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
+  fuse_session_unmount(se.get());
+  fuse_remove_signal_handlers(se.get());
+  return rc == 0 ? 0 : 1;
+}
+
+}  // namespace recvault::daemon
