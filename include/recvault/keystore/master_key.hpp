@@ -37,6 +37,10 @@ class MasterKey {
   // modified record).
   Result<crypto::SecretBytes> open(std::span<const std::uint8_t> sealed, std::string_view aad) const;
 
+  // An explicit copy (e.g. to open a second store such as a restore staging
+  // copy). Prefer moving.
+  MasterKey clone() const { return MasterKey(bytes_); }
+
   MasterKey(MasterKey&&) noexcept = default;
   MasterKey& operator=(MasterKey&&) noexcept = default;
   MasterKey(const MasterKey&) = delete;

@@ -1,0 +1,108 @@
+// The seed's rules: auto-generation, rotation, disable/re-enable.
+#include "recvault/keystore/account_config.hpp"
+
+#include <array>
+
+#include "recvault/crypto/primitives.hpp"
+#include "recvault/util/encoding.hpp"
+
+namespace recvault::keystore {
+
+namespace {
+
+Result<crypto::SecretBytes> generate_key_text() {
+  std::array<std::uint8_t, kGeneratedKeyBytes> raw{};
+  RV_TRY(crypto::random_bytes(raw));
+  std::string hex = hex_encode(raw);  // lowercase
+  crypto::SecretBytes text = crypto::SecretBytes::from_view(hex);
+  crypto::secure_wipe(hex.data(), hex.size());
+  crypto::secure_wipe(raw.data(), raw.size());
+  return text;
+}
+
+Result<std::string> generate_salt() {
+  std::array<std::uint8_t, kGeneratedSaltBytes> raw{};
+  RV_TRY(crypto::random_bytes(raw));
+  return base64_encode(raw);
+}
+
+Status validate_request(const UpdateRequest& r) {
+  if (r.key) RV_TRY(validate_key(r.key->view()));
+  if (r.salt) RV_TRY(validate_salt(*r.salt));
+  if (r.public_key_id) RV_TRY(validate_public_key_id(*r.public_key_id));
+  return {};
+}
+
+}  // namespace
+
+Timestamp system_now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
+
+Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, const UpdateRequest& request,
+                                   std::string_view account, const Clock& clock) {
+  RV_TRY(validate_request(request));
+  const Timestamp now = clock ? clock() : system_now();
+
+  AccountConfig next;
+  if (current) {
+    next = *current;
+  } else {
+    next.created_at = now;
+  }
+  bool changed = !current;
+
+  if (next.enabled != request.enabled) changed = true;
+  next.enabled = request.enabled;
+  if (request.algorithm && *request.algorithm != next.algorithm) {
+    next.algorithm = *request.algorithm;  // no new version: each file records its algorithm
+    changed = true;
+  }
+  if (request.public_key_id) {
+    std::string id = *request.public_key_id;
+    for (char& c : id) c = (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (id != next.public_key_id) changed = true;
+    next.public_key_id = std::move(id);
+  }
+
+  if (!next.has_key_material()) {
+    // First key material: on enable (generating what is missing), or when a
+    // disabled account is given a key or salt explicitly.
+    if (request.enabled || request.key || request.salt) {
+      if (request.key) {
+        next.key = *request.key;
+      } else {
+        auto k = generate_key_text();
+        RV_TRY(k);
+        next.key = std::move(k).value();
+      }
+      if (request.salt) {
+        next.salt = *request.salt;
+      } else {
+        auto s = generate_salt();
+        RV_TRY(s);
+        next.salt = std::move(s).value();
+      }
+      next.key_version = 1;
+      next.key_id = auto_key_id(account);
+      next.activated_at[1] = now;
+      changed = true;
+    }
+  } else {
+    bool new_key = request.key && !request.key->equals(next.key);
+    bool new_salt = request.salt && *request.salt != next.salt;
+    if (new_key || new_salt) {
+      // Both the old key AND the old salt go to history, whichever changed.
+      const std::uint32_t old = next.key_version;
+      next.historical_keys[old] = next.key;
+      next.historical_salts[old] = next.salt;
+      if (new_key) next.key = *request.key;
+      if (new_salt) next.salt = *request.salt;
+      next.key_version = old + 1;
+      next.activated_at[next.key_version] = now;
+      changed = true;
+    }
+  }
+  if (changed) next.updated_at = now;
+  return next;
+}
+
+}  // namespace recvault::keystore

@@ -1,0 +1,121 @@
+// The config API's JSON: request parsing and the seed's response shape.
+#include <array>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+#include "recvault/keystore/account_config.hpp"
+
+namespace recvault::keystore {
+
+namespace {
+
+using json = nlohmann::json;
+
+// Returned by the API for reference only; accepted in requests, never applied.
+constexpr std::array<std::string_view, 4> kReadOnlyFields = {"key_version", "key_id", "historical_keys",
+                                                             "historical_salts"};
+constexpr std::array<std::string_view, 5> kWritableFields = {"enabled", "algorithm", "key", "salt",
+                                                             "public_key_id"};
+
+template <class A>
+bool contains(const A& a, std::string_view s) {
+  for (auto x : a)
+    if (x == s) return true;
+  return false;
+}
+
+Error bad(std::string message) { return make_error(Errc::invalid_argument, std::move(message)); }
+
+std::string rfc3339(Timestamp t) {
+  std::time_t tt = static_cast<std::time_t>(t.time_since_epoch().count());
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  std::array<char, 32> buf{};
+  std::size_t n = std::strftime(buf.data(), buf.size(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return std::string(buf.data(), n);
+}
+
+}  // namespace
+
+Result<UpdateRequest> parse_update_request(const json& body) {
+  if (!body.is_object()) return bad("request body must be a JSON object");
+  UpdateRequest r;
+  for (const auto& [name, value] : body.items()) {
+    if (contains(kReadOnlyFields, name)) {
+      r.ignored_fields.push_back(name);
+      continue;
+    }
+    if (!contains(kWritableFields, name))
+      return bad("unknown field \"" + name.substr(0, 64) +
+                 "\" (accepted: enabled, algorithm, key, salt, public_key_id)");
+  }
+  auto enabled = body.find("enabled");
+  if (enabled == body.end()) return bad("field \"enabled\" is required");
+  if (!enabled->is_boolean()) return bad("field \"enabled\" must be a boolean (true or false)");
+  r.enabled = enabled->get<bool>();
+
+  if (auto a = body.find("algorithm"); a != body.end() && !a->is_null()) {
+    if (!a->is_string()) return bad("field \"algorithm\" must be a string");
+    auto alg = parse_algorithm_name(a->get_ref<const std::string&>());
+    if (!alg) return bad("field \"algorithm\" must be \"AES-256-GCM\" or \"AES-256-CBC\"");
+    r.algorithm = *alg;
+  }
+  if (auto k = body.find("key"); k != body.end() && !k->is_null()) {
+    if (!k->is_string()) return bad("field \"key\" must be a string");
+    const std::string& text = k->get_ref<const std::string&>();
+    RV_TRY(validate_key(text));
+    r.key = crypto::SecretBytes::from_view(text);
+  }
+  if (auto s = body.find("salt"); s != body.end() && !s->is_null()) {
+    if (!s->is_string()) return bad("field \"salt\" must be a string");
+    const std::string& text = s->get_ref<const std::string&>();
+    RV_TRY(validate_salt(text));
+    r.salt = text;
+  }
+  if (auto p = body.find("public_key_id"); p != body.end() && !p->is_null()) {
+    if (!p->is_string()) return bad("field \"public_key_id\" must be a string");
+    const std::string& text = p->get_ref<const std::string&>();
+    RV_TRY(validate_public_key_id(text));
+    r.public_key_id = text;
+  }
+  return r;
+}
+
+json to_json(const AccountConfig& c) {
+  json hk = json::object();
+  for (const auto& [v, k] : c.historical_keys) hk[std::to_string(v)] = std::string(k.view());
+  json hs = json::object();
+  for (const auto& [v, s] : c.historical_salts) hs[std::to_string(v)] = s;
+  json out = {
+      {"enabled", c.enabled},
+      {"algorithm", std::string(algorithm_name_of(c.algorithm))},
+      {"key_version", c.key_version},
+      {"key_id", c.key_id},
+      {"salt", c.salt},
+      {"key", std::string(c.key.view())},
+      {"historical_keys", std::move(hk)},
+      {"historical_salts", std::move(hs)},
+  };
+  if (!c.public_key_id.empty()) out["public_key_id"] = c.public_key_id;
+  return out;
+}
+
+json to_json(const std::optional<AccountConfig>& config) {
+  return config ? to_json(*config) : json::object();
+}
+
+json metadata_json(const AccountConfig& c) {
+  json versions = json::object();
+  for (const auto& [v, t] : c.activated_at) versions[std::to_string(v)] = rfc3339(t);
+  return {
+      {"created_at", rfc3339(c.created_at)},
+      {"updated_at", rfc3339(c.updated_at)},
+      {"activated_at", std::move(versions)},
+      {"key_version", c.key_version},
+      {"enabled", c.enabled},
+      {"public_key_id", c.public_key_id},
+  };
+}
+
+}  // namespace recvault::keystore

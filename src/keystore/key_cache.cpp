@@ -1,0 +1,117 @@
+#include "recvault/keystore/key_cache.hpp"
+
+namespace recvault::keystore {
+
+// One (account, version): derived at most once; Slot::m serialises the threads
+// that want the same key while it is being derived, nobody else.
+struct KeyCache::Slot {
+  std::mutex m;
+  format::VersionKeyPtr key;  // set once, then immutable
+  std::string salt;           // the salt `key` was derived with
+};
+
+struct KeyCache::AccountEntry {
+  std::optional<CurrentKey> current;  // valid while generation == store generation
+  std::uint64_t generation = 0;
+  std::map<std::uint32_t, std::shared_ptr<Slot>> slots;
+};
+
+KeyCache::Deriver KeyCache::scrypt_deriver(crypto::ScryptParams params) {
+  return [params](std::string_view key, std::string_view salt) -> Result<format::VersionKeyPtr> {
+    auto k = format::VersionKey::derive(key, salt, params);
+    RV_TRY(k);
+    return format::VersionKeyPtr(std::make_shared<const format::VersionKey>(std::move(k).value()));
+  };
+}
+
+KeyCache::KeyCache(const Store& store, Deriver deriver) : store_(store), deriver_(std::move(deriver)) {}
+
+std::uint64_t KeyCache::derivations() const noexcept { return derivations_.load(); }
+
+std::shared_ptr<KeyCache::Slot> KeyCache::slot_for(std::string_view account, std::uint32_t version) {
+  {
+    std::shared_lock lock(map_mutex_);
+    auto a = accounts_.find(account);
+    if (a != accounts_.end()) {
+      auto s = a->second->slots.find(version);
+      if (s != a->second->slots.end()) return s->second;
+    }
+  }
+  std::unique_lock lock(map_mutex_);
+  auto a = accounts_.find(account);
+  if (a == accounts_.end()) a = accounts_.emplace(std::string(account), std::make_shared<AccountEntry>()).first;
+  auto& slot = a->second->slots[version];
+  if (!slot) slot = std::make_shared<Slot>();
+  return slot;
+}
+
+Result<format::VersionKeyPtr> KeyCache::derive_once(Slot& slot, std::string_view account, std::uint32_t version,
+                                                    std::string_view salt) {
+  std::lock_guard lock(slot.m);
+  if (slot.key) {
+    if (slot.salt != salt)
+      return make_error(Errc::key_unavailable, "account " + std::string(account) + " key version " +
+                                                   std::to_string(version) + " has a different salt");
+    return slot.key;
+  }
+  auto kv = store_.get_version(account, version);
+  RV_TRY(kv);
+  if (kv->salt != salt)
+    return make_error(Errc::key_unavailable, "account " + std::string(account) + " key version " +
+                                                 std::to_string(version) + " has a different salt");
+  auto key = deriver_(kv->key.view(), kv->salt);
+  RV_TRY(key);
+  derivations_.fetch_add(1);
+  slot.key = *key;
+  slot.salt = kv->salt;
+  return slot.key;
+}
+
+Result<format::VersionKeyPtr> KeyCache::version_key(std::string_view account, std::uint32_t version,
+                                                    std::string_view salt) {
+  if (version == 0) return make_error(Errc::key_unavailable, "key version 0 does not exist");
+  auto slot = slot_for(account, version);
+  return derive_once(*slot, account, version, salt);
+}
+
+Result<CurrentKey> KeyCache::current(std::string_view account) {
+  // Read the generation BEFORE the store: an update racing with us then makes
+  // the entry stale rather than caching an old answer as new.
+  const std::uint64_t generation = store_.generation(account);
+  {
+    std::shared_lock lock(map_mutex_);
+    auto a = accounts_.find(account);
+    if (a != accounts_.end() && a->second->current && a->second->generation == generation)
+      return *a->second->current;
+  }
+  auto config = store_.get_config(account);
+  RV_TRY(config);
+  if (!*config) return make_error(Errc::not_found, "account " + std::string(account) + " has no configuration");
+  const AccountConfig& c = **config;
+  CurrentKey out;
+  out.enabled = c.enabled && c.has_key_material();
+  out.public_key_id = c.public_key_id;
+  out.spec.algorithm = c.algorithm;
+  out.spec.key_version = c.key_version;
+  out.spec.key_id = c.key_id;
+  out.spec.salt = c.salt;
+  if (out.enabled) {
+    auto key = version_key(account, c.key_version, c.salt);
+    RV_TRY(key);
+    out.spec.key = std::move(key).value();
+  }
+  std::unique_lock lock(map_mutex_);
+  auto a = accounts_.find(account);
+  if (a == accounts_.end()) a = accounts_.emplace(std::string(account), std::make_shared<AccountEntry>()).first;
+  a->second->current = out;
+  a->second->generation = generation;
+  return out;
+}
+
+void KeyCache::invalidate(std::string_view account) {
+  std::unique_lock lock(map_mutex_);
+  auto a = accounts_.find(account);
+  if (a != accounts_.end()) a->second->current.reset();
+}
+
+}  // namespace recvault::keystore
