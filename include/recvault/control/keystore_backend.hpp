@@ -1,0 +1,31 @@
+// The control API's Backend on the real keystore (keystore::Store).
+//
+// Public keys are scoped to an account: a key uploaded with X-Account-ID A is
+// invisible (404) to requests for account B, even if B's token could name its
+// UUID.
+#pragma once
+
+#include "recvault/control/backend.hpp"
+#include "recvault/keystore/store.hpp"
+
+namespace recvault::control {
+
+class KeystoreBackend final : public Backend {
+ public:
+  // `store` must outlive the backend.
+  explicit KeystoreBackend(keystore::Store& store) : store_(store) {}
+
+  Status validate_account_id(std::string_view account) const override;
+  Result<nlohmann::json> get_config(std::string_view account) override;
+  Result<nlohmann::json> update_config(std::string_view account, const nlohmann::json& request) override;
+  Result<std::string> add_public_key(std::string_view account, std::string_view armored,
+                                     std::string_view fingerprint) override;
+  Result<std::vector<std::string>> list_public_keys(std::string_view account) override;
+  Result<PublicKeyRecord> get_public_key(std::string_view account, std::string_view id) override;
+  Status delete_public_key(std::string_view account, std::string_view id) override;
+
+ private:
+  keystore::Store& store_;
+};
+
+}  // namespace recvault::control

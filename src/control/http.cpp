@@ -1,0 +1,33 @@
+#include "recvault/control/http.hpp"
+
+#include <strings.h>
+
+namespace recvault::control {
+
+std::optional<std::string_view> Request::header(std::string_view name, bool* duplicate) const {
+  std::optional<std::string_view> found;
+  if (duplicate != nullptr) *duplicate = false;
+  for (const auto& [key, value] : headers) {
+    if (key.size() != name.size() || ::strncasecmp(key.data(), name.data(), name.size()) != 0) continue;
+    if (found) {
+      if (duplicate != nullptr) *duplicate = true;
+      continue;
+    }
+    found = value;
+  }
+  return found;
+}
+
+Response Response::json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  r.body.push_back('\n');
+  return r;
+}
+
+Response Response::error(int status, std::string_view message) {
+  return json(status, {{"success", false}, {"message", message}});
+}
+
+}  // namespace recvault::control

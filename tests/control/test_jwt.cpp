@@ -1,0 +1,258 @@
+// The JWT verifier: good tokens of each algorithm and every rejection rule.
+#include <catch2/catch.hpp>
+
+#include <openssl/ecdsa.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "recvault/control/jwt.hpp"
+#include "recvault/crypto/primitives.hpp"
+#include "test_support.hpp"
+
+using namespace recvault;
+using namespace recvault::control;
+using namespace recvault::control::testing;
+using nlohmann::json;
+
+namespace {
+
+struct Pkey {
+  EVP_PKEY* p;
+  explicit Pkey(EVP_PKEY* k) : p(k) {}
+  ~Pkey() { EVP_PKEY_free(p); }
+  Pkey(const Pkey&) = delete;
+  Pkey& operator=(const Pkey&) = delete;
+};
+
+std::string public_pem(EVP_PKEY* key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, key);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  return pem;
+}
+
+std::string sign_der(EVP_PKEY* key, const std::string& input) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key);
+  std::size_t len = 0;
+  EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  std::string sig(len, '\0');
+  EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                 reinterpret_cast<const unsigned char*>(input.data()), input.size());
+  sig.resize(len);
+  EVP_MD_CTX_free(ctx);
+  return sig;
+}
+
+std::string der_to_raw(const std::string& der) {
+  auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  ECDSA_SIG* sig = d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size()));
+  unsigned char raw[64] = {};
+  BN_bn2binpad(ECDSA_SIG_get0_r(sig), raw, 32);
+  BN_bn2binpad(ECDSA_SIG_get0_s(sig), raw + 32, 32);
+  ECDSA_SIG_free(sig);
+  return std::string(reinterpret_cast<char*>(raw), 64);
+}
+
+std::string token_with(const json& header, const json& claims, const std::function<std::string(const std::string&)>& sign) {
+  std::string input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
+  return input + "." + base64url_encode(sign(input));
+}
+
+std::string hmac(const std::string& secret, const std::string& input) {
+  auto mac = crypto::hmac_sha256(crypto::as_bytes(secret), {crypto::as_bytes(input)});
+  return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
+}
+
+json good_claims() { return {{"sub", "alice"}, {"accounts", {"acc1", "acc2"}}, {"scope", "admin"}, {"exp", now_s() + 300}}; }
+
+JwtVerifier hs_verifier() {
+  JwtVerifier v;
+  REQUIRE(v.add_hs256_secret(crypto::SecretBytes::from_view(kTestSecret)));
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("base64url round trip and strictness", "[jwt]") {
+  for (std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\xfd"}) CHECK(base64url_decode(base64url_encode(s)) == s);
+  CHECK(base64url_encode("\xfb\xff") == "-_8");
+  CHECK_FALSE(base64url_decode("Zm9v="));   // padding
+  CHECK_FALSE(base64url_decode("+/8"));     // standard alphabet
+  CHECK_FALSE(base64url_decode("Zm9vY"));   // impossible length
+  CHECK_FALSE(base64url_decode("Zh"));      // non-canonical trailing bits
+}
+
+TEST_CASE("HS256: a minted token verifies and yields the principal", "[jwt]") {
+  auto v = hs_verifier();
+  auto p = v.verify(mint(good_claims()));
+  REQUIRE(p);
+  CHECK(p->subject == "alice");
+  CHECK(p->scope == Scope::admin);
+  CHECK(p->may_access("acc1"));
+  CHECK_FALSE(p->may_access("acc3"));
+  auto all = v.verify(mint({{"sub", "x"}, {"accounts", "*"}, {"scope", "read"}, {"exp", now_s() + 60}}));
+  REQUIRE(all);
+  CHECK(all->all_accounts);
+  CHECK(all->may_access("anything"));
+  CHECK(all->scope == Scope::read);
+}
+
+TEST_CASE("HS256 rejections", "[jwt]") {
+  auto v = hs_verifier();
+  auto reason = [&](const std::string& token) {
+    auto r = v.verify(token);
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  auto claims = good_claims();
+  SECTION("expired") {
+    claims["exp"] = now_s() - 120;
+    CHECK(reason(mint(claims)) == "token has expired");
+  }
+  SECTION("expiry within the leeway is accepted") {
+    claims["exp"] = now_s() - 5;
+    CHECK(v.verify(mint(claims)));
+  }
+  SECTION("nbf in the future") {
+    claims["nbf"] = now_s() + 600;
+    CHECK(reason(mint(claims)) == "token is not yet valid");
+  }
+  SECTION("nbf in the past is fine") {
+    claims["nbf"] = now_s() - 10;
+    CHECK(v.verify(mint(claims)));
+  }
+  SECTION("missing exp") {
+    claims.erase("exp");
+    CHECK(reason(mint(claims)) == "token has no exp claim");
+  }
+  SECTION("exp of the wrong type") {
+    claims["exp"] = "tomorrow";
+    CHECK_FALSE(v.verify(mint(claims)));
+  }
+  SECTION("wrong secret") {
+    CHECK(reason(mint(claims, "another-secret-that-is-long-enough-000000")) == "token signature is invalid");
+  }
+  SECTION("tampered payload") {
+    auto t = mint(claims);
+    auto dot = t.find('.');
+    auto dot2 = t.find('.', dot + 1);
+    json evil = claims;
+    evil["scope"] = "admin";
+    evil["accounts"] = "*";
+    std::string forged = t.substr(0, dot) + "." + base64url_encode(evil.dump()) + t.substr(dot2);
+    CHECK(reason(forged) == "token signature is invalid");
+  }
+  SECTION("alg none") {
+    auto t = token_with({{"alg", "none"}, {"typ", "JWT"}}, claims, [](const std::string&) { return std::string(); });
+    CHECK(reason(t) == "token algorithm is not accepted");
+    CHECK(reason(t.substr(0, t.size())) == "token algorithm is not accepted");
+  }
+  SECTION("alg None / HS512 / missing") {
+    for (json h : {json{{"alg", "None"}}, json{{"alg", "HS512"}}, json{{"typ", "JWT"}}}) {
+      auto t = token_with(h, claims, [](const std::string& in) { return hmac(kTestSecret, in); });
+      CHECK_FALSE(v.verify(t));
+    }
+  }
+  SECTION("crit header") {
+    auto t = token_with({{"alg", "HS256"}, {"crit", {"exp"}}}, claims, [](const std::string& in) { return hmac(kTestSecret, in); });
+    CHECK_FALSE(v.verify(t));
+  }
+  SECTION("malformed") {
+    for (std::string t : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "..", "e30.e30.", "!!!.e30.e30", std::string(9000, 'a')})
+      CHECK_FALSE(v.verify(t));
+  }
+  SECTION("claims") {
+    for (const char* drop : {"sub", "accounts", "scope"}) {
+      auto c = claims;
+      c.erase(drop);
+      CHECK_FALSE(v.verify(mint(c)));
+    }
+    auto c = claims;
+    c["scope"] = "root";
+    CHECK(reason(mint(c)) == "token scope must be \"read\" or \"admin\"");
+    c = claims;
+    c["accounts"] = "acc1";
+    CHECK_FALSE(v.verify(mint(c)));
+    c["accounts"] = {1, 2};
+    CHECK_FALSE(v.verify(mint(c)));
+  }
+  SECTION("payload not an object") {
+    auto t = token_with({{"alg", "HS256"}}, json::array({1}), [](const std::string& in) { return hmac(kTestSecret, in); });
+    CHECK(reason(t) == "malformed token claims");
+  }
+}
+
+TEST_CASE("HS256 secrets must be long enough; minting needs a secret", "[jwt]") {
+  JwtVerifier v;
+  CHECK_FALSE(v.add_hs256_secret(crypto::SecretBytes::from_view("short")));
+  CHECK_FALSE(mint_hs256(crypto::SecretBytes::from_view("short"), good_claims()));
+}
+
+TEST_CASE("RS256 and ES256 verify; algorithm confusion is rejected", "[jwt]") {
+  Pkey rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
+  Pkey ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  REQUIRE(rsa.p);
+  REQUIRE(ec.p);
+  const std::string rsa_pem = public_pem(rsa.p);
+  const std::string ec_pem = public_pem(ec.p);
+  JwtVerifier v;
+  REQUIRE(v.add_public_key_pem(JwtAlg::rs256, rsa_pem));
+  REQUIRE(v.add_public_key_pem(JwtAlg::es256, ec_pem));
+  auto claims = good_claims();
+
+  SECTION("RS256") {
+    auto t = token_with({{"alg", "RS256"}, {"typ", "JWT"}}, claims, [&](const std::string& in) { return sign_der(rsa.p, in); });
+    CHECK(v.verify(t));
+  }
+  SECTION("ES256 with a raw r||s signature") {
+    auto t = token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
+    CHECK(v.verify(t));
+  }
+  SECTION("ES256 with a DER signature is rejected") {
+    auto t = token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return sign_der(ec.p, in); });
+    CHECK_FALSE(v.verify(t));
+  }
+  SECTION("RS256 header on an ES256 signature") {
+    auto t = token_with({{"alg", "RS256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
+    CHECK_FALSE(v.verify(t));
+  }
+  SECTION("HS256 signed with the RSA public key as the secret") {
+    auto t = token_with({{"alg", "HS256"}}, claims, [&](const std::string& in) { return hmac(rsa_pem, in); });
+    auto r = v.verify(t);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message == "token algorithm is not accepted");
+  }
+  SECTION("... also when an HS256 secret is configured too") {
+    REQUIRE(v.add_hs256_secret(crypto::SecretBytes::from_view(kTestSecret)));
+    auto t = token_with({{"alg", "HS256"}}, claims, [&](const std::string& in) { return hmac(rsa_pem, in); });
+    CHECK_FALSE(v.verify(t));
+    CHECK(v.verify(mint(claims)));
+  }
+  SECTION("key type checks") {
+    JwtVerifier w;
+    CHECK_FALSE(w.add_public_key_pem(JwtAlg::rs256, ec_pem));
+    CHECK_FALSE(w.add_public_key_pem(JwtAlg::es256, rsa_pem));
+    CHECK_FALSE(w.add_public_key_pem(JwtAlg::hs256, rsa_pem));
+    CHECK_FALSE(w.add_public_key_pem(JwtAlg::rs256, "not a pem"));
+    Pkey small(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(1024)));
+    CHECK_FALSE(w.add_public_key_pem(JwtAlg::rs256, public_pem(small.p)));
+    CHECK(w.empty());
+  }
+}
+
+TEST_CASE("JwtVerifier::from_config loads files", "[jwt]") {
+  TempDir dir;
+  write_text(dir.file("secret"), kTestSecret + "\n");
+  AuthConfig cfg;
+  CHECK_FALSE(JwtVerifier::from_config(cfg));  // nothing configured
+  cfg.hs256_secret_file = dir.file("secret");
+  auto v = JwtVerifier::from_config(cfg);
+  REQUIRE(v);
+  CHECK(v->verify(mint(good_claims())));
+  cfg.rs256_public_keys = {dir.file("missing.pem")};
+  CHECK_FALSE(JwtVerifier::from_config(cfg));
+}
