@@ -1,6 +1,7 @@
 #include "recvault/fuse/file_content.hpp"
 
 #include <fcntl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "recvault/format/xattrs.hpp"
@@ -140,7 +141,7 @@ Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, co
                                      keystore::KeyCache& keys) {
   if (backing.st_size == 0) return std::uint64_t{0};
   std::string proc = "/proc/self/fd/" + std::to_string(path_fd);
-  sys::UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  sys::UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     int e = errno;
     return sys_error("open", e);

@@ -107,7 +107,7 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
     auto st = content->truncate(static_cast<std::uint64_t>(size));
     return st ? 0 : report(fs, node, "truncate", st.error());
   }
-  sys::UniqueFd fd(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  sys::UniqueFd fd(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC));
   if (!fd.valid()) return errno;
   auto c = FileContent::open_existing(std::move(fd), node.account, fs.keys());
   if (!c) return report(fs, node, "truncate", c.error());

@@ -53,7 +53,7 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
 int open_backing_rw(const Inode& node, sys::UniqueFd& out) {
   // The backing fd is always read-write: writeback cache sends reads for
   // write-only handles, and never O_APPEND (the kernel supplies offsets).
-  out.reset(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  out.reset(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC));
   return out.valid() ? 0 : errno;
 }
 
