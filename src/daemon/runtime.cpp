@@ -8,6 +8,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <vector>
 
@@ -120,7 +121,10 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
   fuse_session_unmount(se.get());
   fuse_remove_signal_handlers(se.get());
-  return rc == 0 ? 0 : 1;
+  // libfuse reports the signal that ended the loop: a requested stop is success.
+  const bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
+  if (!clean) log::error("the FUSE loop ended with error " + std::to_string(rc));
+  return clean ? 0 : 1;
 }
 
 }  // namespace recvault::daemon

@@ -15,15 +15,17 @@ format::KeyResolver resolver_for(const std::string& account, keystore::KeyCache&
 
 namespace {
 
-// Whether the bytes at the start of `fd` are a recvault header. A file without
-// one is plain, unless its xattrs claim otherwise (then it was overwritten).
+// Whether a backing file is encrypted. The format xattr decides when present
+// ("plain" files may start with anything, even our magic); without xattrs
+// (copied with cp or rsync without -X) the header magic decides.
 Result<bool> is_encrypted(int fd) {
+  auto fmt = sys::get_xattr(fd, format::xattr::format);
+  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return false;
   std::uint8_t magic[sizeof format::kMagic] = {};
   auto n = sys::pread_full(fd, magic, 0);
   if (!n) return std::move(n).error();
   if (format::has_magic(std::span(magic, *n))) return true;
-  auto fmt = sys::get_xattr(fd, format::xattr::format);
-  if (fmt && fmt->has_value() && **fmt != format::xattr::plain_format && *n > 0) {
+  if (fmt && fmt->has_value() && *n > 0) {
     return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
   }
   return false;

@@ -1,0 +1,205 @@
+// Runs a real recvaultd on a real FUSE mount for end-to-end tests, and talks
+// to its control socket with libcurl. Cleans up (SIGTERM, then SIGKILL and a
+// lazy unmount) even when a test fails.
+#pragma once
+
+#include <curl/curl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "../test_util.hpp"
+#include "recvault/control/jwt.hpp"
+#include "recvault/crypto/primitives.hpp"
+
+namespace recvault::test {
+
+inline std::string env_or_fail(const char* name) {
+  const char* v = std::getenv(name);
+  if (v == nullptr) throw std::runtime_error(std::string("environment variable ") + name + " is not set");
+  return v;
+}
+
+inline bool is_mounted(const std::string& path) {
+  std::ifstream in("/proc/self/mounts");
+  std::string dev, mnt, rest;
+  while (in >> dev >> mnt) {
+    std::getline(in, rest);
+    if (mnt == path) return true;
+  }
+  return false;
+}
+
+struct HttpResponse {
+  long status = 0;
+  std::string body;
+  nlohmann::json json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+class Daemon {
+ public:
+  // Writes a configuration under a fresh temp dir; `extra` is appended TOML.
+  explicit Daemon(std::string extra = "") : extra_(std::move(extra)) {
+    for (const char* sub : {"backing", "mnt", "keystore"}) std::filesystem::create_directory(dir_.path() / sub);
+    write_config();
+  }
+  ~Daemon() { stop(); }
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  std::string mnt() const { return dir_.file("mnt"); }
+  std::string backing() const { return dir_.file("backing"); }
+  std::string socket() const { return dir_.file("control.sock"); }
+  std::string config_path() const { return dir_.file("recvault.toml"); }
+  std::string log_path() const { return dir_.file("daemon.log"); }
+  const TempDir& dir() const { return dir_; }
+  pid_t pid() const { return pid_; }
+
+  void start() {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+      std::string exe = env_or_fail("RECVAULTD");
+      std::string cfg = config_path();
+      ::execl(exe.c_str(), exe.c_str(), "-f", "-c", cfg.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (is_mounted(mnt()) && std::filesystem::exists(socket())) return;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("recvaultd exited during start-up: " + log());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("recvaultd did not mount in time: " + log());
+  }
+
+  // SIGTERM and wait; returns the exit status (or -1).
+  int stop() {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, SIGTERM);
+    int status = wait_exit(std::chrono::seconds(20));
+    cleanup_mount();
+    return status;
+  }
+
+  // SIGKILL: the crash case. The mount is left stale, as after a real crash.
+  void kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    wait_exit(std::chrono::seconds(10));
+  }
+
+  std::string log() const {
+    std::ifstream in(log_path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+  std::string token(const std::string& scope = "admin", const nlohmann::json& accounts = "*") const {
+    std::ifstream in(dir_.file("jwt.secret"));
+    std::string secret;
+    std::getline(in, secret);
+    nlohmann::json claims = {{"sub", "test-admin"}, {"scope", scope}, {"accounts", accounts},
+                             {"exp", std::time(nullptr) + 600}};
+    return control::mint_hs256(crypto::SecretBytes::from_view(secret), claims).value();
+  }
+
+  HttpResponse http(const std::string& method, const std::string& path, const std::string& account = "",
+                    const std::string& body = "") const {
+    HttpResponse r;
+    CURL* c = curl_easy_init();
+    std::string url = "http://localhost" + path;
+    curl_slist* headers = nullptr;
+    std::string auth = "Authorization: Bearer " + token();
+    headers = curl_slist_append(headers, auth.c_str());
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    std::string acct = "X-Account-ID: " + account;
+    if (!account.empty()) headers = curl_slist_append(headers, acct.c_str());
+    std::string sock = socket();
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock.c_str());
+    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    if (!body.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+      static_cast<std::string*>(ud)->append(p, s * n);
+      return s * n;
+    });
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    CURLcode rc = curl_easy_perform(c);
+    if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(c);
+    return r;
+  }
+
+  // PUT the account's config; returns the "config" object (throws on failure).
+  nlohmann::json configure(const std::string& account, const nlohmann::json& request) const {
+    auto r = http("PUT", "/api/v2/config/call_recording_encryption", account, request.dump());
+    if (r.status != 200) throw std::runtime_error("PUT config failed: " + std::to_string(r.status) + " " + r.body);
+    return r.json()["config"];
+  }
+
+ private:
+  void write_config() {
+    std::ofstream out(config_path());
+    out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\ntail_flush_interval_ms = 200\n"
+        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
+        << "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\naudit_log = \"audit.log\"\n"
+        << extra_;
+    std::vector<std::uint8_t> secret(32), key(32);
+    crypto::random_bytes(secret).ok();
+    crypto::random_bytes(key).ok();
+    std::ofstream s(dir_.file("jwt.secret"));
+    s << hex_encode(secret);
+    s.close();
+    ::chmod(dir_.file("jwt.secret").c_str(), 0600);
+    std::ofstream m(dir_.file("master.key"));
+    m << hex_encode(key) << "\n";
+    m.close();
+    ::chmod(dir_.file("master.key").c_str(), 0600);
+  }
+
+  int wait_exit(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return -1;
+  }
+
+  void cleanup_mount() {
+    if (is_mounted(mnt())) ::umount2(mnt().c_str(), MNT_DETACH);
+  }
+
+  TempDir dir_;
+  std::string extra_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace recvault::test

@@ -1,0 +1,53 @@
+// POSIX helpers for the mount tests.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "../test_util.hpp"
+#include "recvault/format/header.hpp"
+
+namespace recvault::test {
+
+inline bool contains(const std::vector<std::uint8_t>& hay, std::string_view needle) {
+  return std::search(hay.begin(), hay.end(), needle.begin(), needle.end()) != hay.end();
+}
+
+inline std::string xattr_of(const std::string& path, const char* name) {
+  char buf[512];
+  ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
+  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
+}
+
+// Reads a file, returning errno on failure instead of throwing.
+inline int try_read_all(const std::string& path, std::vector<std::uint8_t>& out) {
+  out.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  std::uint8_t buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return e;
+    }
+    if (n == 0) break;
+    out.insert(out.end(), buf, buf + n);
+  }
+  ::close(fd);
+  return 0;
+}
+
+inline format::Header backing_header(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  auto h = format::read_header(fd);
+  ::close(fd);
+  return h.value();
+}
+
+}  // namespace recvault::test

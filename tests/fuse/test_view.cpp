@@ -1,0 +1,182 @@
+// The plaintext view over the encrypted backing directory, on a real mount.
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <random>
+
+#include "daemon_harness.hpp"
+#include "fs_util.hpp"
+
+using namespace recvault;
+using namespace recvault::test;
+
+TEST_CASE("a recording written through the mount is ciphertext on disk and plaintext in the view", "[mount]") {
+  Daemon d;
+  d.start();
+  auto cfg = d.configure("acme", {{"enabled", true}});
+  REQUIRE(cfg["key_version"] == 1);
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  REQUIRE(::mkdir((d.mnt() + "/acme/2026").c_str(), 0755) == 0);
+  std::string marker = "PLAINTEXT-MARKER-8842-";
+  std::vector<std::uint8_t> data;
+  for (int i = 0; i < 5000; ++i) data.insert(data.end(), marker.begin(), marker.end());
+  write_all(d.mnt() + "/acme/2026/call-8842.wav", data);
+
+  CHECK(read_all(d.mnt() + "/acme/2026/call-8842.wav") == data);
+  struct stat st {};
+  REQUIRE(::stat((d.mnt() + "/acme/2026/call-8842.wav").c_str(), &st) == 0);
+  CHECK(static_cast<std::size_t>(st.st_size) == data.size());
+
+  const std::string backing = d.backing() + "/acme/2026/call-8842.wav";
+  auto raw = read_all(backing);
+  CHECK_FALSE(contains(raw, marker));
+  CHECK(raw.size() > data.size());
+  CHECK(xattr_of(backing, "user.recvault.algorithm") == "AES-256-GCM");
+  CHECK(xattr_of(backing, "user.recvault.key_version") == "1");
+  CHECK(xattr_of(backing, "user.recvault.salt") == cfg["salt"].get<std::string>());
+  CHECK(backing_header(backing).sealed);
+
+  // The view lists accounts at the root and hides everything else.
+  REQUIRE(::mkdir((d.backing() + "/not an account").c_str(), 0755) == 0);
+  write_all(d.backing() + "/stray-file", bytes_of("x"));
+  std::vector<std::string> names;
+  for (auto& e : std::filesystem::directory_iterator(d.mnt())) names.push_back(e.path().filename());
+  CHECK(names == std::vector<std::string>{"acme"});
+  CHECK(d.stop() == 0);
+}
+
+TEST_CASE("random-offset writes match a reference file", "[mount]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}, {"algorithm", "AES-256-CBC"}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string view = d.mnt() + "/acme/random.bin";
+  const std::string ref = d.dir().file("reference.bin");
+  int vf = ::open(view.c_str(), O_RDWR | O_CREAT, 0644), rf = ::open(ref.c_str(), O_RDWR | O_CREAT, 0644);
+  REQUIRE(vf >= 0);
+  REQUIRE(rf >= 0);
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 300; ++i) {
+    off_t off = static_cast<off_t>(rng() % (600 * 1024));
+    auto buf = pseudo_random(1 + rng() % 150000, rng());
+    REQUIRE(::pwrite(vf, buf.data(), buf.size(), off) == static_cast<ssize_t>(buf.size()));
+    REQUIRE(::pwrite(rf, buf.data(), buf.size(), off) == static_cast<ssize_t>(buf.size()));
+    if (i % 50 == 49) {
+      off_t cut = static_cast<off_t>(rng() % (700 * 1024));
+      REQUIRE(::ftruncate(vf, cut) == 0);
+      REQUIRE(::ftruncate(rf, cut) == 0);
+    }
+  }
+  ::close(vf);
+  ::close(rf);
+  CHECK(read_all(view) == read_all(ref));
+  CHECK(xattr_of(d.backing() + "/acme/random.bin", "user.recvault.algorithm") == "AES-256-CBC");
+}
+
+TEST_CASE("after a rotation old and new recordings both read back", "[mount][rotation]") {
+  Daemon d;
+  d.start();
+  auto v1 = d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  auto old_data = pseudo_random(200000, 1);
+  write_all(d.mnt() + "/acme/old.wav", old_data);
+
+  auto v2 = d.configure("acme", {{"enabled", true}, {"key", "a-brand-new-key-for-version-two-0123456789"}});
+  REQUIRE(v2["key_version"] == 2);
+  REQUIRE(v2["historical_keys"]["1"] == v1["key"]);
+  auto new_data = pseudo_random(150000, 2);
+  write_all(d.mnt() + "/acme/new.wav", new_data);
+
+  CHECK(backing_header(d.backing() + "/acme/old.wav").key_version == 1);
+  CHECK(backing_header(d.backing() + "/acme/new.wav").key_version == 2);
+  CHECK(read_all(d.mnt() + "/acme/old.wav") == old_data);
+  CHECK(read_all(d.mnt() + "/acme/new.wav") == new_data);
+
+  // And after a restart (keys come from the keystore, not from memory).
+  REQUIRE(d.stop() == 0);
+  d.start();
+  CHECK(read_all(d.mnt() + "/acme/old.wav") == old_data);
+  CHECK(read_all(d.mnt() + "/acme/new.wav") == new_data);
+}
+
+TEST_CASE("disable stores new recordings plain; old ones still decrypt", "[mount][disable]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  std::string marker = "CLEAR-MARKER-0001";
+  write_all(d.mnt() + "/acme/encrypted.wav", bytes_of(marker));
+  d.configure("acme", {{"enabled", false}});
+  write_all(d.mnt() + "/acme/plain.wav", bytes_of(marker));
+
+  CHECK(contains(read_all(d.backing() + "/acme/plain.wav"), marker));
+  CHECK(xattr_of(d.backing() + "/acme/plain.wav", "user.recvault.format") == "plain");
+  CHECK_FALSE(contains(read_all(d.backing() + "/acme/encrypted.wav"), marker));
+  CHECK(read_all(d.mnt() + "/acme/encrypted.wav") == bytes_of(marker));
+  CHECK(read_all(d.mnt() + "/acme/plain.wav") == bytes_of(marker));
+
+  // A recording that starts with our magic is still plain when written plain.
+  write_all(d.mnt() + "/acme/tricky.bin", bytes_of("RECVAULT but not really"));
+  CHECK(read_all(d.mnt() + "/acme/tricky.bin") == bytes_of("RECVAULT but not really"));
+}
+
+TEST_CASE("a flipped byte in a backing file reads as EIO and is logged", "[mount][tamper]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  write_all(d.mnt() + "/acme/call.wav", pseudo_random(100000, 3));
+  REQUIRE(d.stop() == 0);  // drop every cache
+  {
+    const std::string backing = d.backing() + "/acme/call.wav";
+    int fd = ::open(backing.c_str(), O_RDWR);
+    std::uint8_t b = 0;
+    REQUIRE(::pread(fd, &b, 1, 70000) == 1);
+    b ^= 0x20;
+    REQUIRE(::pwrite(fd, &b, 1, 70000) == 1);
+    ::close(fd);
+  }
+  d.start();
+  std::vector<std::uint8_t> got;
+  CHECK(try_read_all(d.mnt() + "/acme/call.wav", got) == EIO);
+  auto log = d.log();
+  CHECK(log.find("/acme/call.wav") != std::string::npos);
+  CHECK(log.find("tampered") != std::string::npos);
+}
+
+TEST_CASE("64 concurrent recorders appending 320-byte frames", "[mount][recorders]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  constexpr int kCallers = 64, kFrames = 400;
+  std::vector<std::thread> callers;
+  std::atomic<int> failures{0};
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      std::string path = d.mnt() + "/acme/call-" + std::to_string(c) + ".wav";
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (fd < 0) {
+        ++failures;
+        return;
+      }
+      for (int f = 0; f < kFrames; ++f) {
+        auto frame = pseudo_random(320, static_cast<std::uint64_t>(c * 100000 + f));
+        if (::write(fd, frame.data(), frame.size()) != 320) ++failures;
+      }
+      ::close(fd);
+    });
+  }
+  for (auto& t : callers) t.join();
+  REQUIRE(failures == 0);
+  for (int c = 0; c < kCallers; ++c) {
+    std::vector<std::uint8_t> want;
+    for (int f = 0; f < kFrames; ++f) {
+      auto frame = pseudo_random(320, static_cast<std::uint64_t>(c * 100000 + f));
+      want.insert(want.end(), frame.begin(), frame.end());
+    }
+    INFO("caller " << c);
+    CHECK(read_all(d.mnt() + "/acme/call-" + std::to_string(c) + ".wav") == want);
+  }
+}
