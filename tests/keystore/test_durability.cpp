@@ -22,9 +22,9 @@ using namespace recvault::keystore::test;
 namespace {
 
 constexpr int kRotationsPerChild = 1000;
-constexpr int kKills = 6;
+constexpr int kKills = 10;
 
-std::string key_for(std::uint32_t v) { return "rotation_key_for_version_" + std::to_string(v) + "_XyZq"; }
+std::string key_for(std::uint32_t v) { return "rotation_key_for_version_" + std::to_string(v) + "_XyZq_padding"; }
 std::string salt_for(std::uint32_t v) { return "salt-" + std::to_string(v); }
 
 [[noreturn]] void child(const std::filesystem::path& dir, int report_fd) {
