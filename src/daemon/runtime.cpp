@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -56,11 +57,31 @@ Result<Config> prepare_demo(const std::filesystem::path& dir) {
   return parse_config(demo_config_text(), fs::absolute(dir));
 }
 
+namespace {
+
+bool listed_as_recvault_mount(const std::filesystem::path& mount_point) {
+  std::ifstream in("/proc/self/mounts");
+  std::string dev, mnt, type, rest;
+  const std::string want = std::filesystem::absolute(mount_point).lexically_normal().string();
+  while (in >> dev >> mnt >> type) {
+    std::getline(in, rest);
+    if (mnt == want && type.rfind("fuse", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Status clear_stale_mount(const std::filesystem::path& mount_point) {
-  struct stat st {};
-  if (::stat(mount_point.c_str(), &st) == 0) return {};
+  if (!listed_as_recvault_mount(mount_point)) return {};
+  // statfs always reaches the daemon (stat may be answered from the kernel's
+  // attribute cache): ENOTCONN means the daemon behind the mount is gone.
+  struct statfs sf {};
+  if (::statfs(mount_point.c_str(), &sf) == 0) {
+    return make_error(Errc::conflict, mount_point.string() + " is already mounted by a running daemon");
+  }
   int e = errno;
-  if (e != ENOTCONN) return sys_error("stat " + mount_point.string(), e);
+  if (e != ENOTCONN && e != ECONNABORTED) return sys_error("statfs " + mount_point.string(), e);
   log::warn("detaching the stale mount left at " + mount_point.string() + " by a previous daemon");
   if (::umount2(mount_point.c_str(), MNT_DETACH) != 0) {
     int e2 = errno;

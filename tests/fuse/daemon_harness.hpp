@@ -65,6 +65,7 @@ class Daemon {
   pid_t pid() const { return pid_; }
 
   void start() {
+    const std::size_t mounts_before = count_in_log("recvault: mounted ");
     pid_ = ::fork();
     if (pid_ == 0) {
       int fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
@@ -77,7 +78,7 @@ class Daemon {
     }
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (is_mounted(mnt()) && std::filesystem::exists(socket())) return;
+      if (count_in_log("recvault: mounted ") > mounts_before && is_mounted(mnt())) return;
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -102,6 +103,13 @@ class Daemon {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGKILL);
     wait_exit(std::chrono::seconds(10));
+  }
+
+  std::size_t count_in_log(const std::string& needle) const {
+    std::string text = log();
+    std::size_t n = 0;
+    for (auto pos = text.find(needle); pos != std::string::npos; pos = text.find(needle, pos + 1)) ++n;
+    return n;
   }
 
   std::string log() const {

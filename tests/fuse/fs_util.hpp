@@ -43,6 +43,13 @@ inline int try_read_all(const std::string& path, std::vector<std::uint8_t>& out)
   return 0;
 }
 
+inline int open_close(const std::string& p, int flags, mode_t mode = 0644) {
+  int fd = ::open(p.c_str(), flags, mode);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
 inline format::Header backing_header(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   auto h = format::read_header(fd);

@@ -1,1 +1,164 @@
+// The POSIX surface of the view, compared side by side with a plain directory.
+#include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/time.h>
+
+#include "daemon_harness.hpp"
+#include "fs_util.hpp"
+
+using namespace recvault;
+using namespace recvault::test;
+
+namespace {
+
+int err_of(int rc) { return rc < 0 ? errno : 0; }
+
+// The same steps on `base`; each step's errno (0 for success), in order.
+std::vector<std::pair<std::string, int>> run_steps(const std::string& base) {
+  std::vector<std::pair<std::string, int>> out;
+  auto step = [&](const std::string& name, int e) { out.emplace_back(name, e); };
+  const std::string f = base + "/file", d = base + "/dir";
+  step("open missing", open_close(base + "/missing", O_RDONLY));
+  step("create", open_close(f, O_CREAT | O_WRONLY));
+  step("create O_EXCL existing", open_close(f, O_CREAT | O_EXCL | O_WRONLY));
+  step("mkdir", err_of(::mkdir(d.c_str(), 0755)));
+  step("mkdir existing", err_of(::mkdir(d.c_str(), 0755)));
+  step("open file as dir", open_close(f + "/x", O_RDONLY));
+  step("create in missing dir", open_close(base + "/nodir/x", O_CREAT | O_WRONLY));
+  step("unlink dir", err_of(::unlink(d.c_str())));
+  step("rmdir file", err_of(::rmdir(f.c_str())));
+  step("create in dir", open_close(d + "/inner", O_CREAT | O_WRONLY));
+  step("rmdir non-empty", err_of(::rmdir(d.c_str())));
+  step("open dir for write", open_close(d, O_WRONLY));
+  step("name too long", open_close(base + "/" + std::string(300, 'n'), O_CREAT | O_WRONLY));
+  step("rename missing", err_of(::rename((base + "/missing").c_str(), (base + "/x").c_str())));
+  step("rename file over dir", err_of(::rename(f.c_str(), d.c_str())));
+  step("rename dir over non-empty dir", err_of(::mkdir((base + "/d2").c_str(), 0755)));
+  step("  ...", err_of(::rename((base + "/d2").c_str(), d.c_str())));
+  step("rename file", err_of(::rename(f.c_str(), (base + "/renamed").c_str())));
+  step("unlink renamed", err_of(::unlink((base + "/renamed").c_str())));
+  step("unlink missing", err_of(::unlink((base + "/renamed").c_str())));
+  step("symlink", err_of(::symlink("target/of/link", (base + "/link").c_str())));
+  char buf[64] = {};
+  ssize_t n = ::readlink((base + "/link").c_str(), buf, sizeof buf);
+  step(std::string("readlink ") + std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0), n < 0 ? errno : 0);
+  step("symlink existing", err_of(::symlink("t", (base + "/link").c_str())));
+  step("truncate missing", err_of(::truncate((base + "/missing").c_str(), 10)));
+  step("chmod missing", err_of(::chmod((base + "/missing").c_str(), 0600)));
+  step("rmdir inner", err_of(::unlink((d + "/inner").c_str())));
+  step("rmdir", err_of(::rmdir(d.c_str())));
+  step("rmdir again", err_of(::rmdir(d.c_str())));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("errno parity with a plain directory", "[mount][posix]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string plain = d.dir().file("plain");
+  REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
+  auto want = run_steps(plain);
+  auto got = run_steps(d.mnt() + "/acme");
+  REQUIRE(got.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    INFO("step: " << want[i].first << " (plain errno " << want[i].second << ", mount errno " << got[i].second << ")");
+    CHECK(got[i] == want[i]);
+  }
+}
+
+TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mount][posix]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  d.configure("globex", {{"enabled", true}});
+  for (const char* a : {"acme", "globex"}) REQUIRE(::mkdir((d.mnt() + "/" + a).c_str(), 0755) == 0);
+  write_all(d.mnt() + "/acme/call.wav", bytes_of("audio"));
+  CHECK(err_of(::rename((d.mnt() + "/acme/call.wav").c_str(), (d.mnt() + "/globex/call.wav").c_str())) == EXDEV);
+  CHECK(err_of(::link((d.mnt() + "/acme/call.wav").c_str(), (d.mnt() + "/acme/hard").c_str())) == EPERM);
+  CHECK(open_close(d.mnt() + "/at-root.wav", O_CREAT | O_WRONLY) == EPERM);
+  CHECK(err_of(::mkdir((d.mnt() + "/.hidden").c_str(), 0755)) == EINVAL);
+  CHECK(err_of(::rename((d.mnt() + "/acme").c_str(), (d.mnt() + "/acme2").c_str())) == EPERM);
+  CHECK(err_of(::mknod((d.mnt() + "/acme/fifo").c_str(), S_IFIFO | 0644, 0)) == EPERM);
+  // user xattrs of the view round-trip; recvault's own are read-only.
+  const std::string f = d.mnt() + "/acme/call.wav";
+  CHECK(::setxattr(f.c_str(), "user.caller", "alice", 5, 0) == 0);
+  CHECK(xattr_of(f, "user.caller") == "alice");
+  CHECK(xattr_of(f, "user.recvault.algorithm") == "AES-256-GCM");
+  CHECK(err_of(::setxattr(f.c_str(), "user.recvault.key_version", "9", 1, 0)) == EPERM);
+  CHECK(err_of(::removexattr(f.c_str(), "user.recvault.salt")) == EPERM);
+  char names[1024];
+  ssize_t n = ::listxattr(f.c_str(), names, sizeof names);
+  REQUIRE(n > 0);
+  CHECK(std::string(names, static_cast<std::size_t>(n)).find("user.caller") != std::string::npos);
+  CHECK(::removexattr(f.c_str(), "user.caller") == 0);
+  CHECK(xattr_of(f, "user.caller").empty());
+}
+
+TEST_CASE("attributes: sizes, truncate, chmod, chown, utimens, statfs", "[mount][posix]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string f = d.mnt() + "/acme/t.wav";
+  auto data = pseudo_random(300000, 5);
+  write_all(f, data);
+  struct stat st {};
+  REQUIRE(::stat(f.c_str(), &st) == 0);
+  CHECK(st.st_size == 300000);
+
+  REQUIRE(::truncate(f.c_str(), 100000) == 0);  // not open: truncate through a temporary open
+  REQUIRE(::stat(f.c_str(), &st) == 0);
+  CHECK(st.st_size == 100000);
+  data.resize(100000);
+  CHECK(read_all(f) == data);
+  REQUIRE(::truncate(f.c_str(), 150000) == 0);  // holes read as zeros
+  data.resize(150000, 0);
+  CHECK(read_all(f) == data);
+  CHECK(backing_header(d.backing() + "/acme/t.wav").sealed);
+
+  int fd = ::open(f.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  REQUIRE(::ftruncate(fd, 10) == 0);
+  REQUIRE(::fstat(fd, &st) == 0);
+  CHECK(st.st_size == 10);
+  ::close(fd);
+  data.resize(10);
+  CHECK(read_all(f) == data);
+
+  REQUIRE(::chmod(f.c_str(), 0640) == 0);
+  REQUIRE(::chown(f.c_str(), 1234, 5678) == 0);
+  struct timespec times[2] = {{1000000000, 0}, {1700000000, 500}};
+  REQUIRE(::utimensat(AT_FDCWD, f.c_str(), times, 0) == 0);
+  REQUIRE(::stat(f.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0640);
+  CHECK(st.st_uid == 1234);
+  CHECK(st.st_gid == 5678);
+  CHECK(st.st_mtim.tv_sec == 1700000000);
+  struct stat backing {};
+  REQUIRE(::stat((d.backing() + "/acme/t.wav").c_str(), &backing) == 0);
+  CHECK(backing.st_uid == 1234);  // ownership lives on the backing file
+
+  struct statvfs sv {};
+  CHECK(::statvfs(d.mnt().c_str(), &sv) == 0);
+  CHECK(sv.f_blocks > 0);
+}
+
+TEST_CASE("a reader sees what a writer has written before it closes", "[mount]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string f = d.mnt() + "/acme/live.wav";
+  int w = ::open(f.c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(w >= 0);
+  auto part = pseudo_random(5000, 6);
+  REQUIRE(::write(w, part.data(), part.size()) == 5000);
+  REQUIRE(::fsync(w) == 0);
+  CHECK(read_all(f) == part);
+  ::close(w);
+}
