@@ -152,13 +152,15 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "accounts", st)) {
+    // [accounts.default] first: listed accounts start from it.
+    if (const toml::node* d = t->get("default")) {
+      if (!d->is_table()) return bad("[accounts.default] must be a table");
+      RV_TRY(parse_owner(*d->as_table(), "accounts.default", c.default_owner));
+    }
     for (const auto& [k, v] : *t) {
       std::string name(k.str());
       if (!v.is_table()) return bad("[accounts." + name + "] must be a table");
-      if (name == "default") {
-        RV_TRY(parse_owner(*v.as_table(), "accounts.default", c.default_owner));
-        continue;
-      }
+      if (name == "default") continue;
       if (auto valid = keystore::validate_account_id(name); !valid) {
         return bad("[accounts." + name + "]: " + valid.error().message);
       }

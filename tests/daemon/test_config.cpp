@@ -1,0 +1,101 @@
+// The configuration loader: the reference file, defaults and every rejection.
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <sstream>
+
+#include "recvault/daemon/config.hpp"
+
+using namespace recvault;
+using namespace recvault::daemon;
+
+namespace {
+const std::string kMinimal =
+    "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n"
+    "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n";
+
+std::string read_reference() {
+  std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/config/recvault.toml");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+TEST_CASE("the shipped reference configuration parses", "[config]") {
+  auto c = parse_config(read_reference(), "/etc/recvault");
+  REQUIRE(c.ok());
+  CHECK(c->backing_dir == "/var/lib/recvault/backing");
+  CHECK(c->mount_point == "/srv/recordings");
+  CHECK(c->master_key_credential == "recvault-master-key");
+  CHECK(c->control_socket == "/run/recvault/control.sock");
+  CHECK(c->control_socket_mode == 0660);
+  CHECK(c->tail_flush_interval.count() == 1000);
+  CHECK(c->default_owner.mode == 0750);
+}
+
+TEST_CASE("defaults and relative paths", "[config]") {
+  auto c = parse_config("[storage]\nbacking_dir = \"b\"\nmount_point = \"m\"\n"
+                        "[keystore]\npath = \"k\"\nmaster_key_file = \"mk\"\n",
+                        "/srv/demo");
+  REQUIRE(c.ok());
+  CHECK(c->backing_dir == "/srv/demo/b");
+  CHECK(c->chunk_size == 65536);
+  CHECK(c->allow_other);
+  CHECK(c->writeback_cache);
+  CHECK(c->log_level == log::Level::info);
+}
+
+TEST_CASE("account owners: listed accounts inherit the default, then override", "[config]") {
+  auto c = parse_config(kMinimal + "[accounts.default]\nuid = 5\ngid = 6\nmode = \"0700\"\n"
+                                   "[accounts.acme]\nuid = 1001\n",
+                        "/");
+  REQUIRE(c.ok());
+  CHECK(c->owner_of("acme").uid == 1001);
+  CHECK(c->owner_of("acme").gid == 6);
+  CHECK(c->owner_of("acme").mode == 0700);
+  CHECK(c->owner_of("other").uid == 5);
+}
+
+TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
+  struct Case {
+    std::string text;
+    const char* reason;
+  };
+  const Case cases[] = {
+      {"[storage]\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "backing_dir is required"},
+      {kMinimal + "[storage2]\n", "unknown key 'storage2'"},
+      {kMinimal + "[fuse]\nmax_threads = 1\n", "max_threads"},
+      {kMinimal + "[fuse]\nattr_timeout = \"1\"\n", "must be a number"},
+      {kMinimal + "[log]\nlevel = \"loud\"\n", "[log] level"},
+      {kMinimal + "[control]\nsocket_mode = \"0999\"\n", "octal mode"},
+      {kMinimal + "[accounts.\"../etc\"]\nuid = 1\n", "accounts"},
+      {kMinimal + "[accounts.acme]\nshell = \"/bin/sh\"\n", "unknown key 'shell'"},
+      {kMinimal + "[accounts]\nacme = 5\n", "must be a table"},
+      {kMinimal + "[keystore.x]\n", "unknown key 'x'"},
+      {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nchunk_size = 1000\n"
+       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "chunk_size"},
+      {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\ntail_flush_interval_ms = 5000\n"
+       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "tail_flush_interval_ms"},
+      {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n", "exactly one of"},
+      {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n"
+       "master_key_file = \"/mk\"\nmaster_key_credential = \"c\"\n", "exactly one of"},
+      {"[storage\n", "syntax error"},
+      {kMinimal + "[fuse]\nallow_other = -1\n", "true or false"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto r = parse_config(c.text, "/");
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::invalid_argument);
+    CHECK(r.error().message.find(c.reason) != std::string::npos);
+    CHECK(r.error().message.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("the embedded demo configuration parses", "[config]") {
+  auto c = parse_config(demo_config_text(), "/tmp/demo");
+  REQUIRE(c.ok());
+  CHECK(c->backing_dir == "/tmp/demo/backing");
+  CHECK(c->jwt_hs256_secret_file == "/tmp/demo/jwt.secret");
+}
