@@ -116,6 +116,9 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     log::error("cannot create the FUSE session");
     return 1;
   }
+  // A shell starts background jobs with SIGINT ignored, and libfuse only takes
+  // over signals left at their default: make stopping always work.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
   if (fuse_set_signal_handlers(se.get()) != 0) {
     log::error("cannot install signal handlers");
     return 1;
