@@ -1,0 +1,259 @@
+// fsbench: the recorder-platform workloads against one directory (a raw dir,
+// a recvault mount or a gocryptfs mount). Every byte read back is verified.
+// Prints one JSON object per run on stdout. Driven by bench/run_fs_bench.sh.
+//
+//   fsbench seq_write   DIR MIB          1 MiB writes + fsync
+//   fsbench seq_read    DIR MIB          1 MiB reads of seq.bin (verify)
+//   fsbench recorders   DIR K FRAMES     K appenders of 320-byte frames, then close
+//   fsbench small_files DIR N            N x 64 KiB create+write+close, then read back
+//   fsbench random_read DIR MIB COUNT    4 KiB reads at random offsets of seq.bin
+//   fsbench hold_open   DIR N            N recordings open with a frame each, until stdin closes
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::uint64_t splitmix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+// The expected content of file `id` at byte `offset`: 8-byte words of a hash.
+void fill(std::uint64_t id, std::uint64_t offset, std::uint8_t* out, std::size_t n) {
+  for (std::size_t i = 0; i < n;) {
+    std::uint64_t pos = offset + i, word = pos / 8;
+    std::uint64_t v = splitmix(id << 40 ^ word);
+    std::size_t within = pos % 8, take = std::min<std::size_t>(8 - within, n - i);
+    std::memcpy(out + i, reinterpret_cast<const std::uint8_t*>(&v) + within, take);
+    i += take;
+  }
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "fsbench: %s: %s\n", what.c_str(), std::strerror(errno));
+  std::exit(2);
+}
+
+void write_full(int fd, const std::uint8_t* p, std::size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w <= 0) die("write");
+    p += w;
+    n -= static_cast<std::size_t>(w);
+  }
+}
+
+void verify(std::uint64_t id, std::uint64_t offset, const std::uint8_t* got, std::size_t n, const std::string& path) {
+  thread_local std::vector<std::uint8_t> want;
+  want.resize(n);
+  fill(id, offset, want.data(), n);
+  if (std::memcmp(want.data(), got, n) != 0) {
+    std::fprintf(stderr, "fsbench: MISMATCH in %s at offset %llu\n", path.c_str(), static_cast<unsigned long long>(offset));
+    std::exit(3);
+  }
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+void report(const char* workload, double secs, double bytes, double ops, const char* ops_name) {
+  std::printf("{\"workload\":\"%s\",\"seconds\":%.4f,\"MBps\":%.2f,\"%s_per_s\":%.1f}\n", workload, secs,
+              bytes / secs / 1e6, ops_name, ops / secs);
+}
+
+constexpr std::size_t MiB = 1 << 20;
+
+void seq_write(const std::string& dir, std::size_t mib) {
+  std::string path = dir + "/seq.bin";
+  std::vector<std::uint8_t> buf(MiB);
+  auto t = Clock::now();
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) die("open " + path);
+  for (std::size_t i = 0; i < mib; ++i) {
+    fill(1, i * MiB, buf.data(), MiB);
+    write_full(fd, buf.data(), MiB);
+  }
+  if (::fsync(fd) != 0) die("fsync");
+  ::close(fd);
+  report("seq_write", seconds_since(t), double(mib * MiB), double(mib), "writes");
+}
+
+void seq_read(const std::string& dir, std::size_t mib) {
+  std::string path = dir + "/seq.bin";
+  std::vector<std::uint8_t> buf(MiB);
+  auto t = Clock::now();
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) die("open " + path);
+  std::uint64_t off = 0;
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) die("read");
+    if (n == 0) break;
+    verify(1, off, buf.data(), static_cast<std::size_t>(n), path);
+    off += static_cast<std::uint64_t>(n);
+  }
+  ::close(fd);
+  if (off != mib * MiB) {
+    std::fprintf(stderr, "fsbench: seq.bin has %llu bytes\n", static_cast<unsigned long long>(off));
+    std::exit(3);
+  }
+  report("seq_read", seconds_since(t), double(off), double(mib), "reads");
+}
+
+void recorders(const std::string& dir, int callers, int frames) {
+  constexpr std::size_t kFrame = 320;
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int c = 0; c < callers; ++c) {
+    threads.emplace_back([&, c] {
+      std::string path = dir + "/call-" + std::to_string(c) + ".wav";
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+      if (fd < 0) die("open " + path);
+      std::uint8_t frame[kFrame];
+      while (!go.load()) std::this_thread::yield();
+      for (int f = 0; f < frames; ++f) {
+        fill(100 + static_cast<std::uint64_t>(c), std::uint64_t(f) * kFrame, frame, kFrame);
+        write_full(fd, frame, kFrame);
+      }
+      ::close(fd);
+    });
+  }
+  auto t = Clock::now();
+  go = true;
+  for (auto& th : threads) th.join();
+  double secs = seconds_since(t);
+  // Verify after timing.
+  std::vector<std::uint8_t> buf(std::size_t(frames) * kFrame);
+  for (int c = 0; c < callers; ++c) {
+    std::string path = dir + "/call-" + std::to_string(c) + ".wav";
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) die("open " + path);
+    std::size_t got = 0;
+    while (got < buf.size()) {
+      ssize_t n = ::read(fd, buf.data() + got, buf.size() - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (got != buf.size()) {
+      std::fprintf(stderr, "fsbench: %s is short (%zu bytes)\n", path.c_str(), got);
+      std::exit(3);
+    }
+    verify(100 + static_cast<std::uint64_t>(c), 0, buf.data(), buf.size(), path);
+  }
+  double total = double(callers) * frames;
+  report("recorders", secs, total * kFrame, total, "frames");
+}
+
+void small_files(const std::string& dir, int count) {
+  constexpr std::size_t kSize = 64 * 1024;
+  std::vector<std::uint8_t> buf(kSize);
+  ::mkdir((dir + "/small").c_str(), 0755);
+  auto t = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    std::string path = dir + "/small/f" + std::to_string(i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + path);
+    fill(1000 + static_cast<std::uint64_t>(i), 0, buf.data(), kSize);
+    write_full(fd, buf.data(), kSize);
+    ::close(fd);
+  }
+  report("small_files_write", seconds_since(t), double(count) * kSize, count, "files");
+}
+
+void small_files_read(const std::string& dir, int count) {
+  constexpr std::size_t kSize = 64 * 1024;
+  std::vector<std::uint8_t> buf(kSize);
+  auto t = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    std::string path = dir + "/small/f" + std::to_string(i);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) die("open " + path);
+    std::size_t got = 0;
+    while (got < kSize) {
+      ssize_t n = ::read(fd, buf.data() + got, kSize - got);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    if (got != kSize) die("short small file " + path);
+    verify(1000 + static_cast<std::uint64_t>(i), 0, buf.data(), kSize, path);
+  }
+  report("small_files_read", seconds_since(t), double(count) * kSize, count, "files");
+}
+
+void random_read(const std::string& dir, std::size_t mib, int count) {
+  std::string path = dir + "/seq.bin";
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) die("open " + path);
+  std::mt19937_64 rng(7);
+  std::uint8_t buf[4096];
+  const std::uint64_t blocks = mib * MiB / 4096;
+  auto t = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    std::uint64_t off = (rng() % blocks) * 4096;
+    if (::pread(fd, buf, sizeof buf, static_cast<off_t>(off)) != static_cast<ssize_t>(sizeof buf)) die("pread");
+    verify(1, off, buf, sizeof buf, path);
+  }
+  ::close(fd);
+  report("random_read", seconds_since(t), double(count) * 4096, count, "reads");
+}
+
+void hold_open(const std::string& dir, int count) {
+  std::vector<int> fds;
+  std::uint8_t frame[320];
+  for (int i = 0; i < count; ++i) {
+    std::string path = dir + "/open-" + std::to_string(i) + ".wav";
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + path);
+    fill(5000 + static_cast<std::uint64_t>(i), 0, frame, sizeof frame);
+    write_full(fd, frame, sizeof frame);
+    fds.push_back(fd);
+  }
+  for (int fd : fds) ::fsync(fd);  // the daemon now holds every tail
+  std::printf("{\"workload\":\"hold_open\",\"files\":%d}\n", count);
+  std::fflush(stdout);
+  char c;
+  while (::read(0, &c, 1) > 0) {
+  }
+  for (int fd : fds) ::close(fd);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: fsbench WORKLOAD DIR [ARGS...] (see the source header)\n");
+    return 1;
+  }
+  std::string w = argv[1], dir = argv[2];
+  auto arg = [&](int i) { return i < argc ? std::atol(argv[i]) : 0; };
+  if (w == "seq_write") seq_write(dir, static_cast<std::size_t>(arg(3)));
+  else if (w == "seq_read") seq_read(dir, static_cast<std::size_t>(arg(3)));
+  else if (w == "recorders") recorders(dir, static_cast<int>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "small_files") small_files(dir, static_cast<int>(arg(3)));
+  else if (w == "small_files_read") small_files_read(dir, static_cast<int>(arg(3)));
+  else if (w == "random_read") random_read(dir, static_cast<std::size_t>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "hold_open") hold_open(dir, static_cast<int>(arg(3)));
+  else {
+    std::fprintf(stderr, "fsbench: unknown workload %s\n", w.c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Medians and ratios for bench/run_fs_bench.sh (one TSV row per run)."""
+import collections
+import statistics
+import sys
+
+results, rss = sys.argv[1], sys.argv[2]
+rate = collections.defaultdict(list)   # (workload, target) -> ops/s
+mbps = collections.defaultdict(list)
+cpu = collections.defaultdict(float)   # daemon CPU seconds, summed
+mb = collections.defaultdict(float)    # MB moved, summed
+for line in open(results):
+    t, label, m, r, c, moved = line.rstrip("\n").split("\t")
+    rate[(label, t)].append(float(r))
+    mbps[(label, t)].append(float(m))
+    cpu[(label, t)] += float(c)
+    mb[(label, t)] += float(moved)
+
+targets = [t for t in ("raw", "recvault", "gocryptfs") if any(k[1] == t for k in rate)]
+labels = list(dict.fromkeys(k[0] for k in rate))
+unit = {"seq_write": "MB/s", "seq_read": "MB/s", "random_read": "reads/s", "recorders_64": "frames/s",
+        "recorders_256": "frames/s", "small_files": "files/s", "small_files_read": "files/s"}
+
+def med(d, key):
+    return statistics.median(d[key]) if d.get(key) else float("nan")
+
+head = "| workload | unit | " + " | ".join(targets) + " | recvault/raw |"
+if "gocryptfs" in targets:
+    head += " recvault/gocryptfs | CPU s/GB recvault | CPU s/GB gocryptfs |"
+print(head)
+print("|" + "---|" * (head.count("|") - 1))
+for label in labels:
+    vals = {t: med(rate if unit.get(label, "").endswith("/s") and "MB" not in unit[label] else mbps, (label, t))
+            for t in targets}
+    row = f"| {label} | {unit.get(label, '')} | " + " | ".join(f"{vals[t]:,.0f}" for t in targets)
+    row += f" | {vals['recvault'] / vals['raw']:.2f} |"
+    if "gocryptfs" in targets:
+        per_gb = {t: cpu[(label, t)] / (mb[(label, t)] / 1000) if mb[(label, t)] else float("nan")
+                  for t in ("recvault", "gocryptfs")}
+        row += (f" {vals['recvault'] / vals['gocryptfs']:.2f} | {per_gb['recvault']:.1f} |"
+                f" {per_gb['gocryptfs']:.1f} |")
+    print(row)
+
+print()
+for line in open(rss):
+    t, field, kib = line.split()
+    print(f"{t}: {field} {int(kib) / 1024:.1f} MiB with many recordings open")
