@@ -117,9 +117,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "fuse", st)) {
-    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "attr_timeout", "max_threads"}));
+    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads"}));
     RV_TRY(get(*t, "fuse", "allow_other", c.allow_other));
     RV_TRY(get(*t, "fuse", "writeback_cache", c.writeback_cache));
+    RV_TRY(get(*t, "fuse", "view_xattrs", c.view_xattrs));
     RV_TRY(get(*t, "fuse", "attr_timeout", c.attr_timeout));
     RV_TRY(get(*t, "fuse", "max_threads", c.max_threads));
   }

@@ -92,6 +92,7 @@ int main(int argc, char** argv) {
   fs_options.tail_flush_interval = config.tail_flush_interval;
   fs_options.attr_timeout = config.attr_timeout;
   fs_options.writeback_cache = config.writeback_cache;
+  fs_options.view_xattrs = config.view_xattrs;
   fs_options.owner_of = [&config](std::string_view account) { return config.owner_of(account); };
   fuse::Filesystem fs(fs_options, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);

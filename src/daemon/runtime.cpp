@@ -135,6 +135,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
 
   fuse_loop_config* loop = fuse_loop_cfg_create();
   fuse_loop_cfg_set_max_threads(loop, config.max_threads);
+  fuse_loop_cfg_set_idle_threads(loop, config.max_threads);  // no thread churn under load
   fuse_loop_cfg_set_clone_fd(loop, 0);
   int rc = fuse_session_loop_mt(se.get(), loop);
   fuse_loop_cfg_destroy(loop);

@@ -72,7 +72,7 @@ TEST_CASE("errno parity with a plain directory", "[mount][posix]") {
 }
 
 TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mount][posix]") {
-  Daemon d;
+  Daemon d("[fuse]\nview_xattrs = true\n");
   d.start();
   d.configure("acme", {{"enabled", true}});
   d.configure("globex", {{"enabled", true}});
@@ -97,6 +97,21 @@ TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mo
   CHECK(std::string(names, static_cast<std::size_t>(n)).find("user.caller") != std::string::npos);
   CHECK(::removexattr(f.c_str(), "user.caller") == 0);
   CHECK(xattr_of(f, "user.caller").empty());
+}
+
+TEST_CASE("without view_xattrs the mount offers no xattrs at all", "[mount][posix]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string f = d.mnt() + "/acme/call.wav";
+  write_all(f, bytes_of("audio"));
+  char buf[64];
+  CHECK(err_of(static_cast<int>(::getxattr(f.c_str(), "user.recvault.algorithm", buf, sizeof buf))) == EOPNOTSUPP);
+  CHECK(err_of(static_cast<int>(::listxattr(f.c_str(), buf, sizeof buf))) == EOPNOTSUPP);
+  CHECK(err_of(::setxattr(f.c_str(), "user.x", "1", 1, 0)) == EOPNOTSUPP);
+  // The backing file still carries the metadata.
+  CHECK(xattr_of(d.backing() + "/acme/call.wav", "user.recvault.algorithm") == "AES-256-GCM");
 }
 
 TEST_CASE("attributes: sizes, truncate, chmod, chown, utimens, statfs", "[mount][posix]") {

@@ -36,6 +36,7 @@ struct Config {
   // [fuse]
   bool allow_other = true;
   bool writeback_cache = true;
+  bool view_xattrs = false;
   double attr_timeout = 1.0;
   unsigned max_threads = 16;
   // [keystore]

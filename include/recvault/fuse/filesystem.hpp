@@ -57,6 +57,7 @@ struct FsOptions {
   std::chrono::milliseconds tail_flush_interval{1000};
   double attr_timeout = 1.0;
   bool writeback_cache = true;
+  bool view_xattrs = false;  // see ops_xattr.cpp for why this is off by default
   std::function<daemon::AccountOwner(std::string_view)> owner_of;
 };
 
