@@ -1,0 +1,26 @@
+// A CLI11 formatter that lays --help out like a man page: the app's
+// description carries NAME, SYNOPSIS and DESCRIPTION, CLI11 lists the
+// OPTIONS, and the footer carries EXIT STATUS and EXAMPLES.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace recvault::tools {
+
+class ManFormatter : public CLI::Formatter {
+ public:
+  ManFormatter() {
+    label("Options", "OPTIONS");
+    label("Positionals", "ARGUMENTS");
+    column_width(30);
+  }
+  std::string make_usage(const CLI::App*, std::string) const override { return ""; }
+  std::string make_description(const CLI::App* app) const override { return app->get_description() + "\n"; }
+};
+
+// Overwrites the value of `--name VALUE` / `--name=VALUE` in argv, so the key
+// does not stay visible in /proc/<pid>/cmdline for the life of the process.
+// (It was visible until now: prefer --key-file.)
+void scrub_argv(int argc, char** argv, const char* name);
+
+}  // namespace recvault::tools
