@@ -217,6 +217,9 @@ TEST_CASE("usage and I/O errors exit 1 and 8", "[tool][exit]") {
   CHECK(decrypt({"--key", kV1.key, "--config", d.file("c.json"), f}).status == 1);
   CHECK(decrypt({f}).status == 1);  // no key
   CHECK(decrypt({"--key", kV1.key, d.file("absent")}).status == 8);
+  const auto before = read_all(f);
+  CHECK(decrypt({"--key", kV1.key, "--out", f, f}).status == 1);  // never replaces the backing file
+  CHECK(read_all(f) == before);
   auto r = decrypt({"--key", kV1.key, "--out", d.file("no-such-dir/out"), f});
   CHECK(r.status == 8);
   auto help = decrypt({"--help"});

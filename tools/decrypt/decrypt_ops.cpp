@@ -1,6 +1,7 @@
 #include "decrypt_ops.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,6 +98,13 @@ Status write_plaintext(format::EncryptedFile& f, Output& out) {
   return st;
 }
 
+// True when `out` names the backing file itself (renaming over it would
+// replace the ciphertext with plaintext).
+bool same_file(int fd, const std::string& out) {
+  struct stat a {}, b {};
+  return ::fstat(fd, &a) == 0 && ::stat(out.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 }  // namespace
 
 int run_info(const RunOptions& o) {
@@ -163,6 +171,7 @@ int run_verify(const RunOptions& o) {
 int run_decrypt(const RunOptions& o) {
   auto fd = open_input(o.input);
   if (!fd) return fail(o, fd.error());
+  if (o.out && same_file(fd->get(), *o.out)) return fail_with(o, exit_usage, "--out names the input file itself");
   auto h = classify(fd->get());
   if (!h) {
     if (h.error().code != Errc::not_recvault) return fail(o, h.error());
