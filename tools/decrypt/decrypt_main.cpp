@@ -5,7 +5,7 @@
 
 #include "decrypt_ops.hpp"
 #include "exit_codes.hpp"
-#include "help_format.hpp"
+#include "cli_support.hpp"
 #include "key_source.hpp"
 #include "recvault/crypto/secret.hpp"
 
@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   scrub_argv(argc, argv, "--key");
+  scrub_option(key_opt);
 
   auto notes = std::make_shared<ResolveNotes>();
   std::optional<std::string> salt_arg;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "exit_codes.hpp"
-#include "help_format.hpp"
+#include "cli_support.hpp"
 #include "key_source.hpp"
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/sys/fd.hpp"
@@ -87,6 +87,7 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   scrub_argv(argc, argv, "--key");
+  scrub_option(key_opt);
 
   auto alg = format::parse_algorithm(algorithm);
   if (!alg) {

@@ -1,4 +1,4 @@
-#include "help_format.hpp"
+#include "cli_support.hpp"
 
 #include <cstring>
 
@@ -17,6 +17,11 @@ void scrub_argv(int argc, char** argv, const char* name) {
       crypto::secure_wipe(a + len + 1, std::strlen(a + len + 1));
     }
   }
+}
+
+void scrub_option(const CLI::Option* opt) {
+  // results() is a const view of CLI11's own (non-const) strings.
+  for (const std::string& s : opt->results()) crypto::secure_wipe(const_cast<char*>(s.data()), s.size());
 }
 
 }  // namespace recvault::tools
