@@ -16,7 +16,15 @@ namespace recvault::format {
 EncryptedFile::EncryptedFile(int fd, Header header, FileKeys keys)
     : fd_(fd), header_(std::move(header)), keys_(std::move(keys)), codec_(header_, keys_) {}
 
-EncryptedFile::~EncryptedFile() { crypto::secure_wipe(tail_.data(), tail_.size()); }
+EncryptedFile::~EncryptedFile() {
+  crypto::secure_wipe(tail_.data(), tail_.size());
+  drop_cached_chunk();
+}
+
+void EncryptedFile::drop_cached_chunk() noexcept {
+  crypto::secure_wipe(cached_.data(), cached_.size());
+  cached_index_ = kNoChunk;
+}
 
 std::uint64_t EncryptedFile::backing_size(const Header& h, std::uint64_t plaintext_size, bool sealed) {
   const std::uint64_t c = h.chunk_size();
@@ -191,6 +199,7 @@ std::uint64_t EncryptedFile::record_offset(std::uint64_t index) const noexcept {
 }
 
 Status EncryptedFile::write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final) {
+  if (index == cached_index_) drop_cached_chunk();
   thread_local std::vector<std::uint8_t> record;
   record.resize(record_size(header_.algorithm, plain.size()));
   RV_TRY(codec_.seal(index, final, plain, record));
@@ -219,7 +228,6 @@ Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uin
   if (offset >= size_ || out.empty()) return std::size_t{0};
   const std::uint64_t c = header_.chunk_size();
   const std::size_t total = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), size_ - offset));
-  thread_local std::vector<std::uint8_t> chunk;
   std::size_t done = 0;
   while (done < total) {
     const std::uint64_t pos = offset + done;
@@ -230,12 +238,15 @@ Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uin
       RV_TRY(load_tail());
       std::memcpy(out.data() + done, tail_.data() + within, take);
     } else {
-      RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
-      std::memcpy(out.data() + done, chunk.data() + within, take);
+      if (index != cached_index_) {
+        drop_cached_chunk();
+        RV_TRY(read_chunk(index, static_cast<std::size_t>(c), cached_));
+        cached_index_ = index;
+      }
+      std::memcpy(out.data() + done, cached_.data() + within, take);
     }
     done += take;
   }
-  crypto::secure_wipe(chunk.data(), chunk.size());
   return total;
 }
 
@@ -311,6 +322,7 @@ Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> 
 
 Status EncryptedFile::truncate(std::uint64_t new_size) {
   if (new_size == size_) return {};
+  drop_cached_chunk();
   if (header_.sealed) RV_TRY(unseal());
   if (new_size > size_) return extend_with_zeros(new_size);
   const std::uint64_t c = header_.chunk_size();

@@ -1,5 +1,6 @@
 #include "recvault/format/record.hpp"
 
+#include "nonce_pool.hpp"
 #include "recvault/crypto/cipher.hpp"
 
 namespace recvault::format {
@@ -21,12 +22,12 @@ Status RecordCodec::seal(std::uint64_t index, bool final, std::span<const std::u
   auto& cipher = crypto::thread_cipher();
   if (header_.algorithm == Algorithm::aes256_gcm) {
     auto nonce = record.first(12);
-    RV_TRY(crypto::random_bytes(nonce));
+    RV_TRY(detail::fresh_nonce(nonce));
     return cipher.gcm_seal(keys_.data.span(), nonce, ad, plain, record.subspan(12, plain.size()),
                            record.last(16));
   }
   auto iv = record.first(16);
-  RV_TRY(crypto::random_bytes(iv));
+  RV_TRY(detail::fresh_nonce(iv));
   return cipher.cbc_seal(keys_.data.span(), iv, ad, plain, record.subspan(16, record.size() - 48), record.last(32));
 }
 

@@ -113,6 +113,13 @@ class EncryptedFile {
   bool tail_disk_final_ = false;  // the tail's record on disk carries the final mark
   bool needs_trim_ = false;       // the backing file may extend past the tail's record
   bool torn_tail_ = false;
+  // The last chunk before the tail that read() decrypted, so reads smaller
+  // than a chunk decrypt it once rather than once per read. Dropped on every
+  // record write at its index and on truncate().
+  static constexpr std::uint64_t kNoChunk = ~std::uint64_t{0};
+  std::uint64_t cached_index_ = kNoChunk;
+  std::vector<std::uint8_t> cached_;
+  void drop_cached_chunk() noexcept;
 };
 
 // Integrity report for recvault-decrypt --verify and fsck.

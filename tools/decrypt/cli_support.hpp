@@ -1,0 +1,30 @@
+// Command-line support shared by the recvault tools: a man-page --help
+// layout and scrubbing of key text that CLI11 or argv still hold.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace recvault::tools {
+
+// Lays --help out like a man page: the app's description carries NAME,
+// SYNOPSIS and DESCRIPTION, CLI11 lists the OPTIONS, and the footer carries
+// EXIT STATUS and EXAMPLES.
+class ManFormatter : public CLI::Formatter {
+ public:
+  ManFormatter() {
+    label("Options", "OPTIONS");
+    label("Positionals", "ARGUMENTS");
+    column_width(30);
+  }
+  std::string make_usage(const CLI::App*, std::string) const override { return ""; }
+  std::string make_description(const CLI::App* app) const override { return app->get_description() + "\n"; }
+};
+
+// Overwrites the value of `--name VALUE` / `--name=VALUE` in argv, so the key
+// does not stay visible in /proc/<pid>/cmdline for the life of the process.
+// (It was visible until now: prefer --key-file.)
+void scrub_argv(int argc, char** argv, const char* name);
+// Wipes the copies of an option's value that CLI11 keeps after parsing.
+void scrub_option(const CLI::Option* opt);
+
+}  // namespace recvault::tools
