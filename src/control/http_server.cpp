@@ -245,13 +245,13 @@ Status Server::start() {
   auto idle = static_cast<unsigned>(s.opts.idle_timeout.count());
   s.daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &Impl::access_handler, &s,
+      MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, &s,  // first, so every message goes through it
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(s.socket.fd.get()),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(s.opts.connection_memory),
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(s.opts.max_connections),
       MHD_OPTION_CONNECTION_TIMEOUT, idle,
       MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, &s,
       MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify_connection, &s,
-      MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, &s,
       MHD_OPTION_END);
   if (s.daemon == nullptr) {
     stop();

@@ -1,0 +1,51 @@
+// A test-only control server process (the daemon hosts the real one): a fresh
+// keystore in --store, the socket, the HS256 secret and the audit log as
+// given. Prints "ready" once serving; stops cleanly on SIGTERM/SIGINT.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "recvault/control/keystore_backend.hpp"
+#include "recvault/control/server.hpp"
+#include "recvault/keystore/store.hpp"
+
+using namespace recvault;
+
+int main(int argc, char** argv) {
+  if (argc != 5) {
+    std::fprintf(stderr, "usage: %s SOCKET SECRET_FILE STORE_DIR AUDIT_LOG\n", argv[0]);
+    return 2;
+  }
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // before any thread starts
+
+  std::filesystem::create_directories(argv[3]);
+  auto master = keystore::MasterKey::generate();
+  if (!master) return 1;
+  auto store = keystore::Store::open(argv[3], std::move(*master));
+  if (!store) {
+    std::fprintf(stderr, "store: %s\n", store.error().message.c_str());
+    return 1;
+  }
+  control::KeystoreBackend backend(**store);
+  control::ServerOptions opts;
+  opts.socket_path = argv[1];
+  opts.auth.hs256_secret_file = argv[2];
+  opts.audit_log_path = argv[4];
+  opts.status = [] { return nlohmann::json{{"version", "test-server"}}; };
+  control::Server server(std::move(opts), backend);
+  if (auto st = server.start(); !st) {
+    std::fprintf(stderr, "start: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&set, &sig);
+  server.stop();
+  return 0;
+}

@@ -1,0 +1,298 @@
+// recvaultctl: the command-line client of the recvault control API.
+// Usage and exit codes: docs/API.md ("recvaultctl").
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "client.hpp"
+#include "recvault/control/jwt.hpp"
+#include "recvault/crypto/primitives.hpp"
+#include "recvault/util/encoding.hpp"
+
+namespace recvault::ctl {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kConfigPath = "/api/v2/config/call_recording_encryption";
+constexpr const char* kKeysPath = "/v3/security/public-keys";
+
+struct Options {
+  std::string socket = "/run/recvault/control.sock";
+  std::string account;
+  std::string token;
+  std::string token_file;
+  bool json = false;
+  bool show_secrets = false;
+};
+
+struct Failure {
+  Exit exit;
+  std::string message;
+};
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::string(v) : fallback;
+}
+
+std::string read_file_or_stdin(const std::string& path) {
+  std::stringstream ss;
+  if (path == "-") {
+    ss << std::cin.rdbuf();
+    return ss.str();
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Failure{kLocalError, "cannot read " + path};
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string token_of(const Options& o) {
+  std::string t = o.token;
+  if (t.empty() && !o.token_file.empty()) t = read_file_or_stdin(o.token_file);
+  if (t.empty()) t = env_or("RECVAULT_TOKEN", "");
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.empty()) throw Failure{kUsage, "no token: use --token, --token-file or RECVAULT_TOKEN"};
+  return t;
+}
+
+HttpReply request(const Options& o, Call call, bool needs_account) {
+  call.headers.push_back("Authorization: Bearer " + token_of(o));
+  if (needs_account) {
+    if (o.account.empty()) throw Failure{kUsage, "no account: use --account/-a or RECVAULT_ACCOUNT"};
+    call.headers.push_back("X-Account-ID: " + o.account);
+  }
+  auto [reply, error] = perform(o.socket, call);
+  if (error) throw Failure{error->exit, error->message};
+  if (reply->status >= 400) {
+    std::string message = "HTTP " + std::to_string(reply->status);
+    auto j = json::parse(reply->body, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.contains("message") && j["message"].is_string())
+      message += ": " + j["message"].get<std::string>();
+    if (o.json) std::cout << reply->body;
+    throw Failure{kServerError, "server refused: " + message};
+  }
+  return *reply;
+}
+
+json parse_json(const HttpReply& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  if (j.is_discarded()) throw Failure{kLocalError, "the server's reply is not JSON"};
+  return j;
+}
+
+std::string secret(const Options& o, const json& v) {
+  if (!v.is_string()) return "-";
+  return o.show_secrets ? v.get<std::string>() : std::string("******** (--show-secrets to see)");
+}
+
+void print_config(const Options& o, const json& reply) {
+  if (o.json) {
+    std::cout << reply.dump(2) << "\n";
+    return;
+  }
+  if (reply.contains("message")) std::cout << reply["message"].get<std::string>() << "\n";
+  const json& c = reply["config"];
+  if (c.empty()) {
+    std::cout << "account " << o.account << ": encryption never configured\n";
+    return;
+  }
+  auto field = [&](const char* name) { return c.contains(name) ? c[name].dump() : std::string("-"); };
+  std::cout << "account:        " << o.account << "\n"
+            << "enabled:        " << field("enabled") << "\n"
+            << "algorithm:      " << c.value("algorithm", "-") << "\n"
+            << "key_version:    " << field("key_version") << "\n"
+            << "key_id:         " << c.value("key_id", "-") << "\n"
+            << "key:            " << secret(o, c.value("key", json())) << "\n"
+            << "salt:           " << secret(o, c.value("salt", json())) << "\n"
+            << "history:        " << (c.contains("historical_keys") ? c["historical_keys"].size() : 0)
+            << " earlier version(s)\n";
+  if (c.contains("public_key_id")) std::cout << "public_key_id:  " << c["public_key_id"].get<std::string>() << "\n";
+}
+
+json put_config(const Options& o, const json& body) {
+  return parse_json(request(o, {"PUT", kConfigPath, {"Content-Type: application/json"}, body.dump()}, true));
+}
+
+std::string random_hex(std::size_t n) {
+  std::vector<std::uint8_t> b(n);
+  if (!crypto::random_bytes(b)) throw Failure{kLocalError, "the CSPRNG failed"};
+  auto s = hex_encode(b);
+  crypto::secure_wipe(b.data(), b.size());
+  return s;
+}
+std::string random_b64(std::size_t n) {
+  std::vector<std::uint8_t> b(n);
+  if (!crypto::random_bytes(b)) throw Failure{kLocalError, "the CSPRNG failed"};
+  return base64_encode(b);
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  o.socket = env_or("RECVAULT_SOCKET", o.socket);
+  o.account = env_or("RECVAULT_ACCOUNT", "");
+  CLI::App app{"recvaultctl: manage recvault encryption keys over the control socket"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  app.option_defaults()->always_capture_default();
+  app.add_option("--socket", o.socket, "control socket (env RECVAULT_SOCKET)");
+  app.add_option("-a,--account", o.account, "account id, sent as X-Account-ID (env RECVAULT_ACCOUNT)");
+  auto* tok = app.add_option("--token", o.token, "bearer JWT (env RECVAULT_TOKEN)");
+  app.add_option("--token-file", o.token_file, "file holding the bearer JWT")->excludes(tok);
+  app.add_flag("--json", o.json, "print the server's raw JSON");
+  app.add_flag("--show-secrets", o.show_secrets, "print keys and salts in human output");
+
+  std::function<void()> action;
+
+  auto* config = app.add_subcommand("config", "per-account encryption configuration")->require_subcommand(1);
+  config->add_subcommand("get", "show the configuration")->callback([&] {
+    action = [&] { print_config(o, parse_json(request(o, {"GET", kConfigPath, {}, {}}, true))); };
+  });
+  auto* set = config->add_subcommand("set", "update the configuration (PUT)");
+  bool set_enabled = true;
+  std::string set_alg, set_key, set_key_file, set_salt, set_pk;
+  set->add_option("--enabled", set_enabled, "true or false");
+  set->add_option("--algorithm", set_alg, "AES-256-GCM or AES-256-CBC");
+  auto* key_opt = set->add_option("--key", set_key, "key text (>= 32 characters); prefer --key-file");
+  set->add_option("--key-file", set_key_file, "file holding the key text ('-' = stdin)")->excludes(key_opt);
+  set->add_option("--salt", set_salt, "salt (not \"default_salt\")");
+  set->add_option("--public-key-id", set_pk, "seal new recordings to this uploaded OpenPGP key (\"\" clears)");
+  set->callback([&] {
+    action = [&] {
+      json body = {{"enabled", set_enabled}};
+      if (!set_alg.empty()) body["algorithm"] = set_alg;
+      std::string key = set_key;
+      if (!set_key_file.empty()) {
+        key = read_file_or_stdin(set_key_file);
+        while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
+      }
+      if (!key.empty()) body["key"] = key;
+      if (!set_salt.empty()) body["salt"] = set_salt;
+      if (set->count("--public-key-id") > 0) body["public_key_id"] = set_pk;
+      print_config(o, put_config(o, body));
+    };
+  });
+  config->add_subcommand("enable", "enable encryption (keys are generated on first use, kept afterwards)")->callback([&] {
+    action = [&] { print_config(o, put_config(o, {{"enabled", true}})); };
+  });
+  config->add_subcommand("disable", "disable encryption for new recordings (keys are kept)")->callback([&] {
+    action = [&] { print_config(o, put_config(o, {{"enabled", false}})); };
+  });
+  config->add_subcommand("rotate", "new random key and salt (made here from the CSPRNG); old ones move to history")
+      ->callback([&] {
+        action = [&] {
+          auto current = parse_json(request(o, {"GET", kConfigPath, {}, {}}, true))["config"];
+          if (current.empty()) throw Failure{kServerError, "account " + o.account + " is not configured; use 'config enable'"};
+          json body = {{"enabled", current.value("enabled", true)},
+                       {"key", random_hex(32)},
+                       {"salt", random_b64(16)}};
+          if (current.contains("algorithm")) body["algorithm"] = current["algorithm"];
+          print_config(o, put_config(o, body));
+        };
+      });
+
+  auto* keys = app.add_subcommand("keys", "client-supplied OpenPGP public keys")->require_subcommand(1);
+  std::string key_file, key_id;
+  auto* upload = keys->add_subcommand("upload", "upload an ASCII-armored public key");
+  upload->add_option("file", key_file, "key file ('-' = stdin)")->required();
+  upload->callback([&] {
+    action = [&] {
+      auto r = parse_json(request(o, {"POST", kKeysPath, {"Content-Type: application/octet-stream"}, read_file_or_stdin(key_file)}, true));
+      if (o.json) std::cout << r.dump(2) << "\n";
+      else std::cout << r.value("publicKeyId", "") << "\n";
+    };
+  });
+  keys->add_subcommand("list", "list the account's public keys")->callback([&] {
+    action = [&] {
+      auto r = parse_json(request(o, {"GET", kKeysPath, {}, {}}, true));
+      if (o.json) {
+        std::cout << r.dump(2) << "\n";
+        return;
+      }
+      for (const auto& k : r["publicKeys"]) {
+        std::string href = k.value("href", "");
+        std::cout << href.substr(href.rfind('/') + 1) << "\n";
+      }
+    };
+  });
+  auto* show = keys->add_subcommand("show", "print a public key exactly as uploaded");
+  show->add_option("id", key_id, "publicKeyId")->required();
+  show->callback([&] {
+    action = [&] { std::cout << request(o, {"GET", std::string(kKeysPath) + "/" + key_id, {}, {}}, true).body; };
+  });
+  auto* del = keys->add_subcommand("delete", "delete a public key (refused while a config uses it)");
+  del->add_option("id", key_id, "publicKeyId")->required();
+  del->callback([&] {
+    action = [&] {
+      auto r = parse_json(request(o, {"DELETE", std::string(kKeysPath) + "/" + key_id, {}, {}}, true));
+      if (o.json) std::cout << r.dump(2) << "\n";
+      else std::cout << r.value("message", "deleted") << "\n";
+    };
+  });
+
+  auto* token = app.add_subcommand("token", "JWTs")->require_subcommand(1);
+  std::string mint_secret, mint_sub, mint_accounts, mint_scope = "read";
+  long mint_ttl = 3600;
+  auto* mint = token->add_subcommand("mint", "mint an HS256 token (needs the server's secret file)");
+  mint->add_option("--secret-file", mint_secret, "HS256 secret file")->required();
+  mint->add_option("--sub", mint_sub, "subject (who)")->required();
+  mint->add_option("--accounts", mint_accounts, "comma-separated account ids, or *")->required();
+  mint->add_option("--scope", mint_scope, "read or admin")->check(CLI::IsMember({"read", "admin"}));
+  mint->add_option("--ttl", mint_ttl, "lifetime in seconds")->check(CLI::Range(1L, 366L * 24 * 3600));
+  mint->callback([&] {
+    action = [&] {
+      auto secret = control::read_hs256_secret_file(mint_secret);
+      if (!secret) throw Failure{kLocalError, secret.error().message};
+      json accounts;
+      if (mint_accounts == "*") {
+        accounts = "*";
+      } else {
+        accounts = json::array();
+        std::stringstream ss(mint_accounts);
+        for (std::string a; std::getline(ss, a, ',');)
+          if (!a.empty()) accounts.push_back(a);
+      }
+      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      json claims = {{"sub", mint_sub}, {"accounts", accounts}, {"scope", mint_scope}, {"iat", now}, {"exp", now + mint_ttl}};
+      auto t = control::mint_hs256(*secret, claims);
+      if (!t) throw Failure{kLocalError, t.error().message};
+      std::cout << *t << "\n";
+    };
+  });
+
+  app.add_subcommand("status", "daemon status")->callback([&] {
+    action = [&] {
+      auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));
+      std::cout << (o.json ? r : r["status"]).dump(2) << "\n";
+    };
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kOk : kUsage;
+  }
+  if (!action) return kUsage;
+  try {
+    action();
+  } catch (const Failure& f) {
+    std::cerr << "recvaultctl: " << f.message << "\n";
+    return f.exit;
+  } catch (const std::exception& e) {
+    std::cerr << "recvaultctl: " << e.what() << "\n";
+    return kLocalError;
+  }
+  return kOk;
+}
+
+}  // namespace
+}  // namespace recvault::ctl
+
+int main(int argc, char** argv) { return recvault::ctl::run(argc, argv); }
