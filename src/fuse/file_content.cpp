@@ -138,7 +138,7 @@ std::uint64_t FileContent::size() {
 Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   std::lock_guard lock(m_);
   if (enc_) return enc_->read(offset, out);
-  if (seal_) return refuse("an OpenPGP recording is not readable while it is written", EACCES);
+  if (seal_) return sys_error("an OpenPGP recording is not readable while it is written", EACCES);
   return sys::pread_full(fd_.get(), out, offset);
 }
 

@@ -147,7 +147,9 @@ void Filesystem::notify_sealed(fuse_ino_t ino, std::uint64_t size) {
   // it still holds the plaintext length. A zero-length store at the message's
   // end moves it there (the message is never shorter: no compression), and
   // the attribute/page invalidation drops anything else cached.
-  fuse_bufvec empty = FUSE_BUFVEC_INIT(0);
+  fuse_bufvec empty{};
+  empty.count = 1;
+  empty.buf[0].fd = -1;
   fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(size), &empty, static_cast<fuse_buf_copy_flags>(0));
   fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 }
