@@ -55,7 +55,7 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     if (auto st = last->seal(); !st) {
       report(fs, node, "seal", st.error());
     } else if (pgp_stream) {
-      fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->size());
+      fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
     }
     fs.untrack_open(last);
   }
@@ -221,7 +221,7 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   FileContent& c = *handle_of(fi).content;
   const bool pgp_stream = only && c.sealing();
   auto st = only ? c.seal() : c.flush();
-  if (st && pgp_stream) fs.notify_sealed(ino, c.size());
+  if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   fuse_reply_err(req, st ? 0 : report(fs, node, "flush", st.error()));
 }
 

@@ -140,17 +140,23 @@ Result<std::vector<std::string>> Filesystem::directories_using(const std::string
   return out;
 }
 
-void Filesystem::notify_sealed(fuse_ino_t ino, std::uint64_t size) {
+void Filesystem::notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size) {
   fuse_session* se = session_.load();
-  if (se == nullptr) return;
+  if (se == nullptr || size == 0) return;
   // With writeback caching the kernel trusts its own i_size over getattr, and
-  // it still holds the plaintext length. A zero-length store at the message's
-  // end moves it there (the message is never shorter: no compression), and
-  // the attribute/page invalidation drops anything else cached.
-  fuse_bufvec empty{};
-  empty.count = 1;
-  empty.buf[0].fd = -1;
-  fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(size), &empty, static_cast<fuse_buf_copy_flags>(0));
+  // it still holds the plaintext length. Storing the message's last byte moves
+  // i_size to the message's end (the kernel only grows it on a non-empty
+  // store; the message is never shorter: no compression), and the inode
+  // invalidation then drops every cached page and attribute.
+  std::uint8_t last = 0;
+  if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1) {
+    fuse_bufvec one{};
+    one.count = 1;
+    one.buf[0].size = 1;
+    one.buf[0].mem = &last;
+    one.buf[0].fd = -1;
+    fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(size - 1), &one, static_cast<fuse_buf_copy_flags>(0));
+  }
   fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 }
 

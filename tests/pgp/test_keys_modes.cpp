@@ -35,7 +35,7 @@ TEST_CASE("a key in use by an account or a directory cannot be deleted; sealed r
   d.start();
   const std::string id = upload_key(d, "acme", keys.ed.armored());
   const std::string path = "/v3/security/public-keys/" + id;
-  d.configure("acme", {{"public_key_id", id}});
+  d.configure("acme", {{"enabled", true}, {"public_key_id", id}});
   REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
   const auto data = data_for(1);
   write_all(d.mnt() + "/acme/kept.wav", data);
@@ -44,7 +44,7 @@ TEST_CASE("a key in use by an account or a directory cannot be deleted; sealed r
   CHECK(r.status == 409);
   CHECK(r.body.find("acme") != std::string::npos);
 
-  d.configure("acme", {{"public_key_id", ""}});
+  d.configure("acme", {{"enabled", true}, {"public_key_id", ""}});
   const std::string dir = d.mnt() + "/acme/dir";
   REQUIRE(::mkdir(dir.c_str(), 0755) == 0);
   REQUIRE(::setxattr(dir.c_str(), "user.recvault.public_key_id", id.data(), id.size(), 0) == 0);
@@ -77,11 +77,11 @@ TEST_CASE("switching an account between AES and OpenPGP keeps every recording re
   };
   const std::vector<Step> steps = {
       {{{"enabled", true}}, nullptr},
-      {{{"public_key_id", rsa}}, &keys.rsa},
-      {{{"public_key_id", ""}}, nullptr},  // back to AES
-      {{{"public_key_id", ed}}, &keys.ed},
-      {{{"public_key_id", ""}, {"enabled", false}}, nullptr},  // plain
-      {{{"public_key_id", rsa}}, &keys.rsa},  // a key applies even with AES disabled
+      {{{"enabled", true}, {"public_key_id", rsa}}, &keys.rsa},
+      {{{"enabled", true}, {"public_key_id", ""}}, nullptr},  // back to AES
+      {{{"enabled", true}, {"public_key_id", ed}}, &keys.ed},
+      {{{"enabled", false}, {"public_key_id", ""}}, nullptr},  // plain
+      {{{"enabled", false}, {"public_key_id", rsa}}, &keys.rsa},  // a key applies even with AES disabled
   };
   auto name = [](std::size_t i) { return "/acme/rec-" + std::to_string(i) + ".wav"; };
   for (std::size_t i = 0; i < steps.size(); ++i) {

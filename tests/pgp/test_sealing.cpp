@@ -83,7 +83,7 @@ TEST_CASE("armored output is an option", "[pgp][mount]") {
   Daemon d("[openpgp]\narmor = true\n");
   d.start();
   const std::string id = upload_key(d, "acme", keys.ed.armored());
-  d.configure("acme", {{"public_key_id", id}});
+  d.configure("acme", {{"enabled", false}, {"public_key_id", id}});
   mkdir_or_fail(d.mnt() + "/acme");
   const auto data = recording(20);
   write_all(d.mnt() + "/acme/a.wav", data);
@@ -98,7 +98,7 @@ TEST_CASE("an open OpenPGP recording is append-only and unreadable; a sealed one
   auto& keys = ClientKeys::get();
   Daemon d;
   d.start();
-  d.configure("acme", {{"public_key_id", upload_key(d, "acme", keys.ed.armored())}});
+  d.configure("acme", {{"enabled", false}, {"public_key_id", upload_key(d, "acme", keys.ed.armored())}});
   mkdir_or_fail(d.mnt() + "/acme");
   const std::string path = d.mnt() + "/acme/open.wav";
   int w = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -152,6 +152,9 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
   mkdir_or_fail(d.mnt() + "/acme");
   const std::string dir = d.mnt() + "/acme/calls";
   mkdir_or_fail(dir);
+  // Let an unprivileged user reach and write the directory: only the daemon's rule stops it.
+  REQUIRE(::chmod(d.dir().path().c_str(), 0755) == 0);
+  REQUIRE(::chmod((d.mnt() + "/acme").c_str(), 0755) == 0);
   REQUIRE(::chmod(dir.c_str(), 0777) == 0);
   auto set = [&](const std::string& v) { return ::setxattr(dir.c_str(), "user.recvault.public_key_id", v.data(), v.size(), 0); };
   CHECK(set(theirs) == -1);  // another account's key
@@ -162,10 +165,12 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
   pid_t child = ::fork();
   if (child == 0) {
     if (::setresgid(65534, 65534, 65534) != 0 || ::setresuid(65534, 65534, 65534) != 0) ::_exit(2);
-    ::_exit(set(mine) == -1 && errno == EPERM ? 0 : 1);
+    int rc = set(mine);
+    ::_exit(rc == -1 && errno == EPERM ? 0 : 10 + (rc == 0 ? 0 : errno));
   }
   int status = 0;
   ::waitpid(child, &status, 0);
+  INFO("child exit status " << WEXITSTATUS(status));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 
   REQUIRE(set(mine) == 0);

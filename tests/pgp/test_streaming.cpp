@@ -56,7 +56,7 @@ TEST_CASE("a long recording streams in bounded memory and never leaves plaintext
   auto& keys = ClientKeys::get();
   Daemon d;
   d.start();
-  d.configure("acme", {{"public_key_id", upload_key(d, "acme", keys.ed.armored())}});
+  d.configure("acme", {{"enabled", false}, {"public_key_id", upload_key(d, "acme", keys.ed.armored())}});
   REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
   const std::size_t blocks = stream_mib();
   const long hwm_before = proc_kb(d.pid(), "VmHWM");

@@ -120,8 +120,8 @@ class Filesystem {
   Status with_directory_keys_locked(const std::function<Status()>& fn);
   // Directories of `account` (relative paths) whose override is `public_key_id`.
   Result<std::vector<std::string>> directories_using(const std::string& account, std::string_view public_key_id);
-  // A recording of `ino` was sealed: its size is now the message's size.
-  void notify_sealed(fuse_ino_t ino, std::uint64_t size);
+  // A recording of `ino` was sealed into `fd`: its size is now the message's.
+  void notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size);
 
  private:
   void flusher_loop();
