@@ -103,7 +103,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     msg << "config syntax error at line " << e.source().begin.line << ": " << e.description();
     return bad(msg.str());
   }
-  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts"}));
+  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp"}));
   Config c;
   Status st;
   if (auto* t = table(root, "storage", st)) {
@@ -145,6 +145,13 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     RV_TRY(get(*t, "control", "max_body_bytes", c.max_body_bytes));
   }
   RV_TRY(st);
+  if (auto* t = table(root, "openpgp", st)) {
+    RV_TRY(check_keys(*t, "openpgp", {"gnupg_home", "armor", "pipe_bytes"}));
+    RV_TRY(get_path(*t, "openpgp", "gnupg_home", base, c.gnupg_home));
+    RV_TRY(get(*t, "openpgp", "armor", c.pgp_armor));
+    RV_TRY(get(*t, "openpgp", "pipe_bytes", c.pgp_pipe_bytes));
+  }
+  RV_TRY(st);
   if (auto* t = table(root, "log", st)) {
     RV_TRY(check_keys(*t, "log", {"level"}));
     std::string lvl = "info";
@@ -183,6 +190,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   if (c.tail_flush_interval.count() < 10 || c.tail_flush_interval.count() > 1000) {
     return bad("[storage] tail_flush_interval_ms must be between 10 and 1000");
+  }
+  if (c.gnupg_home.empty()) c.gnupg_home = c.keystore_dir / "gnupg";
+  if (c.pgp_pipe_bytes < 4096 || c.pgp_pipe_bytes > (std::size_t{64} << 20)) {
+    return bad("[openpgp] pipe_bytes must be between 4096 and 67108864");
   }
   if (c.max_threads < 2 || c.max_threads > 1024) return bad("[fuse] max_threads must be between 2 and 1024");
   return c;

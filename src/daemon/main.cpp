@@ -8,11 +8,13 @@
 #include "recvault/control/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/config.hpp"
+#include "recvault/daemon/pgp_backend.hpp"
 #include "recvault/daemon/runtime.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/keystore/store.hpp"
+#include "recvault/pgp/sealer.hpp"
 #include "recvault/util/log.hpp"
 
 #ifndef RECVAULT_VERSION
@@ -86,6 +88,21 @@ int main(int argc, char** argv) {
   if (!store) return fail(kExitKeystore, "keystore " + config.keystore_dir.string() + ": " + store.error().message);
   keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
 
+  // Client OpenPGP keys: public keys only, imported from the keystore on demand.
+  pgp::SealOptions seal_options;
+  seal_options.armor = config.pgp_armor;
+  seal_options.pipe_bytes = config.pgp_pipe_bytes;
+  keystore::Store& key_store = **store;
+  auto sealer = pgp::Sealer::open(
+      config.gnupg_home,
+      [&key_store](std::string_view id) -> Result<pgp::PublicKey> {
+        auto rec = key_store.get_public_key(id);
+        if (!rec) return std::move(rec).error();
+        return pgp::PublicKey{rec->id, rec->account, rec->armored, rec->fingerprint};
+      },
+      seal_options);
+  if (!sealer) return fail(kExitConfig, "[openpgp] " + sealer.error().message);
+
   fuse::FsOptions fs_options;
   fs_options.backing_dir = config.backing_dir;
   fs_options.chunk_size = config.chunk_size;
@@ -94,6 +111,7 @@ int main(int argc, char** argv) {
   fs_options.writeback_cache = config.writeback_cache;
   fs_options.view_xattrs = config.view_xattrs;
   fs_options.owner_of = [&config](std::string_view account) { return config.owner_of(account); };
+  fs_options.sealer = sealer->get();
   fuse::Filesystem fs(fs_options, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
   for (const auto& [account, owner] : config.owners) {
@@ -109,7 +127,8 @@ int main(int argc, char** argv) {
                           {"mount_point", config.mount_point.string()},
                           {"key_derivations", keys.derivations()}};
   };
-  control::KeystoreBackend backend(**store);
+  control::KeystoreBackend keystore_backend(**store);
+  daemon::PgpAwareBackend backend(keystore_backend, fs);
   control::Server server(std::move(server_options), backend);
   if (auto st = server.start(); !st) return fail(kExitControl, "control socket: " + st.error().message);
 

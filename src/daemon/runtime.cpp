@@ -129,6 +129,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     return 1;
   }
   fuse_daemonize(foreground ? 1 : 0);
+  fs.set_session(se.get());
   fs.start_flusher();
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
@@ -142,6 +143,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
 
   sd_notify(0, "STOPPING=1");
   fs.stop_flusher();
+  fs.set_session(nullptr);
   std::size_t sealed = fs.seal_all();
   log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
   fuse_session_unmount(se.get());

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "recvault/format/xattrs.hpp"
+#include "recvault/pgp/xattrs.hpp"
 #include "recvault/util/log.hpp"
 
 namespace recvault::fuse {
@@ -15,20 +16,25 @@ format::KeyResolver resolver_for(const std::string& account, keystore::KeyCache&
 
 namespace {
 
-// Whether a backing file is encrypted. The format xattr decides when present
-// ("plain" files may start with anything, even our magic); without xattrs
-// (copied with cp or rsync without -X) the header magic decides.
-Result<bool> is_encrypted(int fd) {
+Status refuse(const char* why, int err) { return sys_error(why, err); }
+
+// What a backing file holds. The format xattr decides when present ("plain"
+// files may start with anything, even our magic; "pgp" files are OpenPGP
+// messages); without xattrs (copied with cp or rsync without -X) the header
+// magic decides, and an OpenPGP message then reads as a plain file (its
+// ciphertext, as when sealed).
+Result<FileContent::Kind> detect_kind(int fd) {
   auto fmt = sys::get_xattr(fd, format::xattr::format);
-  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return false;
+  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return FileContent::Kind::plain;
+  if (fmt && fmt->has_value() && **fmt == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
   std::uint8_t magic[sizeof format::kMagic] = {};
   auto n = sys::pread_full(fd, magic, 0);
   if (!n) return std::move(n).error();
-  if (format::has_magic(std::span(magic, *n))) return true;
+  if (format::has_magic(std::span(magic, *n))) return FileContent::Kind::encrypted;
   if (fmt && fmt->has_value() && *n > 0) {
     return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
   }
-  return false;
+  return FileContent::Kind::plain;
 }
 
 }  // namespace
@@ -36,9 +42,15 @@ Result<bool> is_encrypted(int fd) {
 Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
                                                                  keystore::KeyCache& keys) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
-  auto enc = is_encrypted(c->fd_.get());
-  if (!enc) return std::move(enc).error();
-  if (*enc) {
+  auto kind = detect_kind(c->fd_.get());
+  if (!kind) return std::move(kind).error();
+  if (*kind == Kind::pgp) {
+    c->kind_ = Kind::pgp;
+    auto partial = sys::get_xattr(c->fd_.get(), pgp::xattr::sealing);
+    if (partial && partial->has_value()) {
+      log::warn("an OpenPGP recording was left incomplete by a previous daemon (its message is truncated)");
+    }
+  } else if (*kind == Kind::encrypted) {
     auto f = format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys));
     if (!f) return std::move(f).error();
     c->enc_ = std::move(f).value();
@@ -47,11 +59,35 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
   return c;
 }
 
-Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size) {
+Status FileContent::begin_pgp(const std::string& account, const std::string& public_key_id,
+                              const Placement& where) {
+  if (where.sealer == nullptr) return make_error(Errc::internal, "OpenPGP sealing is not available in this daemon");
+  auto recipient = where.sealer->recipient(account, public_key_id);
+  if (!recipient) return std::move(recipient).error();
+  // The markers go on before the first ciphertext byte, so a crash leaves a
+  // file that says what it is (an incomplete message), never a "plain" one.
+  RV_TRY(sys::set_xattr(fd_.get(), format::xattr::format, pgp::xattr::pgp_format));
+  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::sealing, "1"));
+  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::public_key_id, recipient->public_key_id));
+  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::fingerprint, recipient->fingerprint));
+  auto stream = where.sealer->start(fd_.get(), std::move(recipient).value());
+  if (!stream) return std::move(stream).error();
+  seal_ = std::move(stream).value();
+  kind_ = Kind::pgp;
+  return {};
+}
+
+Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
+                          const Placement& where) {
   enc_.reset();
+  seal_.reset();
   kind_ = Kind::plain;
   auto current = keys.current(account);
   if (!current && current.error().code != Errc::not_found) return std::move(current).error();
+  // Precedence: the directory's key, then the account's key, then AES, then plain.
+  std::string pgp_key = where.dir_public_key_id;
+  if (pgp_key.empty() && current) pgp_key = current->public_key_id;
+  if (!pgp_key.empty()) return begin_pgp(account, pgp_key, where);
   if (current && current->enabled) {
     auto f = format::EncryptedFile::create(fd_.get(), current->spec, chunk_size);
     if (!f) return std::move(f).error();
@@ -65,29 +101,36 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
 }
 
 Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, const std::string& account,
-                                                             keystore::KeyCache& keys, std::uint32_t chunk_size) {
+                                                             keystore::KeyCache& keys, std::uint32_t chunk_size,
+                                                             const Placement& where) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
-  RV_TRY(c->begin(account, keys, chunk_size));
+  RV_TRY(c->begin(account, keys, chunk_size, where));
   return c;
 }
 
-Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size) {
+Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
+                            const Placement& where) {
   std::lock_guard lock(m_);
+  // A sealed OpenPGP recording is immutable: it is never overwritten in place.
+  if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
   enc_.reset();
+  seal_.reset();  // aborts an unfinished stream
   if (::ftruncate(fd_.get(), 0) != 0) {
     int e = errno;
     return sys_error("ftruncate", e);
   }
   for (const char* name : {format::xattr::format, format::xattr::algorithm, format::xattr::key_version,
-                           format::xattr::key_id, format::xattr::salt, format::xattr::file_id}) {
+                           format::xattr::key_id, format::xattr::salt, format::xattr::file_id,
+                           pgp::xattr::sealing, pgp::xattr::public_key_id, pgp::xattr::fingerprint}) {
     ::fremovexattr(fd_.get(), name);  // absent is fine
   }
-  return begin(account, keys, chunk_size);
+  return begin(account, keys, chunk_size, where);
 }
 
 std::uint64_t FileContent::size() {
   std::lock_guard lock(m_);
   if (enc_) return enc_->size();
+  if (seal_) return seal_->accepted();  // while open: the writer's view
   auto s = sys::file_size(fd_.get());
   return s ? *s : 0;
 }
@@ -95,18 +138,31 @@ std::uint64_t FileContent::size() {
 Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   std::lock_guard lock(m_);
   if (enc_) return enc_->read(offset, out);
+  if (seal_) return sys_error("an OpenPGP recording is not readable while it is written", EACCES);
   return sys::pread_full(fd_.get(), out, offset);
 }
 
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
-  std::lock_guard lock(m_);
-  if (enc_) return enc_->write(offset, in);
-  return sys::pwrite_full(fd_.get(), in, offset);
+  std::shared_ptr<pgp::SealStream> stream;
+  {
+    std::lock_guard lock(m_);
+    if (enc_) return enc_->write(offset, in);
+    if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
+    if (!seal_) return sys::pwrite_full(fd_.get(), in, offset);
+    stream = seal_;
+  }
+  // Without m_: append() may wait for gpg (backpressure) and must not stall
+  // getattr or the flusher meanwhile.
+  return stream->append(offset, in);
 }
 
 Status FileContent::truncate(std::uint64_t size) {
   std::lock_guard lock(m_);
   if (enc_) return enc_->truncate(size);
+  if (kind_ == Kind::pgp) {
+    if (seal_ && seal_->accepted() == size) return {};  // O_TRUNC of a new, empty recording
+    return refuse("OpenPGP recordings cannot be truncated", EPERM);
+  }
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     int e = errno;
     return sys_error("ftruncate", e);
@@ -135,8 +191,32 @@ Status FileContent::fsync(bool datasync) {
 }
 
 Status FileContent::seal() {
+  std::shared_ptr<pgp::SealStream> stream;
+  {
+    std::lock_guard lock(m_);
+    if (!seal_) return enc_ ? enc_->seal() : Status{};
+    stream = seal_;
+  }
+  auto st = stream->finish();  // without m_: gpg writes the rest of the message
   std::lock_guard lock(m_);
-  return enc_ ? enc_->seal() : Status{};
+  if (seal_ != stream) return st;  // another closer got here first
+  seal_.reset();
+  RV_TRY(st);
+  if (::fremovexattr(fd_.get(), pgp::xattr::sealing) != 0) {
+    int e = errno;
+    return sys_error("mark the OpenPGP recording complete", e);
+  }
+  return {};
+}
+
+bool FileContent::sealing() {
+  std::lock_guard lock(m_);
+  return seal_ != nullptr;
+}
+
+bool FileContent::sealed_pgp() {
+  std::lock_guard lock(m_);
+  return kind_ == Kind::pgp && !seal_;
 }
 
 Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, const std::string& account,
@@ -148,9 +228,9 @@ Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, co
     int e = errno;
     return sys_error("open", e);
   }
-  auto enc = is_encrypted(fd.get());
-  if (!enc) return std::move(enc).error();
-  if (!*enc) return static_cast<std::uint64_t>(backing.st_size);
+  auto kind = detect_kind(fd.get());
+  if (!kind) return std::move(kind).error();
+  if (*kind != FileContent::Kind::encrypted) return static_cast<std::uint64_t>(backing.st_size);
   auto header = format::read_header(fd.get());
   if (!header) return std::move(header).error();
   if (auto hint = format::EncryptedFile::plaintext_size_hint(*header, static_cast<std::uint64_t>(backing.st_size))) {

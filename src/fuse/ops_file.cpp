@@ -31,6 +31,13 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
   auto* h = new Handle{content, (fi->flags & O_APPEND) != 0};
   fi->fh = reinterpret_cast<std::uint64_t>(h);
   fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
+  if (content->kind() == FileContent::Kind::pgp) {
+    // OpenPGP recordings bypass the page cache: the plaintext never sits in
+    // it, writes reach the stream in order, and after sealing the cache can
+    // hold nothing stale (docs/OPENPGP.md).
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+  }
 }
 
 void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
@@ -44,7 +51,12 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     }
   }
   if (last) {
-    if (auto st = last->seal(); !st) report(fs, node, "seal", st.error());
+    const bool pgp_stream = last->sealing();
+    if (auto st = last->seal(); !st) {
+      report(fs, node, "seal", st.error());
+    } else if (pgp_stream) {
+      fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
+    }
     fs.untrack_open(last);
   }
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
@@ -86,7 +98,13 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
       fuse_reply_err(req, e);
       return;
     }
-    content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size);
+    auto where = fs.placement_in(parent.fd.get());
+    if (where) {
+      content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size,
+                                       *where);
+    } else {
+      content = std::move(where).error();
+    }
     if (!content) ::unlinkat(parent.fd.get(), name, 0);
   } else {
     content = FileContent::open_existing(std::move(backing), parent.account, fs.keys());
@@ -135,6 +153,10 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     std::lock_guard lock(node.m);
     if (node.content) content = node.content;  // another opener won the race
   }
+  if (content->sealed_pgp() && (fi->flags & O_ACCMODE) != O_RDONLY) {
+    fuse_reply_err(req, EPERM);  // sealed OpenPGP recordings are immutable
+    return;
+  }
   if (fi->flags & O_TRUNC) {
     bool alone = false;
     {
@@ -142,7 +164,14 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       alone = node.opens == 0;
     }
     // Truncating to zero starts a new recording under the current key.
-    auto st = alone ? content->restart(node.account, fs.keys(), fs.options().chunk_size) : content->truncate(0);
+    Status st;
+    if (alone) {
+      auto where = fs.placement_of(node);
+      st = where ? content->restart(node.account, fs.keys(), fs.options().chunk_size, *where)
+                 : Status(std::move(where).error());
+    } else {
+      st = content->truncate(0);
+    }
     if (!st) {
       fuse_reply_err(req, report(fs, node, "open(O_TRUNC)", st.error()));
       return;
@@ -190,7 +219,9 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     only = node.opens == 1;
   }
   FileContent& c = *handle_of(fi).content;
+  const bool pgp_stream = only && c.sealing();
   auto st = only ? c.seal() : c.flush();
+  if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   fuse_reply_err(req, st ? 0 : report(fs, node, "flush", st.error()));
 }
 

@@ -1,13 +1,16 @@
 // Extended attributes of the view ([fuse] view_xattrs = true).
 //
 // Only the user.* namespace is offered. user.recvault.* belongs to recvault:
-// readable (tools learn a file's algorithm, key version and salt), never
-// writable through the mount.
+// readable (tools learn a file's algorithm, key version and salt, or the
+// OpenPGP key it is sealed to), never writable through the mount -- except
+// user.recvault.public_key_id on a directory, which root sets to seal new
+// recordings below it to a client key (docs/OPENPGP.md).
 //
 // With view_xattrs = false (the default) every xattr request answers ENOSYS,
 // which makes the kernel stop sending them for the life of the mount: it would
 // otherwise ask for security.capability before *every* write(2), a round trip
 // that costs a recorder appending 320-byte frames three quarters of its speed.
+// Directory overrides then need view_xattrs = true (or setfattr on the backing dir).
 #include <sys/xattr.h>
 
 #include <cstring>
@@ -16,12 +19,29 @@
 
 #include "ops.hpp"
 #include "recvault/format/xattrs.hpp"
+#include "recvault/pgp/xattrs.hpp"
 
 namespace recvault::fuse::ops {
 namespace {
 
 bool user_namespace(std::string_view name) { return name.rfind("user.", 0) == 0; }
 bool reserved(std::string_view name) { return name.rfind(format::xattr::prefix, 0) == 0; }
+
+// The directory override: only root may change it (the account's users record,
+// they do not choose who can read their recordings).
+bool is_directory_key(const Inode& node, std::string_view name) {
+  return node.type == S_IFDIR && name == pgp::xattr::public_key_id;
+}
+
+void set_directory_key(fuse_req_t req, Inode& node, std::string_view value) {
+  auto& fs = fs_of(req);
+  if (fuse_req_ctx(req)->uid != 0) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  auto st = fs.set_directory_key(node, value);
+  fuse_reply_err(req, st ? 0 : report(fs, node, "set directory key", st.error()));
+}
 
 // Answers a size probe (size == 0) or the value itself.
 void reply_sized(fuse_req_t req, ssize_t n, const std::vector<char>& buf, std::size_t size) {
@@ -45,6 +65,14 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   Inode& node = fs.inode(ino);
   if (node.type == S_IFLNK || !user_namespace(name)) {
     fuse_reply_err(req, EOPNOTSUPP);
+    return;
+  }
+  if (is_directory_key(node, name)) {
+    if (size == 0) {
+      fuse_reply_err(req, EINVAL);  // removexattr clears it
+      return;
+    }
+    set_directory_key(req, node, std::string_view(value, size));
     return;
   }
   if (reserved(name)) {
@@ -119,6 +147,10 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Inode& node = fs.inode(ino);
   if (node.type == S_IFLNK || !user_namespace(name)) {
     fuse_reply_err(req, EOPNOTSUPP);
+    return;
+  }
+  if (is_directory_key(node, name)) {
+    set_directory_key(req, node, "");
     return;
   }
   if (reserved(name)) {

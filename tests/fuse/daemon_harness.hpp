@@ -129,14 +129,15 @@ class Daemon {
   }
 
   HttpResponse http(const std::string& method, const std::string& path, const std::string& account = "",
-                    const std::string& body = "") const {
+                    const std::string& body = "", const std::string& content_type = "application/json") const {
     HttpResponse r;
     CURL* c = curl_easy_init();
     std::string url = "http://localhost" + path;
     curl_slist* headers = nullptr;
     std::string auth = "Authorization: Bearer " + token();
     headers = curl_slist_append(headers, auth.c_str());
-    headers = curl_slist_append(headers, "Content-Type: application/json");
+    std::string ct = "Content-Type: " + content_type;
+    headers = curl_slist_append(headers, ct.c_str());
     std::string acct = "X-Account-ID: " + account;
     if (!account.empty()) headers = curl_slist_append(headers, acct.c_str());
     std::string sock = socket();

@@ -52,6 +52,10 @@ struct Config {
   std::filesystem::path jwt_es256_public_key;
   std::filesystem::path audit_log;
   std::size_t max_body_bytes = 64 * 1024;
+  // [openpgp] (docs/OPENPGP.md)
+  std::filesystem::path gnupg_home;  // default <keystore path>/gnupg; public keys only
+  bool pgp_armor = false;            // ASCII-armored messages instead of binary
+  std::size_t pgp_pipe_bytes = 1024 * 1024;  // per open recording
   // [log]
   log::Level log_level = log::Level::info;
   // [accounts.<id>] and [accounts.default]

@@ -2,8 +2,11 @@
 // shared by every handle on that inode.
 //
 // Encrypted files go through format::EncryptedFile; files written while the
-// account had encryption disabled are passed through byte for byte. All
-// members lock internally and may be called from any FUSE thread.
+// account had encryption disabled are passed through byte for byte; files
+// sealed to a client's OpenPGP key (kind pgp, docs/OPENPGP.md) are an
+// append-only stream into GPGME while open (unreadable) and read-only
+// ciphertext once sealed. All members lock internally and may be called from
+// any FUSE thread.
 #pragma once
 
 #include <sys/stat.h>
@@ -15,13 +18,22 @@
 
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/keystore/key_cache.hpp"
+#include "recvault/pgp/sealer.hpp"
 #include "recvault/sys/fd.hpp"
 
 namespace recvault::fuse {
 
+// Where a new recording is created: what may seal it to an OpenPGP key, and
+// the key its directory chooses ("" = none; it takes precedence over the
+// account's public_key_id).
+struct Placement {
+  pgp::Sealer* sealer = nullptr;
+  std::string dir_public_key_id;
+};
+
 class FileContent {
  public:
-  enum class Kind { plain, encrypted };
+  enum class Kind { plain, encrypted, pgp };
 
   // Takes over `fd` (the backing file, O_RDWR) and detects what it holds.
   // Errc::tampered when xattrs say "encrypted" but the header is missing.
@@ -30,7 +42,8 @@ class FileContent {
   // Makes `fd` (an empty backing file) a new recording under the account's
   // current configuration: encrypted with the current key version, or plain.
   static Result<std::shared_ptr<FileContent>> start_new(sys::UniqueFd fd, const std::string& account,
-                                                        keystore::KeyCache& keys, std::uint32_t chunk_size);
+                                                        keystore::KeyCache& keys, std::uint32_t chunk_size,
+                                                        const Placement& where = {});
 
   Kind kind() const noexcept { return kind_; }
   std::uint64_t size();
@@ -39,7 +52,8 @@ class FileContent {
   Status truncate(std::uint64_t size);
   // Discards the content and starts a new recording (open with O_TRUNC):
   // it gets the account's current key version, not the old one.
-  Status restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size);
+  Status restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
+                 const Placement& where = {});
   // Buffered tail to disk (no fsync). Cheap when nothing is buffered.
   Status flush();
   Status fsync(bool datasync);
@@ -47,15 +61,22 @@ class FileContent {
   Status seal();
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
+  // An OpenPGP recording still being written (reads are refused).
+  bool sealing();
+  // A sealed OpenPGP recording (immutable ciphertext).
+  bool sealed_pgp();
 
  private:
   explicit FileContent(sys::UniqueFd fd) : fd_(std::move(fd)) {}
-  Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size);
+  Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
+               const Placement& where);
+  Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
 
   std::mutex m_;
   sys::UniqueFd fd_;
   Kind kind_ = Kind::plain;
   std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
+  std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
 };
 
 // Plaintext size of a backing file that is not open, from its header alone

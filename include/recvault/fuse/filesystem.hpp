@@ -26,6 +26,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
@@ -59,6 +60,9 @@ struct FsOptions {
   bool writeback_cache = true;
   bool view_xattrs = false;  // see ops_xattr.cpp for why this is off by default
   std::function<daemon::AccountOwner(std::string_view)> owner_of;
+  // Seals recordings to client OpenPGP keys; null: such recordings cannot be
+  // created (fail closed). Not owned; must outlive the Filesystem.
+  pgp::Sealer* sealer = nullptr;
 };
 
 class Filesystem {
@@ -101,6 +105,25 @@ class Filesystem {
   // Path of an inode relative to the backing root, for log lines.
   std::string describe(const Inode& inode) const;
 
+  // --- OpenPGP placement (pgp_placement.cpp, docs/OPENPGP.md) --------------
+  // The session, for kernel cache notifications once a recording is sealed.
+  void set_session(fuse_session* se) noexcept { session_.store(se); }
+  // Where a new recording in directory `dir_fd` (O_PATH) goes: the sealer and
+  // the nearest directory override up to the account directory.
+  Result<Placement> placement_in(int dir_fd);
+  // The same for the directory holding regular file `node`.
+  Result<Placement> placement_of(const Inode& node);
+  // Sets (or with an empty value removes) the directory override of
+  // `dir`, after checking the key belongs to its account and can encrypt.
+  Status set_directory_key(Inode& dir, std::string_view public_key_id);
+  // Runs `fn` while no directory override can change: deleting a key checks
+  // "no directory uses it" and deletes under this lock.
+  Status with_directory_keys_locked(const std::function<Status()>& fn);
+  // Directories of `account` (relative paths) whose override is `public_key_id`.
+  Result<std::vector<std::string>> directories_using(const std::string& account, std::string_view public_key_id);
+  // A recording of `ino` was sealed into `fd`: its size is now the message's.
+  void notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size);
+
  private:
   void flusher_loop();
 
@@ -113,6 +136,9 @@ class Filesystem {
 
   std::mutex open_mutex_;  // guards open_
   std::set<std::shared_ptr<FileContent>> open_;
+
+  std::atomic<fuse_session*> session_{nullptr};
+  std::mutex directory_keys_mutex_;  // see with_directory_keys_locked
 
   std::mutex flusher_mutex_;
   std::condition_variable flusher_cv_;

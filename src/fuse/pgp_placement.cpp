@@ -1,0 +1,163 @@
+// OpenPGP placement: which client key a new recording is sealed to, the
+// directory overrides (user.recvault.public_key_id on a directory), and the
+// kernel notification once a recording is sealed. See docs/OPENPGP.md.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "ops.hpp"
+#include "recvault/pgp/xattrs.hpp"
+
+namespace recvault::fuse {
+namespace {
+
+constexpr int kMaxDepth = 256;
+
+// The override on the directory behind O_PATH `fd`, "" when absent.
+Result<std::string> directory_key(int fd) {
+  char buf[128];
+  ssize_t n = ::getxattr(ops::proc_path(fd).c_str(), pgp::xattr::public_key_id, buf, sizeof buf);
+  if (n < 0) {
+    int e = errno;
+    if (e == ENODATA || e == ENOTSUP) return std::string();
+    return sys_error("read the directory's OpenPGP key", e);
+  }
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
+  return out;
+}
+
+}  // namespace
+
+Result<Placement> Filesystem::placement_in(int dir_fd) {
+  Placement p;
+  p.sealer = options_.sealer;
+  sys::UniqueFd up;
+  int cur = dir_fd;
+  // Nearest directory first, up to and including the account directory.
+  for (int depth = 0; depth < kMaxDepth; ++depth) {
+    struct stat st {};
+    if (::fstatat(cur, "", &st, AT_EMPTY_PATH) != 0) {
+      int e = errno;
+      return sys_error("stat directory", e);
+    }
+    if (st.st_dev == root_.src_dev && st.st_ino == root_.src_ino) break;
+    auto key = directory_key(cur);
+    RV_TRY(key);
+    if (!key->empty()) {
+      p.dir_public_key_id = std::move(key).value();
+      break;
+    }
+    int parent = ::openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0) {
+      int e = errno;
+      return sys_error("open parent directory", e);
+    }
+    up.reset(parent);
+    cur = parent;
+  }
+  return p;
+}
+
+Result<Placement> Filesystem::placement_of(const Inode& node) {
+  char target[4096];
+  ssize_t n = ::readlink(ops::proc_path(node.fd.get()).c_str(), target, sizeof target - 1);
+  if (n <= 0) {
+    int e = errno;
+    return sys_error("locate the recording's directory", e);
+  }
+  std::filesystem::path dir = std::filesystem::path(std::string(target, static_cast<std::size_t>(n))).parent_path();
+  sys::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    int e = errno;
+    return sys_error("open the recording's directory", e);
+  }
+  return placement_in(fd.get());
+}
+
+Status Filesystem::set_directory_key(Inode& dir, std::string_view public_key_id) {
+  if (&dir == &root_ || dir.type != S_IFDIR) return sys_error("only account directories take a key", EPERM);
+  const std::string path = ops::proc_path(dir.fd.get());
+  std::lock_guard lock(directory_keys_mutex_);
+  if (public_key_id.empty()) {
+    if (::removexattr(path.c_str(), pgp::xattr::public_key_id) != 0) {
+      int e = errno;
+      return sys_error("remove the directory's OpenPGP key", e);
+    }
+    return {};
+  }
+  if (options_.sealer == nullptr) return make_error(Errc::unsupported, "OpenPGP sealing is not configured");
+  // The key must exist, belong to this account and encrypt today (imported now).
+  auto recipient = options_.sealer->recipient(dir.account, public_key_id);
+  if (!recipient) {
+    auto e = std::move(recipient).error();
+    if (e.code == Errc::not_found) e.code = Errc::invalid_argument;
+    return e;
+  }
+  const std::string& id = recipient->public_key_id;
+  if (::setxattr(path.c_str(), pgp::xattr::public_key_id, id.data(), id.size(), 0) != 0) {
+    int e = errno;
+    return sys_error("set the directory's OpenPGP key", e);
+  }
+  return {};
+}
+
+Status Filesystem::with_directory_keys_locked(const std::function<Status()>& fn) {
+  std::lock_guard lock(directory_keys_mutex_);
+  return fn();
+}
+
+Result<std::vector<std::string>> Filesystem::directories_using(const std::string& account,
+                                                               std::string_view public_key_id) {
+  namespace fs = std::filesystem;
+  const std::string want = lower(public_key_id);
+  const fs::path top = options_.backing_dir / account;
+  std::vector<std::string> out;
+  auto check = [&](const fs::path& p) {
+    char buf[128];
+    ssize_t n = ::lgetxattr(p.c_str(), pgp::xattr::public_key_id, buf, sizeof buf);
+    if (n > 0 && lower(std::string_view(buf, static_cast<std::size_t>(n))) == want) {
+      out.push_back(p.lexically_relative(options_.backing_dir).string());
+    }
+  };
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(top, ec))) return out;
+  check(top);
+  fs::recursive_directory_iterator it(top, fs::directory_options::skip_permission_denied, ec), end;
+  if (ec) return make_error(Errc::io, "scan " + account + ": " + ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) return make_error(Errc::io, "scan " + account + ": " + ec.message());
+    if (it->is_directory(ec) && !it->is_symlink(ec)) check(it->path());
+  }
+  return out;
+}
+
+void Filesystem::notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size) {
+  fuse_session* se = session_.load();
+  if (se == nullptr || size == 0) return;
+  // With writeback caching the kernel trusts its own i_size over getattr, and
+  // it still holds the plaintext length. Storing the message's last byte moves
+  // i_size to the message's end (the kernel only grows it on a non-empty
+  // store; the message is never shorter: no compression), and the inode
+  // invalidation then drops every cached page and attribute.
+  std::uint8_t last = 0;
+  if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1) {
+    fuse_bufvec one{};
+    one.count = 1;
+    one.buf[0].size = 1;
+    one.buf[0].mem = &last;
+    one.buf[0].fd = -1;
+    fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(size - 1), &one, static_cast<fuse_buf_copy_flags>(0));
+  }
+  fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+}
+
+}  // namespace recvault::fuse
