@@ -319,3 +319,35 @@ TEST_CASE("the audit log records who did what, never key material", "[server][au
   REQUIRE(::stat(f.audit_path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0077) == 0);
 }
+
+TEST_CASE("oversized headers are refused and the server carries on", "[server][limits]") {
+  ServerFixture f([](ServerOptions& o) { o.connection_memory = 8 * 1024; });
+  auto r = http(f.socket, "GET", "/healthz", {"X-Big: " + std::string(16 * 1024, 'h')});
+  CHECK(r.status >= 400);
+  CHECK(r.status < 500);
+  CHECK(http(f.socket, "GET", "/healthz").status == 200);
+}
+
+TEST_CASE("the connection limit holds, and idle connections are evicted", "[server][limits]") {
+  ServerFixture f([](ServerOptions& o) {
+    o.max_connections = 2;
+    o.request_deadline = std::chrono::milliseconds(800);
+  });
+  int a = connect_raw(f.socket);
+  int b = connect_raw(f.socket);
+  REQUIRE(a >= 0);
+  REQUIRE(b >= 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto r = http(f.socket, "GET", "/healthz");
+  CHECK(r.status != 200);  // both slots are taken
+  // The idle connections are shut down at the deadline; then it serves again.
+  auto start = std::chrono::steady_clock::now();
+  bool served = false;
+  while (!served && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    served = http(f.socket, "GET", "/healthz").status == 200;
+  }
+  CHECK(served);
+  ::close(a);
+  ::close(b);
+}
