@@ -2,6 +2,7 @@
 #include "recvault/keystore/account_config.hpp"
 
 #include <array>
+#include <cstdint>
 
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/util/encoding.hpp"
@@ -92,6 +93,7 @@ Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, 
     if (new_key || new_salt) {
       // Both the old key AND the old salt go to history, whichever changed.
       const std::uint32_t old = next.key_version;
+      if (old == UINT32_MAX) return make_error(Errc::conflict, "key version limit reached");
       next.historical_keys[old] = next.key;
       next.historical_salts[old] = next.salt;
       if (new_key) next.key = *request.key;

@@ -69,7 +69,7 @@ Status validate_key(std::string_view key) {
   crypto::secure_wipe(l.data(), l.size());
   if (weak)
     return make_error(Errc::invalid_argument,
-                      "key is an insecure default or a weak value; use a random key of at least 32 characters");
+                      "key is a known insecure value or too weak; use a random key of at least 32 characters");
   if (key.size() < kMinKeyLength)
     return make_error(Errc::invalid_argument, "key must be at least 32 characters long");
   if (key.size() > kMaxKeyLength)

@@ -75,7 +75,7 @@ Result<MDB_dbi> Txn::open_dbi(const char* name, unsigned flags) {
   return dbi;
 }
 
-Status WriteTxn::commit() {
+Status Txn::commit() {
   MDB_txn* t = std::exchange(txn_, nullptr);  // freed by mdb_txn_commit even on failure
   int rc = mdb_txn_commit(t);
   if (rc != 0) return error(rc, "keystore commit failed");

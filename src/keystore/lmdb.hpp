@@ -79,6 +79,9 @@ class Txn {
   Status scan(MDB_dbi dbi, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& fn) const;
   Result<MDB_dbi> open_dbi(const char* name, unsigned flags);
+  // Also for read transactions: tables opened in a txn stay open only if it
+  // commits.
+  Status commit();
 
  protected:
   explicit Txn(MDB_txn* t) noexcept : txn_(t) {}
@@ -99,7 +102,6 @@ class WriteTxn : public Txn {
   Status put(MDB_dbi dbi, std::string_view key, std::string_view value, unsigned flags = 0);
   // false when the key was absent.
   Result<bool> del(MDB_dbi dbi, std::string_view key);
-  Status commit();
 
  private:
   using Txn::Txn;

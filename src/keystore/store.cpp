@@ -122,6 +122,7 @@ Result<std::unique_ptr<Store>> Store::open(const std::filesystem::path& dir, Mas
     RV_TRY(txn);
     RV_TRY(impl->init_tables(*txn, false));
     RV_TRY(impl->check_or_write_meta(*txn, nullptr));
+    RV_TRY(txn->commit());
   } else {
     auto txn = lmdb::WriteTxn::begin(raw);
     RV_TRY(txn);
