@@ -101,7 +101,9 @@ struct Server::Impl {
       auto now = Clock::now();
       for (Connection* c : conns) {
         if (c->busy || c->shut || now < c->deadline) continue;
-        // shutdown (not close): MHD still owns the fd and closes it itself.
+        // shutdown (not close): MHD still owns the fd and closes it itself. The
+        // fd cannot have been reused: MHD notifies CLOSED (which erases it from
+        // conns under mu) before it closes the socket.
         ::shutdown(c->fd, SHUT_RDWR);
         c->shut = true;
       }
@@ -212,7 +214,7 @@ Server::~Server() { stop(); }
 
 bool Server::running() const noexcept { return impl_->daemon != nullptr; }
 
-const Api& Server::api() const { return *impl_->api; }
+const Api* Server::api() const noexcept { return impl_->api.get(); }
 
 Status Server::start() {
   Impl& s = *impl_;

@@ -351,3 +351,20 @@ TEST_CASE("the connection limit holds, and idle connections are evicted", "[serv
   ::close(a);
   ::close(b);
 }
+
+TEST_CASE("the socket's group is set when configured; an unknown group fails start", "[server][socket]") {
+  ServerFixture f([](ServerOptions& o) { o.socket_group = std::to_string(::getgid()); });
+  struct stat st{};
+  REQUIRE(::stat(f.socket.c_str(), &st) == 0);
+  CHECK(st.st_gid == ::getgid());
+  CHECK(f.server->api() != nullptr);
+
+  MemoryBackend mem;
+  ServerOptions opts;
+  opts.socket_path = f.dir.file("other.sock");
+  opts.socket_group = "no-such-group-recvault-test";
+  opts.auth.hs256_secret_file = f.dir.file("jwt.secret");
+  Server server(opts, mem);
+  CHECK_FALSE(server.start());
+  CHECK(::stat(opts.socket_path.c_str(), &st) != 0);  // no socket file left behind
+}
