@@ -179,6 +179,11 @@ TEST_CASE("bodies over the limit are 413", "[server][limits]") {
   ::close(fd);
   CHECK(reply.rfind("HTTP/1.1 413", 0) == 0);
   CHECK(http(f.socket, "GET", "/healthz").status == 200);
+  auto lines = audit_lines(f.audit_path);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["action"] == "request_too_large");
+  CHECK(lines[0]["status"] == 413);
+  CHECK(lines[0]["account"] == "acc1");
 }
 
 TEST_CASE("a client trickling one byte at a time is cut off; others are served", "[server][limits]") {
