@@ -101,7 +101,9 @@ struct Server::Impl {
       auto now = Clock::now();
       for (Connection* c : conns) {
         if (c->busy || c->shut || now < c->deadline) continue;
-        // shutdown (not close): MHD still owns the fd and closes it itself.
+        // shutdown (not close): MHD still owns the fd and closes it itself. The
+        // fd cannot have been reused: MHD notifies CLOSED (which erases it from
+        // conns under mu) before it closes the socket.
         ::shutdown(c->fd, SHUT_RDWR);
         c->shut = true;
       }
@@ -133,6 +135,18 @@ struct Server::Impl {
     }
   }
 
+  // 413 is decided here, before the router: audit it here too.
+  MHD_Result too_large(MHD_Connection* c, const Request& request) {
+    AuditRecord record;
+    record.peer = request.peer;
+    if (auto account = request.header("X-Account-ID")) record.account = std::string(account->substr(0, 128));
+    record.action = "request_too_large";
+    record.resource = request.path.substr(0, 128);
+    record.status = 413;
+    (void)audit->append(record);
+    return send(c, Response::error(413, "Request body too large"));
+  }
+
   Connection* connection_of(MHD_Connection* c) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return info != nullptr ? static_cast<Connection*>(info->socket_context) : nullptr;
@@ -153,7 +167,7 @@ struct Server::Impl {
         if (auto len = pending->request.header("Content-Length")) {
           // Refuse early: no need to read a body we will not accept.
           if (len->size() > 19 || std::strtoull(std::string(*len).c_str(), nullptr, 10) > opts.max_body_bytes)
-            return send(c, Response::error(413, "Request body too large"));
+            return too_large(c, pending->request);
         }
         return MHD_YES;
       }
@@ -165,7 +179,7 @@ struct Server::Impl {
         *upload_data_size = 0;
         return MHD_YES;
       }
-      if (pending->too_large) return send(c, Response::error(413, "Request body too large"));
+      if (pending->too_large) return too_large(c, pending->request);
       Connection* conn = connection_of(c);
       if (conn != nullptr) {
         std::lock_guard lock(mu);
@@ -212,7 +226,7 @@ Server::~Server() { stop(); }
 
 bool Server::running() const noexcept { return impl_->daemon != nullptr; }
 
-const Api& Server::api() const { return *impl_->api; }
+const Api* Server::api() const noexcept { return impl_->api.get(); }
 
 Status Server::start() {
   Impl& s = *impl_;

@@ -1,6 +1,7 @@
 #include "recvault/control/jwt.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -83,7 +84,8 @@ Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64
     if (static_cast<double>(now + leeway) < nbf->get<double>()) return invalid("token is not yet valid");
   }
   Principal p;
-  p.expires_at = static_cast<std::int64_t>(exp_value);
+  // Clamp before converting: a signed token may still carry exp = 1e300.
+  p.expires_at = exp_value >= 9.0e18 ? INT64_MAX : static_cast<std::int64_t>(exp_value);
   auto sub = claims.find("sub");
   if (sub == claims.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty())
     return invalid("token has no sub claim");

@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <system_error>
 #include <vector>
 
@@ -54,12 +53,9 @@ class TempHome {
 };
 
 Status init_gpgme() {
-  static std::once_flag once;
-  static bool ok = false;
-  std::call_once(once, [] {
-    ok = gpgme_check_version(nullptr) != nullptr &&
-         gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
-  });
+  // GPGME must be initialised once per process; the result never changes.
+  static const bool ok = gpgme_check_version(nullptr) != nullptr &&
+                         gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
   if (!ok) return make_error(Errc::internal, "GPGME/gpg is not usable");
   return {};
 }

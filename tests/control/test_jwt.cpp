@@ -129,6 +129,12 @@ TEST_CASE("HS256 rejections", "[jwt]") {
     claims.erase("exp");
     CHECK(reason(mint(claims)) == "token has no exp claim");
   }
+  SECTION("a huge exp is clamped, not undefined behaviour") {
+    claims["exp"] = 1e300;
+    auto p = v.verify(mint(claims));
+    REQUIRE(p);
+    CHECK(p->expires_at == INT64_MAX);
+  }
   SECTION("exp of the wrong type") {
     claims["exp"] = "tomorrow";
     CHECK_FALSE(v.verify(mint(claims)));
@@ -255,4 +261,20 @@ TEST_CASE("JwtVerifier::from_config loads files", "[jwt]") {
   CHECK(v->verify(mint(good_claims())));
   cfg.rs256_public_keys = {dir.file("missing.pem")};
   CHECK_FALSE(JwtVerifier::from_config(cfg));
+
+  Pkey rsa(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<size_t>(2048)));
+  Pkey ec(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+  write_text(dir.file("rs.pem"), public_pem(rsa.p));
+  write_text(dir.file("es.pem"), public_pem(ec.p));
+  AuthConfig pem_only;
+  pem_only.rs256_public_keys = {dir.file("rs.pem")};
+  pem_only.es256_public_keys = {dir.file("es.pem")};
+  auto w = JwtVerifier::from_config(pem_only);
+  REQUIRE(w);
+  auto claims = good_claims();
+  CHECK(w->verify(token_with({{"alg", "RS256"}}, claims, [&](const std::string& in) { return sign_der(rsa.p, in); })));
+  CHECK(w->verify(token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); })));
+  CHECK_FALSE(w->verify(mint(claims)));  // no HS256 secret configured: HS256 tokens are refused
+  pem_only.es256_public_keys = {dir.file("rs.pem")};  // an RSA key where an EC key belongs
+  CHECK_FALSE(JwtVerifier::from_config(pem_only));
 }

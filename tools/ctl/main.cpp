@@ -133,48 +133,44 @@ std::string random_b64(std::size_t n) {
   return base64_encode(b);
 }
 
-int run(int argc, char** argv) {
-  Options o;
-  o.socket = env_or("RECVAULT_SOCKET", o.socket);
-  o.account = env_or("RECVAULT_ACCOUNT", "");
-  CLI::App app{"recvaultctl: manage recvault encryption keys over the control socket"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may follow the subcommand
-  app.option_defaults()->always_capture_default();
-  app.add_option("--socket", o.socket, "control socket (env RECVAULT_SOCKET)");
-  app.add_option("-a,--account", o.account, "account id, sent as X-Account-ID (env RECVAULT_ACCOUNT)");
-  auto* tok = app.add_option("--token", o.token, "bearer JWT (env RECVAULT_TOKEN)");
-  app.add_option("--token-file", o.token_file, "file holding the bearer JWT")->excludes(tok);
-  app.add_flag("--json", o.json, "print the server's raw JSON");
-  app.add_flag("--show-secrets", o.show_secrets, "print keys and salts in human output");
+// Option storage of the subcommands; lives in run() for the whole parse.
+struct ConfigArgs {
+  bool enabled = true;
+  std::string algorithm, key, key_file, salt, public_key_id;
+};
+struct KeyArgs {
+  std::string file, id;
+};
+struct MintArgs {
+  std::string secret_file, sub, accounts, scope = "read";
+  long ttl = 3600;
+};
+using Action = std::function<void()>;
 
-  std::function<void()> action;
-
+void add_config_commands(CLI::App& app, const Options& o, ConfigArgs& a, Action& action) {
   auto* config = app.add_subcommand("config", "per-account encryption configuration")->require_subcommand(1);
   config->add_subcommand("get", "show the configuration")->callback([&] {
     action = [&] { print_config(o, parse_json(request(o, {"GET", kConfigPath, {}, {}}, true))); };
   });
   auto* set = config->add_subcommand("set", "update the configuration (PUT)");
-  bool set_enabled = true;
-  std::string set_alg, set_key, set_key_file, set_salt, set_pk;
-  set->add_option("--enabled", set_enabled, "true or false");
-  set->add_option("--algorithm", set_alg, "AES-256-GCM or AES-256-CBC");
-  auto* key_opt = set->add_option("--key", set_key, "key text (>= 32 characters); prefer --key-file");
-  set->add_option("--key-file", set_key_file, "file holding the key text ('-' = stdin)")->excludes(key_opt);
-  set->add_option("--salt", set_salt, "salt (not \"default_salt\")");
-  set->add_option("--public-key-id", set_pk, "seal new recordings to this uploaded OpenPGP key (\"\" clears)");
-  set->callback([&] {
-    action = [&] {
-      json body = {{"enabled", set_enabled}};
-      if (!set_alg.empty()) body["algorithm"] = set_alg;
-      std::string key = set_key;
-      if (!set_key_file.empty()) {
-        key = read_file_or_stdin(set_key_file);
+  set->add_option("--enabled", a.enabled, "true or false");
+  set->add_option("--algorithm", a.algorithm, "AES-256-GCM or AES-256-CBC");
+  auto* key_opt = set->add_option("--key", a.key, "key text (>= 32 characters); prefer --key-file");
+  set->add_option("--key-file", a.key_file, "file holding the key text ('-' = stdin)")->excludes(key_opt);
+  set->add_option("--salt", a.salt, "salt (not \"default_salt\")");
+  set->add_option("--public-key-id", a.public_key_id, "seal new recordings to this uploaded OpenPGP key (\"\" clears)");
+  set->callback([&, set] {
+    action = [&, set] {
+      json body = {{"enabled", a.enabled}};
+      if (!a.algorithm.empty()) body["algorithm"] = a.algorithm;
+      std::string key = a.key;
+      if (!a.key_file.empty()) {
+        key = read_file_or_stdin(a.key_file);
         while (!key.empty() && (key.back() == '\n' || key.back() == '\r')) key.pop_back();
       }
       if (!key.empty()) body["key"] = key;
-      if (!set_salt.empty()) body["salt"] = set_salt;
-      if (set->count("--public-key-id") > 0) body["public_key_id"] = set_pk;
+      if (!a.salt.empty()) body["salt"] = a.salt;
+      if (set->count("--public-key-id") > 0) body["public_key_id"] = a.public_key_id;
       print_config(o, put_config(o, body));
     };
   });
@@ -188,22 +184,23 @@ int run(int argc, char** argv) {
       ->callback([&] {
         action = [&] {
           auto current = parse_json(request(o, {"GET", kConfigPath, {}, {}}, true))["config"];
-          if (current.empty()) throw Failure{kServerError, "account " + o.account + " is not configured; use 'config enable'"};
-          json body = {{"enabled", current.value("enabled", true)},
-                       {"key", random_hex(32)},
-                       {"salt", random_b64(16)}};
+          if (current.empty())
+            throw Failure{kServerError, "account " + o.account + " is not configured; use 'config enable'"};
+          json body = {{"enabled", current.value("enabled", true)}, {"key", random_hex(32)}, {"salt", random_b64(16)}};
           if (current.contains("algorithm")) body["algorithm"] = current["algorithm"];
           print_config(o, put_config(o, body));
         };
       });
+}
 
+void add_key_commands(CLI::App& app, const Options& o, KeyArgs& a, Action& action) {
   auto* keys = app.add_subcommand("keys", "client-supplied OpenPGP public keys")->require_subcommand(1);
-  std::string key_file, key_id;
   auto* upload = keys->add_subcommand("upload", "upload an ASCII-armored public key");
-  upload->add_option("file", key_file, "key file ('-' = stdin)")->required();
+  upload->add_option("file", a.file, "key file ('-' = stdin)")->required();
   upload->callback([&] {
     action = [&] {
-      auto r = parse_json(request(o, {"POST", kKeysPath, {"Content-Type: application/octet-stream"}, read_file_or_stdin(key_file)}, true));
+      auto r = parse_json(
+          request(o, {"POST", kKeysPath, {"Content-Type: application/octet-stream"}, read_file_or_stdin(a.file)}, true));
       if (o.json) std::cout << r.dump(2) << "\n";
       else std::cout << r.value("publicKeyId", "") << "\n";
     };
@@ -222,50 +219,73 @@ int run(int argc, char** argv) {
     };
   });
   auto* show = keys->add_subcommand("show", "print a public key exactly as uploaded");
-  show->add_option("id", key_id, "publicKeyId")->required();
+  show->add_option("id", a.id, "publicKeyId")->required();
   show->callback([&] {
-    action = [&] { std::cout << request(o, {"GET", std::string(kKeysPath) + "/" + key_id, {}, {}}, true).body; };
+    action = [&] { std::cout << request(o, {"GET", std::string(kKeysPath) + "/" + a.id, {}, {}}, true).body; };
   });
   auto* del = keys->add_subcommand("delete", "delete a public key (refused while a config uses it)");
-  del->add_option("id", key_id, "publicKeyId")->required();
+  del->add_option("id", a.id, "publicKeyId")->required();
   del->callback([&] {
     action = [&] {
-      auto r = parse_json(request(o, {"DELETE", std::string(kKeysPath) + "/" + key_id, {}, {}}, true));
+      auto r = parse_json(request(o, {"DELETE", std::string(kKeysPath) + "/" + a.id, {}, {}}, true));
       if (o.json) std::cout << r.dump(2) << "\n";
       else std::cout << r.value("message", "deleted") << "\n";
     };
   });
+}
 
+void mint_token(const MintArgs& a) {
+  auto secret = control::read_hs256_secret_file(a.secret_file);
+  if (!secret) throw Failure{kLocalError, secret.error().message};
+  json accounts = json::array();
+  if (a.accounts == "*") {
+    accounts = "*";
+  } else {
+    std::stringstream ss(a.accounts);
+    for (std::string acc; std::getline(ss, acc, ',');)
+      if (!acc.empty()) accounts.push_back(acc);
+  }
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                 .count();
+  json claims = {{"sub", a.sub}, {"accounts", accounts}, {"scope", a.scope}, {"iat", now}, {"exp", now + a.ttl}};
+  auto t = control::mint_hs256(*secret, claims);
+  if (!t) throw Failure{kLocalError, t.error().message};
+  std::cout << *t << "\n";
+}
+
+void add_token_commands(CLI::App& app, MintArgs& a, Action& action) {
   auto* token = app.add_subcommand("token", "JWTs")->require_subcommand(1);
-  std::string mint_secret, mint_sub, mint_accounts, mint_scope = "read";
-  long mint_ttl = 3600;
   auto* mint = token->add_subcommand("mint", "mint an HS256 token (needs the server's secret file)");
-  mint->add_option("--secret-file", mint_secret, "HS256 secret file")->required();
-  mint->add_option("--sub", mint_sub, "subject (who)")->required();
-  mint->add_option("--accounts", mint_accounts, "comma-separated account ids, or *")->required();
-  mint->add_option("--scope", mint_scope, "read or admin")->check(CLI::IsMember({"read", "admin"}));
-  mint->add_option("--ttl", mint_ttl, "lifetime in seconds")->check(CLI::Range(1L, 366L * 24 * 3600));
-  mint->callback([&] {
-    action = [&] {
-      auto secret = control::read_hs256_secret_file(mint_secret);
-      if (!secret) throw Failure{kLocalError, secret.error().message};
-      json accounts;
-      if (mint_accounts == "*") {
-        accounts = "*";
-      } else {
-        accounts = json::array();
-        std::stringstream ss(mint_accounts);
-        for (std::string a; std::getline(ss, a, ',');)
-          if (!a.empty()) accounts.push_back(a);
-      }
-      auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-      json claims = {{"sub", mint_sub}, {"accounts", accounts}, {"scope", mint_scope}, {"iat", now}, {"exp", now + mint_ttl}};
-      auto t = control::mint_hs256(*secret, claims);
-      if (!t) throw Failure{kLocalError, t.error().message};
-      std::cout << *t << "\n";
-    };
-  });
+  mint->add_option("--secret-file", a.secret_file, "HS256 secret file")->required();
+  mint->add_option("--sub", a.sub, "subject (who)")->required();
+  mint->add_option("--accounts", a.accounts, "comma-separated account ids, or *")->required();
+  mint->add_option("--scope", a.scope, "read or admin")->check(CLI::IsMember({"read", "admin"}));
+  mint->add_option("--ttl", a.ttl, "lifetime in seconds")->check(CLI::Range(1L, 366L * 24 * 3600));
+  mint->callback([&] { action = [&] { mint_token(a); }; });
+}
 
+int run(int argc, char** argv) {
+  Options o;
+  o.socket = env_or("RECVAULT_SOCKET", o.socket);
+  o.account = env_or("RECVAULT_ACCOUNT", "");
+  CLI::App app{"recvaultctl: manage recvault encryption keys over the control socket"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  app.option_defaults()->always_capture_default();
+  app.add_option("--socket", o.socket, "control socket (env RECVAULT_SOCKET)");
+  app.add_option("-a,--account", o.account, "account id, sent as X-Account-ID (env RECVAULT_ACCOUNT)");
+  auto* tok = app.add_option("--token", o.token, "bearer JWT (env RECVAULT_TOKEN)");
+  app.add_option("--token-file", o.token_file, "file holding the bearer JWT")->excludes(tok);
+  app.add_flag("--json", o.json, "print the server's raw JSON");
+  app.add_flag("--show-secrets", o.show_secrets, "print keys and salts in human output");
+
+  Action action;
+  ConfigArgs config_args;
+  KeyArgs key_args;
+  MintArgs mint_args;
+  add_config_commands(app, o, config_args, action);
+  add_key_commands(app, o, key_args, action);
+  add_token_commands(app, mint_args, action);
   app.add_subcommand("status", "daemon status")->callback([&] {
     action = [&] {
       auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));

@@ -66,8 +66,8 @@ class Server {
   void stop() noexcept;
   bool running() const noexcept;
 
-  // The pure handler the server drives (tests and fuzzing can call it too).
-  const Api& api() const;
+  // The pure handler the server drives; nullptr before the first start().
+  const Api* api() const noexcept;
 
  private:
   struct Impl;
