@@ -180,3 +180,35 @@ TEST_CASE("64 concurrent recorders appending 320-byte frames", "[mount][recorder
     CHECK(read_all(d.mnt() + "/acme/call-" + std::to_string(c) + ".wav") == want);
   }
 }
+
+TEST_CASE("an auditor decrypts a backing file offline with the key and salt from the API", "[mount][audit]") {
+  Daemon d;
+  d.start();
+  auto v1 = d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  auto first = pseudo_random(150000, 11);
+  write_all(d.mnt() + "/acme/first.wav", first);
+  d.configure("acme", {{"enabled", true}, {"salt", "a-new-salt-for-version-two"}});
+  auto second = pseudo_random(70000, 12);
+  write_all(d.mnt() + "/acme/second.wav", second);
+  // The export an auditor saved: GET's config, with historical keys and salts.
+  auto got = d.http("GET", "/api/v2/config/call_recording_encryption", "acme");
+  REQUIRE(got.status == 200);
+  REQUIRE(d.stop() == 0);
+  std::ofstream(d.dir().file("export.json")) << got.body;
+  std::ofstream(d.dir().file("v1.key")) << v1["key"].get<std::string>();
+
+  const std::string tool = env_or_fail("RECVAULT_DECRYPT");
+  auto run = [](const std::string& cmd) { return std::system(cmd.c_str()); };
+  // Version 1, by key file and salt, exactly as the first PUT returned them.
+  REQUIRE(run(tool + " --key-file " + d.dir().file("v1.key") + " --salt '" + v1["salt"].get<std::string>() +
+              "' --out " + d.dir().file("first.out") + " " + d.backing() + "/acme/first.wav") == 0);
+  CHECK(read_all(d.dir().file("first.out")) == first);
+  // Both versions from the config export: the tool picks by the file's key_version.
+  for (const char* name : {"first", "second"}) {
+    REQUIRE(run(tool + " --config " + d.dir().file("export.json") + " --out " + d.dir().file(std::string(name) + ".cfg") +
+                " " + d.backing() + "/acme/" + name + ".wav") == 0);
+  }
+  CHECK(read_all(d.dir().file("first.cfg")) == first);
+  CHECK(read_all(d.dir().file("second.cfg")) == second);
+}
