@@ -2,6 +2,8 @@
 // unix socket, token minting, the generated OpenPGP test keys.
 #pragma once
 
+#include "../test_util.hpp"
+
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -19,26 +21,7 @@
 
 namespace recvault::control::testing {
 
-// A private directory, removed with everything in it on scope exit.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "rvctl-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::recvault::test::TempDir;  // tests/test_util.hpp
 
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

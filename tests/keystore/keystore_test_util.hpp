@@ -2,6 +2,8 @@
 // quick master keys and requests.
 #pragma once
 
+#include "../test_util.hpp"
+
 #include <stdlib.h>
 
 #include <filesystem>
@@ -13,25 +15,7 @@
 
 namespace recvault::keystore::test {
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "recvault-ks-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
-
- private:
-  std::filesystem::path path_;
-};
+using TempDir = ::recvault::test::TempDir;  // tests/test_util.hpp
 
 inline MasterKey test_master(std::uint8_t fill = 0x42) {
   crypto::SecretBytes b(MasterKey::kSize);
