@@ -6,25 +6,16 @@
 #include <system_error>
 #include <vector>
 
-#include <gpgme.h>
+#include "recvault/pgp/gpgme.hpp"
 
 namespace recvault::control {
 namespace {
 
 constexpr std::size_t kMaxKeys = 2;  // we only need to know "more than one"
 
-struct CtxDeleter {
-  void operator()(gpgme_ctx_t c) const noexcept { gpgme_release(c); }
-};
-struct DataDeleter {
-  void operator()(gpgme_data_t d) const noexcept { gpgme_data_release(d); }
-};
-struct KeyDeleter {
-  void operator()(gpgme_key_t k) const noexcept { gpgme_key_unref(k); }
-};
-using UniqueCtx = std::unique_ptr<gpgme_context, CtxDeleter>;
-using UniqueData = std::unique_ptr<gpgme_data, DataDeleter>;
-using UniqueKey = std::unique_ptr<_gpgme_key, KeyDeleter>;
+using pgp::UniqueCtx;
+using pgp::UniqueData;
+using pgp::UniqueKey;
 
 Error invalid(std::string why) { return make_error(Errc::invalid_argument, std::move(why)); }
 Error gpg_failure(const char* what, gpgme_error_t err) {
