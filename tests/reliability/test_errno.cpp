@@ -161,7 +161,9 @@ TEST_CASE("errno parity: renameat2, open flags, names, links, file size limits",
   d.configure("globex", {{"enabled", true}});
   REQUIRE(::mkdir((d.mnt() + "/globex").c_str(), 0755) == 0);
   CHECK(rename2(d.mnt() + "/acme/a", d.mnt() + "/globex/a", RENAME_NOREPLACE) == EXDEV);
-  CHECK(rename2(d.mnt() + "/acme/a", d.mnt() + "/globex/a", RENAME_EXCHANGE) == EXDEV);
+  write_all(d.mnt() + "/globex/b", bytes_of("globex"));
+  CHECK(rename2(d.mnt() + "/acme/a", d.mnt() + "/globex/b", RENAME_EXCHANGE) == EXDEV);
+  CHECK(content(d.mnt() + "/globex/b") == "globex");
 }
 
 TEST_CASE("errno parity as a non-root user: EACCES and EPERM", "[errno]") {
@@ -171,6 +173,7 @@ TEST_CASE("errno parity as a non-root user: EACCES and EPERM", "[errno]") {
   d.start();
   d.configure("acme", {{"enabled", true}});
   REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  REQUIRE(::chmod((d.mnt() + "/acme").c_str(), 0755) == 0);  // account dirs default to 0750
   const std::string plain = d.dir().file("plain");
   REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
   compare(run_as_other(plain), run_as_other(d.mnt() + "/acme"));

@@ -73,7 +73,10 @@ std::vector<Case> cases() {
       {"xattr key_version changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.key_version", "7", 1, 0); }},
       {"xattr salt changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.salt", "forged", 6, 0); }},
       {"xattr algorithm changed",
-       [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.algorithm", "AES-256-CBC", 11, 0); }},
+       [](auto& b, auto&) {
+         const std::string other = xattr_of(b, "user.recvault.algorithm") == "AES-256-CBC" ? "AES-256-GCM" : "AES-256-CBC";
+         ::setxattr(b.c_str(), "user.recvault.algorithm", other.data(), other.size(), 0);
+       }},
       {"xattr file_id changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.file_id", "00", 2, 0); }},
       {"xattr format garbage", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.format", "\xff\x01", 2, 0); }},
   };
