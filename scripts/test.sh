@@ -9,6 +9,7 @@ RECVAULT_WITH_FUZZ=1 scripts/deps.sh || exit 1
 modprobe fuse 2>/dev/null || true
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 
 setup() {  # dir, meson options...
   local dir=$1; shift
