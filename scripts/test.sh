@@ -5,10 +5,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/deps.sh || exit 1
+RECVAULT_WITH_FUZZ=1 scripts/deps.sh || exit 1
 modprobe fuse 2>/dev/null || true
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 
 setup() {  # dir, meson options...
   local dir=$1; shift
@@ -50,6 +51,20 @@ run_config() {  # dir, meson options...
 
 run_config build-ci -Dbuildtype=debugoptimized -Dwerror=true
 run_config build-asan -Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true
+
+# libFuzzer targets, bounded; each target counts as one test.
+run_fuzz() {
+  echo "== fuzzing (${FUZZ_SECONDS:-15}s per target)" >&2
+  FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >build-fuzz.log 2>&1 || status=1
+  grep -E '^fuzz ' build-fuzz.log >&2
+  local line ok fail
+  line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' build-fuzz.log | tail -1)
+  ok=$(echo "$line" | awk '{print $2}'); ok=${ok:-0}
+  fail=$(echo "$line" | awk '{print $4}'); fail=${fail:-1}
+  passed=$((passed + ok))
+  failed=$((failed + fail))
+}
+run_fuzz
 
 echo "$passed passed, $failed failed"
 [ "$status" = 0 ] && [ "$failed" = 0 ]

@@ -281,16 +281,19 @@ Status EncryptedFile::write_at_most_size(std::uint64_t offset, std::span<const s
       if (index > tail_index_) {  // the tail is full: it stops being the last chunk
         RV_TRY(load_tail());
         RV_TRY(leave_tail());
-        tail_index_ = index;
-        tail_.clear();
         if (take == c && done + take < in.size()) {
-          // A whole chunk with more to follow goes straight to disk.
+          // A whole chunk with more to follow goes straight to disk. The tail
+          // moves only once it is there: a failed write (ENOSPC) must leave
+          // the invariant intact, or a later seal marks an empty chunk final.
           RV_TRY(write_record(index, piece, false));
+          tail_index_ = index;
           tail_.assign(piece.begin(), piece.end());
           size_ = index * c + c;
           done += take;
           continue;
         }
+        tail_index_ = index;
+        tail_.clear();
       }
       RV_TRY(load_tail());
       if (tail_.size() < within + take) tail_.resize(within + take);

@@ -1,0 +1,87 @@
+// Shared helpers for the reliability tests: seeds, environment knobs, a
+// tmpfs mounted for the life of a test, and running as another user.
+#pragma once
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <random>
+#include <stdexcept>
+#include <string>
+
+namespace recvault::test {
+
+// RECVAULT_SEED fixes the seed of every randomised test (to replay a failure);
+// otherwise a fresh one. Always printed, so a failing run can be reproduced.
+inline std::uint64_t test_seed(const char* what) {
+  std::uint64_t seed = 0;
+  if (const char* s = std::getenv("RECVAULT_SEED"); s != nullptr && *s != '\0') {
+    seed = std::strtoull(s, nullptr, 0);
+  } else {
+    seed = std::random_device{}() ^ (std::uint64_t{std::random_device{}()} << 32);
+  }
+  std::cerr << what << ": seed " << seed << " (replay with RECVAULT_SEED=" << seed << ")\n";
+  return seed;
+}
+
+// An integer knob from the environment (long modes), or `fallback`.
+inline std::uint64_t env_count(const char* name, std::uint64_t fallback) {
+  const char* s = std::getenv(name);
+  return s != nullptr && *s != '\0' ? std::strtoull(s, nullptr, 0) : fallback;
+}
+
+// A tmpfs of `size` mounted on `dir` (which must exist) until destruction;
+// the unmount is lazy so it succeeds even while a daemon still holds files.
+class TmpfsMount {
+ public:
+  TmpfsMount(const std::string& dir, const std::string& size) : dir_(dir) {
+    std::string opts = "size=" + size + ",mode=0755";
+    if (::mount("tmpfs", dir.c_str(), "tmpfs", 0, opts.c_str()) != 0) {
+      throw std::runtime_error("mount tmpfs on " + dir + " failed: " + std::to_string(errno));
+    }
+  }
+  ~TmpfsMount() { ::umount2(dir_.c_str(), MNT_DETACH); }
+  TmpfsMount(const TmpfsMount&) = delete;
+  TmpfsMount& operator=(const TmpfsMount&) = delete;
+
+ private:
+  std::string dir_;
+};
+
+// Runs `fn` in a child as uid/gid `id` (no supplementary groups); returns
+// the child's exit code (fn's result), 99 if it could not switch user.
+inline int as_user(uid_t id, const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0) ::_exit(99);
+    ::_exit(fn());
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Adds `line` to the [storage] table of a harness config (TOML cannot reopen
+// a table, so the harness's `extra` cannot).
+inline void set_storage_option(const std::string& config_path, const std::string& line) {
+  std::ifstream in(config_path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  const std::string table = "[storage]\n";
+  auto pos = text.find(table);
+  if (pos == std::string::npos) throw std::runtime_error("no [storage] in " + config_path);
+  text.insert(pos + table.size(), line + "\n");
+  std::ofstream(config_path) << text;
+}
+
+}  // namespace recvault::test

@@ -1,0 +1,140 @@
+// Full disks: the backing dir and the keystore on small tmpfs mounts.
+//   - writes fail with ENOSPC (never EIO), and close() reports it;
+//   - earlier recordings stay intact, the daemon keeps serving, and writing
+//     works again once space is freed;
+//   - a keystore that cannot grow answers 500 "Failed to update encryption
+//     configuration" and keeps the old configuration.
+#include <catch2/catch.hpp>
+
+#include "../fuse/daemon_harness.hpp"
+#include "../fuse/fs_util.hpp"
+#include "reliability_util.hpp"
+
+using namespace recvault;
+using namespace recvault::test;
+
+namespace {
+
+struct FillResult {
+  std::uint64_t written = 0;
+  std::vector<int> errors;  // every errno seen from write, fsync and close
+};
+
+// Writes `chunk`-sized pieces to `path` until something fails (or `limit`).
+FillResult fill(const std::string& path, std::size_t chunk, std::uint64_t limit) {
+  FillResult r;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    r.errors.push_back(errno);
+    return r;
+  }
+  auto data = pseudo_random(chunk, 77);
+  while (r.written < limit) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      r.errors.push_back(errno);
+      break;
+    }
+    r.written += static_cast<std::uint64_t>(n);
+  }
+  if (::fsync(fd) != 0) r.errors.push_back(errno);
+  if (::close(fd) != 0) r.errors.push_back(errno);
+  return r;
+}
+
+void check_enospc(const FillResult& r) {
+  INFO("written " << r.written);
+  REQUIRE_FALSE(r.errors.empty());
+  for (int e : r.errors) CHECK(e == ENOSPC);
+}
+
+void run_backing_full(const char* writeback, std::size_t piece) {
+  Daemon d(std::string("[fuse]\nwriteback_cache = ") + writeback + "\n");
+  TmpfsMount small(d.backing(), "3m");
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const auto early = pseudo_random(300000, 1);
+  write_all(d.mnt() + "/acme/early.wav", early);
+
+  check_enospc(fill(d.mnt() + "/acme/filler.wav", piece, 64 << 20));
+  // A recording that starts on the full disk fails cleanly too.
+  check_enospc(fill(d.mnt() + "/acme/late.wav", 320, 1 << 20));
+
+  // Still serving; the earlier recording is intact.
+  CHECK(read_all(d.mnt() + "/acme/early.wav") == early);
+  std::vector<std::uint8_t> partial;
+  CHECK(try_read_all(d.mnt() + "/acme/filler.wav", partial) == 0);  // whatever landed is readable
+
+  // Space returns: writing works again.
+  REQUIRE(::unlink((d.mnt() + "/acme/filler.wav").c_str()) == 0);
+  REQUIRE((::unlink((d.mnt() + "/acme/late.wav").c_str()) == 0 || errno == ENOENT));  // its create may have failed
+  const auto after = pseudo_random(500000, 2);
+  write_all(d.mnt() + "/acme/after.wav", after);
+  CHECK(read_all(d.mnt() + "/acme/after.wav") == after);
+  CHECK(read_all(d.mnt() + "/acme/early.wav") == early);
+  CHECK(d.stop() == 0);
+  CHECK(backing_header(d.backing() + "/acme/after.wav").sealed);
+}
+
+}  // namespace
+
+TEST_CASE("a full backing disk gives ENOSPC, keeps old recordings and recovers", "[full-disk]") {
+  SECTION("writeback cache (large writes)") { run_backing_full("true", 256 * 1024); }
+  SECTION("no writeback cache (320-byte frames)") { run_backing_full("false", 320); }
+}
+
+TEST_CASE("a full keystore disk: 500 and the configuration unchanged", "[full-disk]") {
+  Daemon d;
+  TmpfsMount small(d.dir().file("keystore"), "1m");
+  d.start();
+  auto v1 = d.configure("acme", {{"enabled", true}});
+  {
+    // Fill the keystore's file system to the last byte.
+    int fd = ::open(d.dir().file("keystore/filler").c_str(), O_WRONLY | O_CREAT, 0600);
+    REQUIRE(fd >= 0);
+    std::vector<std::uint8_t> buf(4096, 1);
+    while (::write(fd, buf.data(), buf.size()) > 0) {
+    }
+    while (::write(fd, buf.data(), 1) > 0) {
+    }
+    ::close(fd);
+  }
+  // Rotations write new pages: one of them must hit the full disk.
+  int failures = 0;
+  nlohmann::json last_ok = v1;
+  for (int i = 0; i < 20 && failures == 0; ++i) {
+    nlohmann::json rotate = {{"enabled", true},
+                             {"key", hex_encode(pseudo_random(32, 100 + static_cast<std::uint64_t>(i)))},
+                             {"salt", hex_encode(pseudo_random(16, 200 + static_cast<std::uint64_t>(i)))}};
+    auto r = d.http("PUT", "/api/v2/config/call_recording_encryption", "acme", rotate.dump());
+    if (r.status == 200) {
+      last_ok = r.json()["config"];
+      continue;
+    }
+    INFO(r.body);
+    CHECK(r.status == 500);
+    CHECK(r.body.find("Failed to update encryption configuration") != std::string::npos);
+    ++failures;
+  }
+  REQUIRE(failures == 1);
+  auto got = d.http("GET", "/api/v2/config/call_recording_encryption", "acme");
+  REQUIRE(got.status == 200);
+  CHECK(got.json()["config"]["key_version"] == last_ok["key_version"]);
+  CHECK(got.json()["config"]["salt"] == last_ok["salt"]);
+
+  // Recording still works under the unchanged configuration.
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  write_all(d.mnt() + "/acme/call.wav", pseudo_random(100000, 3));
+  CHECK(read_all(d.mnt() + "/acme/call.wav") == pseudo_random(100000, 3));
+
+  // Space returns: updates work again, and the store survives a restart.
+  REQUIRE(::unlink(d.dir().file("keystore/filler").c_str()) == 0);
+  auto rotated = d.configure("acme", {{"enabled", true}, {"key", hex_encode(pseudo_random(32, 300))}, {"salt", hex_encode(pseudo_random(16, 301))}});
+  CHECK(rotated["key_version"].get<int>() == last_ok["key_version"].get<int>() + 1);
+  CHECK(d.stop() == 0);
+  d.start();
+  CHECK(read_all(d.mnt() + "/acme/call.wav") == pseudo_random(100000, 3));
+  auto final = d.http("GET", "/api/v2/config/call_recording_encryption", "acme");
+  CHECK(final.json()["config"]["key_version"] == rotated["key_version"]);
+}

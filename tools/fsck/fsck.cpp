@@ -1,0 +1,176 @@
+#include "fsck.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "recvault/format/encrypted_file.hpp"
+#include "recvault/format/xattrs.hpp"
+#include "recvault/sys/fd.hpp"
+
+namespace recvault::fsck {
+
+const char* status_name(Status s) noexcept {
+  switch (s) {
+    case Status::sealed: return "sealed";
+    case Status::plain: return "plain";
+    case Status::unterminated: return "unterminated";
+    case Status::torn_tail: return "torn-tail";
+    case Status::tampered: return "tampered";
+    case Status::truncated: return "truncated";
+    case Status::wrong_key: return "wrong-key";
+    case Status::no_key: return "no-key";
+    case Status::unsupported: return "unsupported";
+    case Status::error: return "error";
+  }
+  return "error";
+}
+
+bool is_damage(Status s) noexcept {
+  return s != Status::sealed && s != Status::plain && s != Status::unterminated && s != Status::torn_tail;
+}
+
+namespace {
+
+Status status_of(const Error& e) {
+  switch (e.code) {
+    case Errc::tampered:
+    case Errc::metadata_mismatch: return Status::tampered;
+    case Errc::truncated: return Status::truncated;
+    case Errc::wrong_key: return Status::wrong_key;
+    case Errc::key_unavailable: return Status::no_key;
+    case Errc::unsupported: return Status::unsupported;
+    default: return Status::error;
+  }
+}
+
+// The daemon's rule (fuse/file_content.cpp): the format xattr decides when it
+// says "plain"; otherwise the magic; xattrs without a header is tampering.
+Result<bool> is_encrypted(int fd) {
+  auto fmt = sys::get_xattr(fd, format::xattr::format);
+  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return false;
+  std::uint8_t magic[sizeof format::kMagic] = {};
+  auto n = sys::pread_full(fd, magic, 0);
+  if (!n) return std::move(n).error();
+  if (format::has_magic(std::span(magic, *n))) return true;
+  if (fmt && fmt->has_value() && *n > 0) {
+    return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
+  }
+  return false;
+}
+
+void fill_from_verify(FileReport& r, const format::VerifyReport& v) {
+  r.plaintext_size = v.plaintext_size;
+  r.chunks = v.chunks;
+  if (v.state == format::FileState::sealed) {
+    r.status = Status::sealed;
+  } else {
+    r.status = v.torn_tail ? Status::torn_tail : Status::unterminated;
+  }
+}
+
+// Seals an unterminated file in place, keeping its timestamps (they are the
+// recording's), then fsyncs it.
+recvault::Status seal_file(int fd, const format::KeyResolver& resolve) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
+  auto f = format::EncryptedFile::open(fd, resolve);
+  if (!f) return std::move(f).error();
+  RV_TRY((*f)->seal());
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ::futimens(fd, times);  // best effort: a failure loses only the old mtime
+  if (::fsync(fd) != 0) {
+    int e = errno;
+    return sys_error("fsync", e);
+  }
+  return {};
+}
+
+}  // namespace
+
+FileReport check_file(const std::filesystem::path& file, const std::string& account, const format::KeyResolver& resolve,
+                      const Options& options) {
+  FileReport r;
+  r.path = file;
+  r.account = account;
+  sys::UniqueFd fd(::open(file.c_str(), (options.seal ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) {
+    int e = errno;
+    r.detail = sys_error("open", e).message;
+    return r;
+  }
+  auto enc = is_encrypted(fd.get());
+  if (!enc) {
+    r.status = status_of(enc.error());
+    r.detail = enc.error().message;
+    return r;
+  }
+  if (!*enc) {
+    auto size = sys::file_size(fd.get());
+    r.status = Status::plain;
+    r.plaintext_size = size ? *size : 0;
+    return r;
+  }
+  auto v = format::verify_file(fd.get(), resolve);
+  if (!v) {
+    r.status = status_of(v.error());
+    r.detail = v.error().message;
+    return r;
+  }
+  fill_from_verify(r, *v);
+  if (options.seal && (r.status == Status::unterminated || r.status == Status::torn_tail)) {
+    if (auto st = seal_file(fd.get(), resolve); !st) {
+      r.detail = "seal failed: " + st.error().message;
+      return r;
+    }
+    auto again = format::verify_file(fd.get(), resolve);
+    if (!again) {
+      r.status = status_of(again.error());
+      r.detail = "after sealing: " + again.error().message;
+      return r;
+    }
+    fill_from_verify(r, *again);
+    r.sealed_now = r.status == Status::sealed;
+  }
+  return r;
+}
+
+Result<std::vector<FileReport>> check_tree(const std::filesystem::path& dir, const std::string& account,
+                                          const ResolverFor& resolver_for, const Options& options) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return make_error(Errc::not_found, dir.string() + " is not a directory");
+  std::vector<std::pair<std::string, fs::path>> roots;  // account, its directory
+  if (!account.empty()) {
+    roots.emplace_back(account, dir);
+  } else {
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      if (e.is_directory(ec) && !e.is_symlink(ec)) roots.emplace_back(e.path().filename().string(), e.path());
+    }
+    if (ec) return make_error(Errc::io, "cannot list " + dir.string() + ": " + ec.message());
+  }
+  std::vector<FileReport> out;
+  for (const auto& [acct, root] : roots) {
+    const format::KeyResolver resolve = resolver_for(acct);
+    std::vector<fs::path> files;
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->is_regular_file(ec) && !it->is_symlink(ec)) files.push_back(it->path());
+    }
+    if (ec) return make_error(Errc::io, "cannot walk " + root.string() + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      FileReport r = check_file(f, acct, resolve, options);
+      r.path = fs::relative(f, dir, ec);
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace recvault::fsck

@@ -1,0 +1,118 @@
+// recvault-fsck: checks the backing files of one account or of a whole
+// backing dir offline, and with --seal seals recordings a crash left open.
+//
+// Exit status (bits, like fsck(8)):
+//   0  every file is sealed or plain
+//   1  unterminated files were found and sealed (--seal)
+//   2  unterminated files remain (run again with --seal)
+//   4  damaged files: tampered, truncated, wrong key, no key, unreadable
+//   8  operational error: bad arguments, keystore not usable, dir in use
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <map>
+
+#include "fsck.hpp"
+#include "recvault/daemon/config.hpp"
+#include "recvault/keystore/key_cache.hpp"
+#include "recvault/keystore/master_key.hpp"
+#include "recvault/keystore/store.hpp"
+
+using namespace recvault;
+
+namespace {
+
+constexpr int kSealed = 1, kUnterminated = 2, kDamaged = 4, kOperational = 8;
+
+int fail(const std::string& message) {
+  std::cerr << "recvault-fsck: " << message << "\n";
+  return kOperational;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"recvault-fsck - offline check of recvault backing files; seals recordings left open by a crash"};
+  std::string config_path, keystore_dir, master_key_file, credential, account, dir;
+  bool seal = false, json = false, force = false, quiet = false;
+  app.add_option("dir", dir, "backing dir (each subdirectory an account), or one account's dir with --account");
+  app.add_option("-c,--config", config_path, "recvault.toml: takes the keystore, master key and backing dir from it");
+  app.add_option("--keystore", keystore_dir, "keystore directory (opened read-only)");
+  app.add_option("--master-key", master_key_file, "master key file of the keystore");
+  app.add_option("--credential", credential, "systemd credential holding the master key");
+  app.add_option("--account", account, "DIR is this account's directory");
+  app.add_flag("--seal", seal, "seal unterminated recordings (drops a torn last chunk); the daemon must be stopped");
+  app.add_flag("--force", force, "--seal even though a process holds the directory (dangerous)");
+  app.add_flag("--json", json, "machine-readable report on stdout");
+  app.add_flag("-q,--quiet", quiet, "list only files that are not sealed or plain");
+  CLI11_PARSE(app, argc, argv);
+
+  if (!config_path.empty()) {
+    auto cfg = daemon::load_config_file(config_path);
+    if (!cfg) return fail(cfg.error().message);
+    if (keystore_dir.empty()) keystore_dir = cfg->keystore_dir.string();
+    if (master_key_file.empty() && credential.empty()) {
+      master_key_file = cfg->master_key_file.string();
+      credential = cfg->master_key_credential;
+    }
+    if (dir.empty()) dir = cfg->backing_dir.string();
+  }
+  if (dir.empty()) return fail("give a directory to check, or --config");
+  if (keystore_dir.empty()) return fail("give --keystore DIR and --master-key FILE, or --config");
+  auto master = !master_key_file.empty() ? keystore::MasterKey::load_file(master_key_file)
+                                         : keystore::MasterKey::load_credential(credential);
+  if (!master) return fail("master key: " + master.error().message);
+  keystore::StoreOptions so;
+  so.read_only = true;
+  auto store = keystore::Store::open(keystore_dir, std::move(master).value(), so);
+  if (!store) return fail("keystore " + keystore_dir + ": " + store.error().message);
+  keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
+
+  if (auto users = fsck::in_use(dir); !users.empty()) {
+    std::string pids;
+    for (pid_t p : users) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
+    if (seal && !force) {
+      return fail(dir + " is in use by process " + pids +
+                  " (a running recvaultd?): stop the daemon before --seal, or it may overwrite what fsck writes");
+    }
+    std::cerr << "recvault-fsck: warning: " << dir << " is in use by process " << pids
+              << "; files being recorded show as unterminated\n";
+  }
+
+  fsck::Options options;
+  options.seal = seal;
+  auto reports = fsck::check_tree(dir, account, [&keys](const std::string& acct) -> format::KeyResolver {
+    return [&keys, acct](const format::Header& h) { return keys.version_key(acct, h.key_version, h.salt); };
+  }, options);
+  if (!reports) return fail(reports.error().message);
+
+  int code = 0;
+  std::map<std::string, std::size_t> counts;
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& r : *reports) {
+    ++counts[fsck::status_name(r.status)];
+    if (r.sealed_now) code |= kSealed;
+    if (r.status == fsck::Status::unterminated || r.status == fsck::Status::torn_tail) code |= kUnterminated;
+    if (fsck::is_damage(r.status)) code |= kDamaged;
+    const bool clean = (r.status == fsck::Status::sealed || r.status == fsck::Status::plain) && !r.sealed_now;
+    if (json) {
+      nlohmann::json f = {{"path", r.path.string()}, {"account", r.account}, {"status", fsck::status_name(r.status)},
+                          {"size", r.plaintext_size}, {"chunks", r.chunks}, {"sealed_now", r.sealed_now}};
+      if (!r.detail.empty()) f["detail"] = r.detail;
+      files.push_back(std::move(f));
+    } else if (!quiet || !clean) {
+      std::cout << fsck::status_name(r.status) << (r.sealed_now ? " (sealed now)" : "") << "\t" << r.path.string()
+                << "\t" << r.plaintext_size << " bytes" << (r.detail.empty() ? "" : "\t" + r.detail) << "\n";
+    }
+  }
+  if (json) {
+    nlohmann::json out = {{"files", files}, {"summary", counts}, {"exit_code", code}};
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << reports->size() << " file(s):";
+    for (const auto& [name, n] : counts) std::cout << " " << n << " " << name;
+    std::cout << "\n";
+  }
+  return code;
+}
