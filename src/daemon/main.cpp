@@ -106,7 +106,10 @@ int main(int argc, char** argv) {
   fuse::FsOptions fs_options;
   fs_options.backing_dir = config.backing_dir;
   fs_options.chunk_size = config.chunk_size;
-  fs_options.tail_flush_interval = config.tail_flush_interval;
+  // With the writeback cache, data passes two stages (kernel -> daemon tail ->
+  // backing file); each runs every half interval so a crash loses at most one.
+  fs_options.tail_flush_interval =
+      config.writeback_cache ? config.tail_flush_interval / 2 : config.tail_flush_interval;
   fs_options.attr_timeout = config.attr_timeout;
   fs_options.writeback_cache = config.writeback_cache;
   fs_options.view_xattrs = config.view_xattrs;

@@ -101,8 +101,8 @@ struct SessionDeleter {
 // With the writeback cache the kernel holds what write() accepted until its
 // own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
 // would lose those pages. A helper process calls syncfs() on the mount every
-// flush interval to hand them to us; the tail flusher then bounds the loss to
-// about two intervals. It must be a separate process without the /dev/fuse
+// half flush interval to hand them to us, and the tail flusher also runs every
+// half interval (main.cpp), so the loss stays within one interval. It must be a separate process without the /dev/fuse
 // fd: a daemon thread blocked in syncfs waits on the daemon itself, and after
 // a SIGKILL the process could never exit (nor the connection abort).
 class KernelWriteback {
@@ -187,7 +187,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fs.set_session(se.get());
   fs.start_flusher();
   std::unique_ptr<KernelWriteback> writeback;
-  if (config.writeback_cache) writeback = std::make_unique<KernelWriteback>(config.mount_point, config.tail_flush_interval);
+  if (config.writeback_cache) writeback = std::make_unique<KernelWriteback>(config.mount_point, config.tail_flush_interval / 2);
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
 
