@@ -43,6 +43,28 @@ void set_directory_key(fuse_req_t req, Inode& node, std::string_view value) {
   fuse_reply_err(req, st ? 0 : report(fs, node, "set directory key", st.error()));
 }
 
+// The inode an xattr request is about, or nullptr after answering ENOSYS
+// when the mount offers no xattrs (view_xattrs = false).
+Inode* xattr_target(fuse_req_t req, fuse_ino_t ino) {
+  auto& fs = fs_of(req);
+  if (!fs.options().view_xattrs) {
+    fuse_reply_err(req, ENOSYS);
+    return nullptr;
+  }
+  return &fs.inode(ino);
+}
+
+// For set/remove: the inode, or nullptr after answering EOPNOTSUPP for
+// symlinks and names outside user.*.
+Inode* writable_target(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Inode* node = xattr_target(req, ino);
+  if (node != nullptr && (node->type == S_IFLNK || !user_namespace(name))) {
+    fuse_reply_err(req, EOPNOTSUPP);
+    return nullptr;
+  }
+  return node;
+}
+
 // Answers a size probe (size == 0) or the value itself.
 void reply_sized(fuse_req_t req, ssize_t n, const std::vector<char>& buf, std::size_t size) {
   if (n < 0) {
@@ -57,16 +79,9 @@ void reply_sized(fuse_req_t req, ssize_t n, const std::vector<char>& buf, std::s
 }  // namespace
 
 void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, std::size_t size, int flags) {
-  auto& fs = fs_of(req);
-  if (!fs.options().view_xattrs) {
-    fuse_reply_err(req, ENOSYS);
-    return;
-  }
-  Inode& node = fs.inode(ino);
-  if (node.type == S_IFLNK || !user_namespace(name)) {
-    fuse_reply_err(req, EOPNOTSUPP);
-    return;
-  }
+  Inode* target = writable_target(req, ino, name);
+  if (target == nullptr) return;
+  Inode& node = *target;
   if (is_directory_key(node, name)) {
     if (size == 0) {
       fuse_reply_err(req, EINVAL);  // removexattr clears it
@@ -84,12 +99,9 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
 }
 
 void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
-  auto& fs = fs_of(req);
-  if (!fs.options().view_xattrs) {
-    fuse_reply_err(req, ENOSYS);
-    return;
-  }
-  Inode& node = fs.inode(ino);
+  Inode* target = xattr_target(req, ino);
+  if (target == nullptr) return;
+  Inode& node = *target;
   if (node.type == S_IFLNK || !user_namespace(name)) {
     fuse_reply_err(req, node.type == S_IFLNK ? EOPNOTSUPP : ENODATA);
     return;
@@ -100,12 +112,9 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size
 }
 
 void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size) {
-  auto& fs = fs_of(req);
-  if (!fs.options().view_xattrs) {
-    fuse_reply_err(req, ENOSYS);
-    return;
-  }
-  Inode& node = fs.inode(ino);
+  Inode* target = xattr_target(req, ino);
+  if (target == nullptr) return;
+  Inode& node = *target;
   if (node.type == S_IFLNK) {
     fuse_reply_err(req, EOPNOTSUPP);
     return;
@@ -139,16 +148,9 @@ void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size) {
 }
 
 void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
-  auto& fs = fs_of(req);
-  if (!fs.options().view_xattrs) {
-    fuse_reply_err(req, ENOSYS);
-    return;
-  }
-  Inode& node = fs.inode(ino);
-  if (node.type == S_IFLNK || !user_namespace(name)) {
-    fuse_reply_err(req, EOPNOTSUPP);
-    return;
-  }
+  Inode* target = writable_target(req, ino, name);
+  if (target == nullptr) return;
+  Inode& node = *target;
   if (is_directory_key(node, name)) {
     set_directory_key(req, node, "");
     return;
