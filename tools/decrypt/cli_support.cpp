@@ -1,6 +1,7 @@
 #include "cli_support.hpp"
 
 #include <cstring>
+#include <iostream>
 
 #include "recvault/crypto/secret.hpp"
 
@@ -22,6 +23,24 @@ void scrub_argv(int argc, char** argv, const char* name) {
 void scrub_option(const CLI::Option* opt) {
   // results() is a const view of CLI11's own (non-const) strings.
   for (const std::string& s : opt->results()) crypto::secure_wipe(const_cast<char*>(s.data()), s.size());
+}
+
+
+std::optional<int> parse_scrubbing_key(CLI::App& app, int argc, char** argv, const char* tool,
+                                       const CLI::Option* key_opt) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      std::cout << app.help();
+      return 0;
+    }
+    std::cerr << tool << ": " << e.what() << " (see --help)\n";
+    return 1;
+  }
+  scrub_argv(argc, argv, "--key");
+  scrub_option(key_opt);
+  return std::nullopt;
 }
 
 }  // namespace recvault::tools

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <optional>
 
 namespace recvault::tools {
 
@@ -26,5 +27,11 @@ class ManFormatter : public CLI::Formatter {
 void scrub_argv(int argc, char** argv, const char* name);
 // Wipes the copies of an option's value that CLI11 keeps after parsing.
 void scrub_option(const CLI::Option* opt);
+
+// Parses argv, then scrubs the key option from argv and from CLI11. Returns
+// nullopt to go on, or the exit code: 0 after printing --help, 1 (usage)
+// after a one-line "<tool>: <reason> (see --help)" on stderr.
+std::optional<int> parse_scrubbing_key(CLI::App& app, int argc, char** argv, const char* tool,
+                                       const CLI::Option* key_opt);
 
 }  // namespace recvault::tools

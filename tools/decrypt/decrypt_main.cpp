@@ -96,18 +96,7 @@ int main(int argc, char** argv) {
   verify_opt->excludes(out_opt)->excludes(info_opt);
   info_opt->excludes(out_opt)->excludes(key_opt)->excludes(file_opt)->excludes(config_opt)->excludes(salt_opt);
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      std::cout << app.help();
-      return exit_ok;
-    }
-    std::cerr << "recvault-decrypt: " << e.what() << " (see --help)\n";
-    return exit_usage;
-  }
-  scrub_argv(argc, argv, "--key");
-  scrub_option(key_opt);
+  if (auto done = parse_scrubbing_key(app, argc, argv, "recvault-decrypt", key_opt)) return *done;  // 0 help, 1 usage
 
   auto notes = std::make_shared<ResolveNotes>();
   std::optional<std::string> salt_arg;

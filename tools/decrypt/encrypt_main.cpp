@@ -76,18 +76,7 @@ int main(int argc, char** argv) {
   app.add_option("INPUT", input, "plaintext file (- = standard input)")->required();
   app.add_option("OUTPUT", output, "backing file to create")->required();
   key_opt->excludes(file_opt);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      std::cout << app.help();
-      return exit_ok;
-    }
-    std::cerr << "recvault-encrypt: " << e.what() << " (see --help)\n";
-    return exit_usage;
-  }
-  scrub_argv(argc, argv, "--key");
-  scrub_option(key_opt);
+  if (auto done = parse_scrubbing_key(app, argc, argv, "recvault-encrypt", key_opt)) return *done;  // 0 help, 1 usage
 
   auto alg = format::parse_algorithm(algorithm);
   if (!alg) {
