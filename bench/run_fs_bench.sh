@@ -9,6 +9,8 @@
 #   bench/run_fs_bench.sh --quick    tiny sizes, 1 round: a correctness check (used by the test suite)
 #
 # RECVAULT_BENCH_DIR chooses where the three targets live (default /var/tmp).
+# WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
+# is the 1,000-open-recordings probe); ROUNDS=n the number of rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -119,7 +121,7 @@ for line in sys.stdin:
 rss_report="$W/rss.tsv"
 : >"$rss_report"
 for t in "${targets[@]}"; do
-  [ "$t" = raw ] && continue
+  { [ "$t" = raw ] || ! { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" rss "* ]]; }; } && continue
   rm -f "$W/hold.in" "$W/hold.out"
   mkfifo "$W/hold.in"
   "$fsbench" hold_open "${dir[$t]}" "$HOLD" <"$W/hold.in" >"$W/hold.out" &
@@ -132,18 +134,35 @@ for t in "${targets[@]}"; do
   rm -f "${dir[$t]}"/open-*.wav
 done
 
+want() { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" $1 "* ]]; }
 for round in $(seq "$rounds"); do
-  for t in "${targets[@]}"; do run "$t" seq_write seq_write "$SEQ_MIB"; done
-  for t in "${targets[@]}"; do drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
-  for t in "${targets[@]}"; do drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
+  if want seq_write || want seq_read || want random_read; then
+    for t in "${targets[@]}"; do run "$t" seq_write seq_write "$SEQ_MIB"; done
+    want seq_write || sed -i '/\tseq_write\t/d' "$results"
+  fi
+  if want seq_read; then
+    for t in "${targets[@]}"; do drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
+  fi
+  if want random_read; then
+    for t in "${targets[@]}"; do drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
+  fi
   for t in "${targets[@]}"; do rm -f "${dir[$t]}/seq.bin"; done
   # shellcheck disable=SC2086
-  for t in "${targets[@]}"; do run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
+  if want recorders_64; then
+    for t in "${targets[@]}"; do run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
+  fi
   # shellcheck disable=SC2086
-  for t in "${targets[@]}"; do run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
-  for t in "${targets[@]}"; do run "$t" small_files small_files "$SMALL"; done
-  for t in "${targets[@]}"; do drop_caches; run "$t" small_files_read small_files_read "$SMALL"; done
-  for t in "${targets[@]}"; do rm -rf "${dir[$t]}/small"; done
+  if want recorders_256; then
+    for t in "${targets[@]}"; do run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
+  fi
+  if want small_files || want small_files_read; then
+    for t in "${targets[@]}"; do run "$t" small_files small_files "$SMALL"; done
+    want small_files || sed -i '/\tsmall_files\t/d' "$results"
+    if want small_files_read; then
+      for t in "${targets[@]}"; do drop_caches; run "$t" small_files_read small_files_read "$SMALL"; done
+    fi
+    for t in "${targets[@]}"; do rm -rf "${dir[$t]}/small"; done
+  fi
 done
 
 python3 "$root/bench/summarize.py" "$results" "$rss_report"

@@ -117,12 +117,14 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "fuse", st)) {
-    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads"}));
+    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads",
+                                   "read_ahead_kb"}));
     RV_TRY(get(*t, "fuse", "allow_other", c.allow_other));
     RV_TRY(get(*t, "fuse", "writeback_cache", c.writeback_cache));
     RV_TRY(get(*t, "fuse", "view_xattrs", c.view_xattrs));
     RV_TRY(get(*t, "fuse", "attr_timeout", c.attr_timeout));
     RV_TRY(get(*t, "fuse", "max_threads", c.max_threads));
+    RV_TRY(get(*t, "fuse", "read_ahead_kb", c.read_ahead_kb));
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
@@ -196,6 +198,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     return bad("[openpgp] pipe_bytes must be between 4096 and 67108864");
   }
   if (c.max_threads < 2 || c.max_threads > 1024) return bad("[fuse] max_threads must be between 2 and 1024");
+  if (c.read_ahead_kb > 65536) return bad("[fuse] read_ahead_kb must be between 0 and 65536");
   return c;
 }
 

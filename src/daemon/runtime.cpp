@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "recvault/crypto/primitives.hpp"
+#include "recvault/daemon/readahead.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/util/encoding.hpp"
 #include "recvault/util/log.hpp"
@@ -195,6 +196,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fuse_loop_cfg_set_max_threads(loop, config.max_threads);
   fuse_loop_cfg_set_idle_threads(loop, config.max_threads);  // no thread churn under load
   fuse_loop_cfg_set_clone_fd(loop, 0);
+  std::jthread read_ahead = tune_read_ahead_when_mounted(config.mount_point, config.read_ahead_kb);
   int rc = fuse_session_loop_mt(se.get(), loop);
   fuse_loop_cfg_destroy(loop);
 

@@ -224,6 +224,60 @@ Status EncryptedFile::read_chunk(std::uint64_t index, std::size_t expected_len, 
   return {};
 }
 
+Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count,
+                                        std::span<std::uint8_t> out) const {
+  const std::size_t c = header_.chunk_size();
+  const std::size_t rs = static_cast<std::size_t>(record_size(header_.algorithm, c));
+  thread_local std::vector<std::uint8_t> records;
+  records.resize(static_cast<std::size_t>(count) * rs);
+  auto n = sys::pread_full(fd_, records, record_offset(first));
+  if (!n) return std::move(n).error();
+  // What open() writes: GCM the plaintext, CBC the padded plaintext.
+  const std::size_t written = header_.algorithm == Algorithm::aes256_gcm ? c : rs - kCbcOverhead;
+  thread_local std::vector<std::uint8_t> spill;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const std::uint64_t index = first + i;
+    const std::size_t at = static_cast<std::size_t>(i) * rs;
+    if (*n < at + rs) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
+    const auto record = std::span<const std::uint8_t>(records).subspan(at, rs);
+    // CBC writes its padding block past the plaintext: into the next chunk's
+    // room, which that chunk then overwrites, or for the last one a spill buffer.
+    std::span<std::uint8_t> dest = out.subspan(static_cast<std::size_t>(i) * c);
+    const bool spilled = dest.size() < written;
+    if (spilled) {
+      spill.resize(written);
+      dest = spill;
+    }
+    auto len = codec_.open(index, false, record, dest);
+    if (!len) {
+      Error e = std::move(len).error();
+      if (e.code == Errc::tampered) e.message = "chunk " + std::to_string(index) + " fails authentication";
+      return e;
+    }
+    if (*len != c) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " has a wrong length");
+    if (spilled) {
+      std::memcpy(out.data() + static_cast<std::size_t>(i) * c, spill.data(), c);
+      crypto::secure_wipe(spill.data(), spill.size());
+    }
+  }
+  return {};
+}
+
+bool EncryptedFile::is_whole_chunk_read(std::uint64_t offset, std::size_t length) const noexcept {
+  const std::uint64_t c = header_.chunk_size();
+  if (length < c || offset % c != 0 || offset >= size_) return false;
+  const std::uint64_t n = std::min<std::uint64_t>(length, size_ - offset);
+  return n % c == 0 && (offset + n) / c <= tail_index_;
+}
+
+Result<std::size_t> EncryptedFile::read_whole(std::uint64_t offset, std::span<std::uint8_t> out) const {
+  if (!is_whole_chunk_read(offset, out.size())) return make_error(Errc::internal, "not a whole-chunk read");
+  const std::uint64_t c = header_.chunk_size();
+  const std::uint64_t n = std::min<std::uint64_t>(out.size(), size_ - offset);
+  RV_TRY(read_whole_chunks(offset / c, n / c, out.first(static_cast<std::size_t>(n))));
+  return static_cast<std::size_t>(n);
+}
+
 Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   if (offset >= size_ || out.empty()) return std::size_t{0};
   const std::uint64_t c = header_.chunk_size();
@@ -234,6 +288,14 @@ Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uin
     const std::uint64_t index = pos / c;
     const std::size_t within = static_cast<std::size_t>(pos % c);
     const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(c) - within, total - done);
+    if (within == 0 && index < tail_index_ && total - done >= c) {
+      // Whole chunks (the kernel's readahead): one pread, decrypted in place.
+      const std::uint64_t count = std::min<std::uint64_t>((total - done) / c, tail_index_ - index);
+      const std::size_t bytes = static_cast<std::size_t>(count * c);
+      RV_TRY(read_whole_chunks(index, count, out.subspan(done, bytes)));
+      done += bytes;
+      continue;
+    }
     if (index == tail_index_) {
       RV_TRY(load_tail());
       std::memcpy(out.data() + done, tail_.data() + within, take);

@@ -110,7 +110,7 @@ Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, co
 
 Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                             const Placement& where) {
-  std::lock_guard lock(m_);
+  std::lock_guard<std::shared_mutex> lock(m_);
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
   if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
   enc_.reset();
@@ -128,7 +128,7 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
 }
 
 std::uint64_t FileContent::size() {
-  std::lock_guard lock(m_);
+  std::shared_lock lock(m_);
   if (enc_) return enc_->size();
   if (seal_) return seal_->accepted();  // while open: the writer's view
   auto s = sys::file_size(fd_.get());
@@ -136,7 +136,11 @@ std::uint64_t FileContent::size() {
 }
 
 Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8_t> out) {
-  std::lock_guard lock(m_);
+  {
+    std::shared_lock shared(m_);
+    if (enc_ && enc_->is_whole_chunk_read(offset, out.size())) return enc_->read_whole(offset, out);
+  }
+  std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) return enc_->read(offset, out);
   if (seal_) return sys_error("an OpenPGP recording is not readable while it is written", EACCES);
   return sys::pread_full(fd_.get(), out, offset);
@@ -145,7 +149,7 @@ Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   std::shared_ptr<pgp::SealStream> stream;
   {
-    std::lock_guard lock(m_);
+    std::lock_guard<std::shared_mutex> lock(m_);
     if (enc_) return enc_->write(offset, in);
     if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
     if (!seal_) return sys::pwrite_full(fd_.get(), in, offset);
@@ -157,7 +161,7 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
 }
 
 Status FileContent::truncate(std::uint64_t size) {
-  std::lock_guard lock(m_);
+  std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) return enc_->truncate(size);
   if (kind_ == Kind::pgp) {
     if (seal_ && seal_->accepted() == size) return {};  // O_TRUNC of a new, empty recording
@@ -171,17 +175,17 @@ Status FileContent::truncate(std::uint64_t size) {
 }
 
 Status FileContent::flush() {
-  std::lock_guard lock(m_);
+  std::lock_guard<std::shared_mutex> lock(m_);
   return enc_ ? enc_->flush() : Status{};
 }
 
 bool FileContent::dirty() {
-  std::lock_guard lock(m_);
+  std::shared_lock lock(m_);
   return enc_ && enc_->dirty();
 }
 
 Status FileContent::fsync(bool datasync) {
-  std::lock_guard lock(m_);
+  std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) RV_TRY(enc_->flush());
   if ((datasync ? ::fdatasync(fd_.get()) : ::fsync(fd_.get())) != 0) {
     int e = errno;
@@ -193,12 +197,12 @@ Status FileContent::fsync(bool datasync) {
 Status FileContent::seal() {
   std::shared_ptr<pgp::SealStream> stream;
   {
-    std::lock_guard lock(m_);
+    std::lock_guard<std::shared_mutex> lock(m_);
     if (!seal_) return enc_ ? enc_->seal() : Status{};
     stream = seal_;
   }
   auto st = stream->finish();  // without m_: gpg writes the rest of the message
-  std::lock_guard lock(m_);
+  std::lock_guard<std::shared_mutex> lock(m_);
   if (seal_ != stream) return st;  // another closer got here first
   seal_.reset();
   RV_TRY(st);
@@ -210,12 +214,12 @@ Status FileContent::seal() {
 }
 
 bool FileContent::sealing() {
-  std::lock_guard lock(m_);
+  std::shared_lock lock(m_);
   return seal_ != nullptr;
 }
 
 bool FileContent::sealed_pgp() {
-  std::lock_guard lock(m_);
+  std::shared_lock lock(m_);
   return kind_ == Kind::pgp && !seal_;
 }
 

@@ -43,6 +43,7 @@ TEST_CASE("defaults and relative paths", "[config]") {
   CHECK(c->chunk_size == 65536);
   CHECK(c->allow_other);
   CHECK(c->writeback_cache);
+  CHECK(c->read_ahead_kb == 1024);
   CHECK(c->log_level == log::Level::info);
 }
 
@@ -66,6 +67,7 @@ TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
       {"[storage]\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "backing_dir is required"},
       {kMinimal + "[storage2]\n", "unknown key 'storage2'"},
       {kMinimal + "[fuse]\nmax_threads = 1\n", "max_threads"},
+      {kMinimal + "[fuse]\nread_ahead_kb = 100000\n", "read_ahead_kb"},
       {kMinimal + "[fuse]\nattr_timeout = \"1\"\n", "must be a number"},
       {kMinimal + "[log]\nlevel = \"loud\"\n", "[log] level"},
       {kMinimal + "[control]\nsocket_mode = \"0999\"\n", "octal mode"},

@@ -261,3 +261,56 @@ TEST_CASE("verify_file reports state and finds a bad middle chunk", "[verify]") 
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().message.find("chunk 2") != std::string::npos);
 }
+
+TEST_CASE("reads spanning many whole chunks match, and one bad chunk fails the whole read", "[roundtrip][read]") {
+  TempDir dir;
+  for (Algorithm alg : kAlgorithms) {
+    INFO(format::algorithm_name(alg));
+    const auto data = pseudo_random(8 * C + 777, 21);
+    const std::string path = dir.file("many");
+    make_file(path, alg, data);
+    {
+      auto fd = open_rw(path);
+      auto f = format::EncryptedFile::open(fd.get(), resolver()).value();
+      // Every chunk-aligned start, lengths of whole chunks with and without a
+      // ragged end: the batched path, the spill of its last chunk, the tail.
+      for (std::size_t first = 0; first <= 8; ++first) {
+        for (std::size_t len : {C, 2 * C, 3 * C + 5, 8 * C, 9 * C}) {
+          std::vector<std::uint8_t> out(len, 0xAA);
+          auto n = f->read(first * C, out);
+          REQUIRE(n.ok());
+          const std::size_t expect = std::min(len, data.size() - first * C);
+          REQUIRE(*n == expect);
+          CHECK(std::equal(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(expect),
+                           data.begin() + static_cast<std::ptrdiff_t>(first * C)));
+          // The lock-free variant serves exactly whole chunks before the tail
+          // (chunk 8, the tail, is never one), with the same bytes.
+          const bool whole = f->is_whole_chunk_read(first * C, len);
+          CHECK(whole == (len % C == 0 && first + len / C <= 8));
+          if (whole) {
+            std::vector<std::uint8_t> again(len, 0x55);
+            REQUIRE(f->read_whole(first * C, again).value() == len);
+            CHECK(std::equal(again.begin(), again.end(), out.begin()));
+          }
+        }
+      }
+      CHECK_FALSE(f->is_whole_chunk_read(C / 2, 2 * C));
+      std::vector<std::uint8_t> unaligned(2 * C);
+      CHECK_FALSE(f->read_whole(C / 2, unaligned).ok());
+    }
+    // A flipped byte in chunk 5 fails a read of chunks 2..7 (no partial data
+    // is handed out as good), while chunks 0..4 still read.
+    const std::uint64_t h = header_len(path), r = full_record(alg);
+    flip_byte(path, h + 5 * r + 40);
+    auto fd = open_rw(path);
+    auto f = format::EncryptedFile::open(fd.get(), resolver()).value();
+    std::vector<std::uint8_t> out(6 * C);
+    auto bad = f->read(2 * C, out);
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.error().code == Errc::tampered);
+    CHECK(bad.error().message.find("chunk 5") != std::string::npos);
+    std::vector<std::uint8_t> good(5 * C);
+    REQUIRE(f->read(0, good).value() == 5 * C);
+    CHECK(std::equal(good.begin(), good.end(), data.begin()));
+  }
+}

@@ -3,6 +3,7 @@
 
 #include <grp.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <atomic>
 #include <random>
@@ -181,4 +182,34 @@ TEST_CASE("one account's recorder cannot read another's recordings", "[isolation
   CHECK(as_user(1002, [&] { return open_close(d.mnt() + "/acme/new", O_CREAT | O_WRONLY); }) == EACCES);
   REQUIRE(::stat((d.backing() + "/acme/secret-call.wav").c_str(), &st) == 0);
   CHECK(st.st_uid == 1001);
+}
+
+TEST_CASE("the mount's kernel readahead follows [fuse] read_ahead_kb", "[lifecycle][readahead]") {
+  // The knob lives in the mount's own backing-device entry; the daemon sets it
+  // once the kernel has applied INIT (which would otherwise cap it at 128).
+  auto knob_of = [](const std::string& mnt) {
+    struct stat st {};
+    REQUIRE(::stat(mnt.c_str(), &st) == 0);
+    return "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+           "/read_ahead_kb";
+  };
+  auto read_knob = [](const std::string& path) {
+    std::ifstream in(path);
+    unsigned kb = 0;
+    in >> kb;
+    return kb;
+  };
+  for (unsigned wanted : {2048u, 0u}) {
+    INFO("read_ahead_kb = " << wanted);
+    Daemon d("[fuse]\nread_ahead_kb = " + std::to_string(wanted) + "\n");
+    d.start();
+    const std::string knob = knob_of(d.mnt());
+    const unsigned expect = wanted == 0 ? 128u : wanted;  // 0 keeps the kernel's FUSE default
+    unsigned got = 0;
+    for (int i = 0; i < 100 && (got = read_knob(knob)) != expect; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(got == expect);
+    d.stop();
+  }
 }

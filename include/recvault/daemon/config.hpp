@@ -39,6 +39,9 @@ struct Config {
   bool view_xattrs = false;
   double attr_timeout = 1.0;
   unsigned max_threads = 16;
+  // Kernel readahead of the mount, KiB (the FUSE default is 128): larger reads
+  // mean fewer requests, each decrypted with one pread. 0 keeps the kernel's.
+  unsigned read_ahead_kb = 1024;
   // [keystore]
   std::filesystem::path keystore_dir;
   std::filesystem::path master_key_file;      // or:

@@ -66,6 +66,11 @@ class EncryptedFile {
   // Reads up to out.size() bytes at `offset`; returns the count (short at EOF).
   // Every byte returned has been authenticated.
   Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
+  // A read of whole chunks before the tail touches no state of this object:
+  // such reads may run concurrently with each other (the caller still keeps
+  // writers out). read_whole() serves exactly those.
+  bool is_whole_chunk_read(std::uint64_t offset, std::size_t length) const noexcept;
+  Result<std::size_t> read_whole(std::uint64_t offset, std::span<std::uint8_t> out) const;
   // Writes all of `in` at `offset`; a gap past the end reads back as zeros.
   // Unseals a sealed file first.
   Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
@@ -92,6 +97,9 @@ class EncryptedFile {
   Status write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final);
   // Decrypts a full, non-final chunk before the tail.
   Status read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out);
+  // Decrypts `count` full chunks before the tail, from index `first`, with
+  // one pread, straight into `out` (count * chunk_size bytes).
+  Status read_whole_chunks(std::uint64_t first, std::uint64_t count, std::span<std::uint8_t> out) const;
   // Writes `in` at `offset` <= size().
   Status write_at_most_size(std::uint64_t offset, std::span<const std::uint8_t> in);
   Status extend_with_zeros(std::uint64_t new_size);

@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <span>
 #include <string>
 
@@ -72,7 +73,10 @@ class FileContent {
                const Placement& where);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
 
-  std::mutex m_;
+  // Exclusive for everything that changes state; shared for the reads that
+  // need none (whole chunks before the tail), so readahead requests of one
+  // file decrypt in parallel.
+  std::shared_mutex m_;
   sys::UniqueFd fd_;
   Kind kind_ = Kind::plain;
   std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
