@@ -203,7 +203,11 @@ Status EncryptedFile::write_record(std::uint64_t index, std::span<const std::uin
   thread_local std::vector<std::uint8_t> record;
   record.resize(record_size(header_.algorithm, plain.size()));
   RV_TRY(codec_.seal(index, final, plain, record));
-  return sys::pwrite_full(fd_, record, record_offset(index));
+  auto st = sys::pwrite_full(fd_, record, record_offset(index));
+  // A record cut short (ENOSPC) may leave bytes past the tail's record: the
+  // next flush or seal cuts the file back.
+  if (!st) needs_trim_ = true;
+  return st;
 }
 
 Status EncryptedFile::read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out) {
@@ -437,15 +441,17 @@ Status EncryptedFile::seal() {
   RV_TRY(write_record(tail_index_, tail_, true));
   tail_dirty_ = false;
   tail_disk_final_ = true;
-  needs_trim_ = true;
-  tail_dirty_ = false;
-  const std::uint64_t end = record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
-  if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
-    int e = errno;
-    return sys_error("ftruncate", e);
+  // The file ends at the final record unless something (truncate, a torn or
+  // failed record) left bytes behind it; only then does it need cutting.
+  if (needs_trim_) {
+    const std::uint64_t end = record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
+    if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
+      int e = errno;
+      return sys_error("ftruncate", e);
+    }
+    needs_trim_ = false;
+    torn_tail_ = false;
   }
-  needs_trim_ = false;
-  torn_tail_ = false;
   header_.sealed = true;
   return write_header();
 }

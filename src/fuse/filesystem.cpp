@@ -59,7 +59,8 @@ Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
   return *reinterpret_cast<Inode*>(ino);
 }
 
-int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& e) {
+int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,
+                             std::optional<std::uint64_t> known_size) {
   e = fuse_entry_param{};
   const bool at_root = &parent == &root_;
   if (at_root && !keystore::validate_account_id(name).ok()) return ENOENT;
@@ -85,7 +86,12 @@ int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& 
     node = slot.get();
     node->nlookup.fetch_add(1);
   }
-  int err = stat_inode(*node, st);
+  int err = 0;
+  if (known_size && S_ISREG(st.st_mode)) {
+    st.st_size = static_cast<off_t>(*known_size);
+  } else {
+    err = fill_plaintext_size(*node, st);
+  }
   if (err != 0) {
     forget(*node, 1);
     return err;
@@ -111,6 +117,10 @@ void Filesystem::forget(Inode& node, std::uint64_t n) {
 
 int Filesystem::stat_inode(Inode& node, struct stat& st) {
   if (::fstatat(node.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  return fill_plaintext_size(node, st);
+}
+
+int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   if (!S_ISREG(st.st_mode)) return 0;
   std::shared_ptr<FileContent> content;
   {

@@ -119,7 +119,10 @@ void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t 
     return;
   }
   int rc = ::renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  const int err = rc == 0 ? 0 : errno;
+  // A directory that moves takes its subtree under other OpenPGP overrides.
+  if (rc == 0 && &parent != &newparent) fs.ancestry_changed();
+  fuse_reply_err(req, err);
 }
 
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

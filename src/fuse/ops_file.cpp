@@ -98,7 +98,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
       fuse_reply_err(req, e);
       return;
     }
-    auto where = fs.placement_in(parent.fd.get());
+    auto where = fs.placement_in(parent);
     if (where) {
       content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size,
                                        *where);
@@ -114,7 +114,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     return;
   }
   fuse_entry_param e{};
-  int err = fs.lookup_entry(parent, name, e);
+  int err = fs.lookup_entry(parent, name, e, (*content)->size());
   if (err != 0) {
     fuse_reply_err(req, err);
     return;

@@ -67,6 +67,22 @@ Result<Placement> Filesystem::placement_in(int dir_fd) {
   return p;
 }
 
+Result<Placement> Filesystem::placement_in(Inode& dir) {
+  // Read the generation first: a change while we walk makes the entry we
+  // store stale at once, never current.
+  const std::uint64_t generation = placement_generation_.load();
+  {
+    std::lock_guard lock(dir.m);
+    if (dir.placement_generation == generation) return Placement{options_.sealer, dir.placement_key};
+  }
+  auto p = placement_in(dir.fd.get());
+  if (!p) return p;
+  std::lock_guard lock(dir.m);
+  dir.placement_generation = generation;
+  dir.placement_key = p->dir_public_key_id;
+  return p;
+}
+
 Result<Placement> Filesystem::placement_of(const Inode& node) {
   char target[4096];
   ssize_t n = ::readlink(ops::proc_path(node.fd.get()).c_str(), target, sizeof target - 1);
@@ -87,6 +103,12 @@ Status Filesystem::set_directory_key(Inode& dir, std::string_view public_key_id)
   if (&dir == &root_ || dir.type != S_IFDIR) return sys_error("only account directories take a key", EPERM);
   const std::string path = ops::proc_path(dir.fd.get());
   std::lock_guard lock(directory_keys_mutex_);
+  // After the xattr changes (or fails to), cached placements are re-read: one
+  // computed meanwhile carries the old generation and is never used.
+  struct Invalidate {
+    Filesystem& fs;
+    ~Invalidate() { fs.ancestry_changed(); }
+  } invalidate{*this};
   if (public_key_id.empty()) {
     if (::removexattr(path.c_str(), pgp::xattr::public_key_id) != 0) {
       int e = errno;

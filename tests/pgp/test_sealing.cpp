@@ -173,8 +173,20 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
   INFO("child exit status " << WEXITSTATUS(status));
   CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
 
+  // A recording made before the override: the directory's placement (none)
+  // is now known to the daemon, and must not outlive the change below.
+  write_all(dir + "/before.wav", bytes_of(kMarker));
+  CHECK(xattr_of(dir + "/before.wav", "user.recvault.format") != "pgp");
+
   REQUIRE(set(mine) == 0);
   CHECK(xattr_of(dir, "user.recvault.public_key_id") == mine);
+  // A directory moved below the override is sealed from then on.
+  mkdir_or_fail(d.mnt() + "/acme/loose");
+  write_all(d.mnt() + "/acme/loose/x.wav", bytes_of(kMarker));
+  CHECK(xattr_of(d.mnt() + "/acme/loose/x.wav", "user.recvault.format") != "pgp");
+  REQUIRE(::rename((d.mnt() + "/acme/loose").c_str(), (dir + "/loose").c_str()) == 0);
+  write_all(dir + "/loose/y.wav", bytes_of(kMarker));
+  CHECK(xattr_of(dir + "/loose/y.wav", "user.recvault.format") == "pgp");
   // Without an account key, the directory's key still applies; outside it, AES.
   write_all(dir + "/a.wav", bytes_of(kMarker));
   CHECK(xattr_of(dir + "/a.wav", "user.recvault.format") == "pgp");

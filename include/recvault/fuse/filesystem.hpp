@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -46,6 +47,10 @@ struct Inode {
   std::mutex m;  // guards the members below
   std::shared_ptr<FileContent> content;  // while open
   unsigned opens = 0;
+  // Directories: the OpenPGP override that applies inside, as of
+  // Filesystem's placement generation `placement_generation` (0: unknown).
+  std::uint64_t placement_generation = 0;
+  std::string placement_key;
 
   Inode() = default;
   Inode(const Inode&) = delete;
@@ -94,11 +99,16 @@ class Filesystem {
   bool writeback_active() const noexcept { return writeback_active_.load(std::memory_order_relaxed); }
   void set_writeback_active(bool on) noexcept { writeback_active_.store(on, std::memory_order_relaxed); }
   keystore::KeyCache& keys() noexcept { return keys_; }
-  // Looks `name` up under `parent` and counts a lookup. Fills `e`.
-  int lookup_entry(Inode& parent, const char* name, fuse_entry_param& e);
+  // Looks `name` up under `parent` and counts a lookup. Fills `e`. A caller
+  // that knows the plaintext size (a file it just created) passes it, which
+  // spares reading the new file's header back.
+  int lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,
+                   std::optional<std::uint64_t> known_size = std::nullopt);
   void forget(Inode& inode, std::uint64_t n);
   // stat of the backing inode with the plaintext size filled in.
   int stat_inode(Inode& inode, struct stat& st);
+  // Replaces a regular file's backing size in `st` by its plaintext size.
+  int fill_plaintext_size(Inode& inode, struct stat& st);
   // Marks open content for the flusher.
   void track_open(const std::shared_ptr<FileContent>& c);
   void untrack_open(const std::shared_ptr<FileContent>& c);
@@ -111,6 +121,11 @@ class Filesystem {
   // Where a new recording in directory `dir_fd` (O_PATH) goes: the sealer and
   // the nearest directory override up to the account directory.
   Result<Placement> placement_in(int dir_fd);
+  // The same for a directory inode, remembered until an override is set or
+  // removed or a directory moves (the walk up costs ~10 system calls).
+  Result<Placement> placement_in(Inode& dir);
+  // An entry moved to another directory: cached placements may be stale.
+  void ancestry_changed() noexcept { placement_generation_.fetch_add(1); }
   // The same for the directory holding regular file `node`.
   Result<Placement> placement_of(const Inode& node);
   // Sets (or with an empty value removes) the directory override of
@@ -139,6 +154,7 @@ class Filesystem {
 
   std::atomic<fuse_session*> session_{nullptr};
   std::mutex directory_keys_mutex_;  // see with_directory_keys_locked
+  std::atomic<std::uint64_t> placement_generation_{1};
 
   std::mutex flusher_mutex_;
   std::condition_variable flusher_cv_;
