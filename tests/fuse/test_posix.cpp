@@ -1,4 +1,5 @@
-// The POSIX surface of the view, compared side by side with a plain directory.
+// The POSIX surface of the view: recvault's own rules, xattrs, attributes.
+// errno parity with a plain directory, step by step: tests/reliability/test_errno.cpp.
 #include <catch2/catch.hpp>
 
 #include <sys/stat.h>
@@ -15,61 +16,7 @@ namespace {
 
 int err_of(int rc) { return rc < 0 ? errno : 0; }
 
-// The same steps on `base`; each step's errno (0 for success), in order.
-std::vector<std::pair<std::string, int>> run_steps(const std::string& base) {
-  std::vector<std::pair<std::string, int>> out;
-  auto step = [&](const std::string& name, int e) { out.emplace_back(name, e); };
-  const std::string f = base + "/file", d = base + "/dir";
-  step("open missing", open_close(base + "/missing", O_RDONLY));
-  step("create", open_close(f, O_CREAT | O_WRONLY));
-  step("create O_EXCL existing", open_close(f, O_CREAT | O_EXCL | O_WRONLY));
-  step("mkdir", err_of(::mkdir(d.c_str(), 0755)));
-  step("mkdir existing", err_of(::mkdir(d.c_str(), 0755)));
-  step("open file as dir", open_close(f + "/x", O_RDONLY));
-  step("create in missing dir", open_close(base + "/nodir/x", O_CREAT | O_WRONLY));
-  step("unlink dir", err_of(::unlink(d.c_str())));
-  step("rmdir file", err_of(::rmdir(f.c_str())));
-  step("create in dir", open_close(d + "/inner", O_CREAT | O_WRONLY));
-  step("rmdir non-empty", err_of(::rmdir(d.c_str())));
-  step("open dir for write", open_close(d, O_WRONLY));
-  step("name too long", open_close(base + "/" + std::string(300, 'n'), O_CREAT | O_WRONLY));
-  step("rename missing", err_of(::rename((base + "/missing").c_str(), (base + "/x").c_str())));
-  step("rename file over dir", err_of(::rename(f.c_str(), d.c_str())));
-  step("rename dir over non-empty dir", err_of(::mkdir((base + "/d2").c_str(), 0755)));
-  step("  ...", err_of(::rename((base + "/d2").c_str(), d.c_str())));
-  step("rename file", err_of(::rename(f.c_str(), (base + "/renamed").c_str())));
-  step("unlink renamed", err_of(::unlink((base + "/renamed").c_str())));
-  step("unlink missing", err_of(::unlink((base + "/renamed").c_str())));
-  step("symlink", err_of(::symlink("target/of/link", (base + "/link").c_str())));
-  char buf[64] = {};
-  ssize_t n = ::readlink((base + "/link").c_str(), buf, sizeof buf);
-  step(std::string("readlink ") + std::string(buf, n > 0 ? static_cast<std::size_t>(n) : 0), n < 0 ? errno : 0);
-  step("symlink existing", err_of(::symlink("t", (base + "/link").c_str())));
-  step("truncate missing", err_of(::truncate((base + "/missing").c_str(), 10)));
-  step("chmod missing", err_of(::chmod((base + "/missing").c_str(), 0600)));
-  step("rmdir inner", err_of(::unlink((d + "/inner").c_str())));
-  step("rmdir", err_of(::rmdir(d.c_str())));
-  step("rmdir again", err_of(::rmdir(d.c_str())));
-  return out;
-}
-
 }  // namespace
-
-TEST_CASE("errno parity with a plain directory", "[mount][posix]") {
-  Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-  const std::string plain = d.dir().file("plain");
-  REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
-  auto want = run_steps(plain);
-  auto got = run_steps(d.mnt() + "/acme");
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("step: " << want[i].first << " (plain errno " << want[i].second << ", mount errno " << got[i].second << ")");
-    CHECK(got[i] == want[i]);
-  }
-}
 
 TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mount][posix]") {
   Daemon d("[fuse]\nview_xattrs = true\n");

@@ -1,4 +1,4 @@
-// errno parity with a plain directory, beyond tests/fuse/test_posix.cpp:
+// errno parity with a plain directory: the basics (ENOENT, EEXIST, symlinks),
 // renameat2 flags, O_EXCL / O_DIRECTORY / O_NOFOLLOW, ENOTDIR / EISDIR /
 // ENOTEMPTY / ENAMETOOLONG / EFBIG / ELOOP, and EACCES as a non-root user.
 // Every step runs on the mount and on a plain directory; errnos must match.
@@ -42,6 +42,23 @@ Steps run_steps(const std::string& base) {
   step("mkdir d", err_of(::mkdir(d.c_str(), 0755)));
   step("mkdir e", err_of(::mkdir(e.c_str(), 0755)));
   write_all(e + "/inner", bytes_of("inner"));
+
+  // basics
+  step("open missing", open_close(base + "/missing", O_RDONLY));
+  step("mkdir existing", err_of(::mkdir(d.c_str(), 0755)));
+  step("create in missing dir", open_close(base + "/nodir/x", O_CREAT | O_WRONLY));
+  step("O_WRONLY on a dir", open_close(d, O_WRONLY));
+  step("unlink missing", err_of(::unlink((base + "/missing").c_str())));
+  step("truncate missing", err_of(::truncate((base + "/missing").c_str(), 10)));
+  step("chmod missing", err_of(::chmod((base + "/missing").c_str(), 0600)));
+  step("symlink", err_of(::symlink("target/of/link", (base + "/link").c_str())));
+  char target[64] = {};
+  const long n = ::readlink((base + "/link").c_str(), target, sizeof target);
+  show("  readlink", n < 0 ? "errno " + std::to_string(errno) : std::string(target, static_cast<std::size_t>(n)));
+  step("symlink existing", err_of(::symlink("t", (base + "/link").c_str())));
+  step("mkdir empty", err_of(::mkdir((base + "/empty").c_str(), 0755)));
+  step("rmdir empty", err_of(::rmdir((base + "/empty").c_str())));
+  step("rmdir again", err_of(::rmdir((base + "/empty").c_str())));
 
   step("O_CREAT|O_EXCL existing", open_close(a, O_CREAT | O_EXCL | O_WRONLY));
   step("O_CREAT|O_EXCL new", open_close(base + "/new", O_CREAT | O_EXCL | O_WRONLY));
