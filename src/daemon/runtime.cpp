@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include <fstream>
 #include <vector>
 
+#include "mount_sync.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/util/encoding.hpp"
@@ -98,59 +98,6 @@ struct SessionDeleter {
   void operator()(fuse_session* s) const noexcept { fuse_session_destroy(s); }
 };
 
-// With the writeback cache the kernel holds what write() accepted until its
-// own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
-// would lose those pages. A helper process calls syncfs() on the mount every
-// half flush interval to hand them to us, and the tail flusher also runs every
-// half interval (main.cpp), so the loss stays within one interval. It must be a separate process without the /dev/fuse
-// fd: a daemon thread blocked in syncfs waits on the daemon itself, and after
-// a SIGKILL the process could never exit (nor the connection abort).
-class KernelWriteback {
- public:
-  KernelWriteback(const std::filesystem::path& mount_point, std::chrono::milliseconds interval) {
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) run(mount_point.c_str(), interval, parent);  // never returns
-    if (pid_ < 0) {
-      int e = errno;
-      log::warn(std::string("cannot start the kernel writeback helper: ") + std::strerror(e));
-    }
-  }
-  ~KernelWriteback() { stop(); }
-  KernelWriteback(const KernelWriteback&) = delete;
-  KernelWriteback& operator=(const KernelWriteback&) = delete;
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  // Async-signal-safe calls only: the parent has other threads.
-  [[noreturn]] static void run(const char* mount_point, std::chrono::milliseconds interval, pid_t parent) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(0);
-    ::close_range(3, ~0U, 0);  // above all the /dev/fuse fd
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int fd = ::open(mount_point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) ::_exit(1);
-    struct timespec pause {};
-    pause.tv_sec = static_cast<time_t>(interval.count() / 1000);
-    pause.tv_nsec = static_cast<long>(interval.count() % 1000) * 1000000L;
-    for (;;) {
-      ::nanosleep(&pause, nullptr);
-      if (::syncfs(fd) != 0 && errno == ENOTCONN) ::_exit(0);
-      if (::getppid() != parent) ::_exit(0);
-    }
-  }
-
-  pid_t pid_ = -1;
-};
-
 }  // namespace
 
 int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks) {
@@ -186,8 +133,13 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fuse_daemonize(foreground ? 1 : 0);
   fs.set_session(se.get());
   fs.start_flusher();
-  std::unique_ptr<KernelWriteback> writeback;
-  if (config.writeback_cache) writeback = std::make_unique<KernelWriteback>(config.mount_point, config.tail_flush_interval / 2);
+  // With the writeback cache the kernel holds what write() accepted until its
+  // own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
+  // would lose those pages. The helper syncs every half flush interval and
+  // the tail flusher also runs every half interval (main.cpp), so the loss
+  // stays within one interval.
+  std::unique_ptr<MountSync> writeback;
+  if (config.writeback_cache) writeback = MountSync::every(config.mount_point, config.tail_flush_interval / 2);
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
 
@@ -204,7 +156,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   std::size_t sealed = fs.seal_all();
   log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
   fuse_session_unmount(se.get());
-  if (writeback) writeback->stop();
+  writeback.reset();
   fuse_remove_signal_handlers(se.get());
   // libfuse reports the signal that ended the loop: a requested stop is success.
   const bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
