@@ -125,7 +125,10 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     log::error("cannot install signal handlers");
     return 1;
   }
-  if (fuse_session_mount(se.get(), config.mount_point.c_str()) != 0) {
+  // Absolute: fuse_daemonize changes to "/", even in the foreground, and the
+  // helpers and the unmount use this path afterwards.
+  const std::filesystem::path mount_point = std::filesystem::absolute(config.mount_point);
+  if (fuse_session_mount(se.get(), mount_point.c_str()) != 0) {
     log::error("cannot mount at " + config.mount_point.string());
     fuse_remove_signal_handlers(se.get());
     return 1;
@@ -139,7 +142,7 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   // the tail flusher also runs every half interval (main.cpp), so the loss
   // stays within one interval.
   std::unique_ptr<MountSync> writeback;
-  if (config.writeback_cache) writeback = MountSync::every(config.mount_point, config.tail_flush_interval / 2);
+  if (config.writeback_cache) writeback = MountSync::every(mount_point, config.tail_flush_interval / 2);
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
 
