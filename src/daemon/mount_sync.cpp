@@ -22,6 +22,11 @@ namespace {
 void enter_child(pid_t parent) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(0);
+  // The daemon's stop-signal handler writes to the daemon's eventfd.
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  ::sigemptyset(&dfl.sa_mask);
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGPIPE}) ::sigaction(sig, &dfl, nullptr);
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -47,6 +52,17 @@ int open_mount(const char* mount_point) {
   }
 }
 
+[[noreturn]] void sync_once(const char* mount_point, const std::vector<std::string>& open_files, pid_t parent) {
+  enter_child(parent);
+  const int fd = open_mount(mount_point);
+  if (::syncfs(fd) != 0) ::_exit(2);
+  for (const std::string& path : open_files) {
+    const int file = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (file >= 0) ::close(file);
+  }
+  ::_exit(0);
+}
+
 }  // namespace
 
 std::unique_ptr<MountSync> MountSync::every(const std::filesystem::path& mount_point,
@@ -55,6 +71,14 @@ std::unique_ptr<MountSync> MountSync::every(const std::filesystem::path& mount_p
   const pid_t pid = ::fork();
   if (pid == 0) sync_every(mount_point.c_str(), period, parent);
   return adopt("kernel writeback helper", pid);
+}
+
+std::unique_ptr<MountSync> MountSync::once(const std::filesystem::path& mount_point,
+                                           const std::vector<std::string>& open_files) {
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid == 0) sync_once(mount_point.c_str(), open_files, parent);
+  return adopt("kernel cache hand-over", pid);
 }
 
 std::unique_ptr<MountSync> MountSync::adopt(const char* what, pid_t pid) {

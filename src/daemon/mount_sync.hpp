@@ -33,6 +33,16 @@ class MountSync {
   // warning logged) if the process cannot be started.
   static std::unique_ptr<MountSync> every(const std::filesystem::path& mount_point, std::chrono::milliseconds period);
 
+  // One hand-over: syncfs(), then open and close each of `open_files` (paths
+  // on the mount), then exit 0. syncfs() waits until the daemon has answered
+  // every WRITE only on kernels whose FUSE writeback waits for the answer
+  // (Linux 6.16 and later); before that it may return as soon as the writes
+  // are queued. close(2) (FUSE flush) waits for every write queued for the
+  // file, on every kernel. Exit status 1: the mount cannot be opened; 2:
+  // syncfs failed.
+  static std::unique_ptr<MountSync> once(const std::filesystem::path& mount_point,
+                                         const std::vector<std::string>& open_files);
+
   ~MountSync();
   MountSync(const MountSync&) = delete;
   MountSync& operator=(const MountSync&) = delete;

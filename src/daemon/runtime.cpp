@@ -19,6 +19,7 @@
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/util/encoding.hpp"
 #include "recvault/util/log.hpp"
+#include "shutdown.hpp"
 
 namespace recvault::daemon {
 
@@ -98,6 +99,10 @@ struct SessionDeleter {
   void operator()(fuse_session* s) const noexcept { fuse_session_destroy(s); }
 };
 
+// How long a stop waits for the kernel to hand over its cached writes
+// (systemd's TimeoutStopSec is far above it: systemd/recvault.service).
+constexpr std::chrono::milliseconds kHandOverDeadline{5000};
+
 }  // namespace
 
 int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks) {
@@ -111,6 +116,17 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   for (auto& w : words) argv.push_back(w.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
+  // Our own handlers, not libfuse's (which stop the loop at once): a stop
+  // first lets the kernel hand over its writeback cache (shutdown.hpp).
+  StopSignals signals;
+  if (!signals.ok()) {
+    log::error("cannot install signal handlers");
+    return 1;
+  }
+  // Helper processes may wait on this daemon: declared before the session so
+  // that they are reaped only after it is destroyed (mount_sync.hpp).
+  std::unique_ptr<MountSync> writeback;
+  std::unique_ptr<GracefulStop> stopper;
   std::unique_ptr<fuse_session, SessionDeleter> se(
       fuse_session_new(&args, &fuse::Filesystem::operations(), sizeof(fuse_lowlevel_ops), &fs));
   fuse_opt_free_args(&args);
@@ -118,19 +134,11 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     log::error("cannot create the FUSE session");
     return 1;
   }
-  // A shell starts background jobs with SIGINT ignored, and libfuse only takes
-  // over signals left at their default: make stopping always work.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
-  if (fuse_set_signal_handlers(se.get()) != 0) {
-    log::error("cannot install signal handlers");
-    return 1;
-  }
   // Absolute: fuse_daemonize changes to "/", even in the foreground, and the
   // helpers and the unmount use this path afterwards.
   const std::filesystem::path mount_point = std::filesystem::absolute(config.mount_point);
   if (fuse_session_mount(se.get(), mount_point.c_str()) != 0) {
     log::error("cannot mount at " + config.mount_point.string());
-    fuse_remove_signal_handlers(se.get());
     return 1;
   }
   fuse_daemonize(foreground ? 1 : 0);
@@ -141,8 +149,27 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   // would lose those pages. The helper syncs every half flush interval and
   // the tail flusher also runs every half interval (main.cpp), so the loss
   // stays within one interval.
-  std::unique_ptr<MountSync> writeback;
   if (config.writeback_cache) writeback = MountSync::every(mount_point, config.tail_flush_interval / 2);
+
+  StopPlan plan;
+  plan.mount_point = mount_point;
+  plan.flush_deadline = kHandOverDeadline;
+  plan.open_files = [&fs, &mount_point] {
+    std::vector<std::string> paths;
+    for (const auto& relative : fs.open_paths()) paths.push_back(mount_point.string() + relative);
+    return paths;
+  };
+  plan.before_loop_exit = [&writeback] {
+    if (writeback) writeback->kill();  // reaped once the session is gone
+  };
+  stopper = std::make_unique<GracefulStop>(se.get(), signals, std::move(plan));
+  if (!stopper->ok()) {
+    log::error("cannot watch for stop signals");
+    fs.stop_flusher();
+    fs.set_session(nullptr);
+    fuse_session_unmount(se.get());
+    return 1;
+  }
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
 
@@ -152,19 +179,21 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fuse_loop_cfg_set_clone_fd(loop, 0);
   int rc = fuse_session_loop_mt(se.get(), loop);
   fuse_loop_cfg_destroy(loop);
+  stopper->loop_returned();
 
+  // No handler runs any more: what the kernel handed over is in our buffers.
   sd_notify(0, "STOPPING=1");
   fs.stop_flusher();
   fs.set_session(nullptr);
   std::size_t sealed = fs.seal_all();
   log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
   fuse_session_unmount(se.get());
+  // Closing /dev/fuse fails whatever a helper process still waits for.
+  se.reset();
+  stopper.reset();
   writeback.reset();
-  fuse_remove_signal_handlers(se.get());
-  // libfuse reports the signal that ended the loop: a requested stop is success.
-  const bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
-  if (!clean) log::error("the FUSE loop ended with error " + std::to_string(rc));
-  return clean ? 0 : 1;
+  if (rc != 0) log::error("the FUSE loop ended with error " + std::to_string(rc));
+  return rc == 0 ? 0 : 1;
 }
 
 }  // namespace recvault::daemon

@@ -1,6 +1,7 @@
 #include "recvault/fuse/filesystem.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -195,6 +196,35 @@ std::size_t Filesystem::seal_all() {
     }
   }
   return sealed;
+}
+
+namespace {
+
+// Where an fd's file is now ("" if unknown).
+std::string current_path(int fd) {
+  char target[PATH_MAX];
+  ssize_t n = ::readlink(ops::proc_path(fd).c_str(), target, sizeof target);
+  if (n <= 0 || n == static_cast<ssize_t>(sizeof target)) return {};
+  return std::string(target, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::vector<std::string> Filesystem::open_paths() {
+  const std::string base = current_path(root_.fd.get());
+  std::vector<std::string> paths;
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, node] : inodes_) {
+    if (node->type != S_IFREG) continue;
+    {
+      std::lock_guard content_lock(node->m);
+      if (!node->content) continue;
+    }
+    std::string path = current_path(node->fd.get());
+    const bool inside = path.size() > base.size() && path.compare(0, base.size(), base) == 0;
+    if (!base.empty() && inside && path[base.size()] == '/') paths.push_back(path.substr(base.size()));
+  }
+  return paths;
 }
 
 const fuse_lowlevel_ops& Filesystem::operations() {

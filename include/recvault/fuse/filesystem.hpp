@@ -84,6 +84,9 @@ class Filesystem {
   void stop_flusher();
   // Seals every open file (shutdown). Returns how many were sealed.
   std::size_t seal_all();
+  // Paths, relative to the backing root and starting with '/', of the
+  // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
+  std::vector<std::string> open_paths();
 
   // --- used by the handlers ------------------------------------------------
   Inode& inode(fuse_ino_t ino) noexcept;
