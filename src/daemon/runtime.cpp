@@ -190,6 +190,11 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fuse_session_unmount(se.get());
   // Closing /dev/fuse fails whatever a helper process still waits for.
   se.reset();
+  // Handles of files and directories still open at the unmount: the kernel
+  // never releases them, and no handler can run any more.
+  if (std::size_t n = fs.free_outstanding_handles(); n > 0) {
+    log::debug("freed " + std::to_string(n) + " handle(s) the kernel never released");
+  }
   stopper.reset();
   writeback.reset();
   if (rc != 0) log::error("the FUSE loop ended with error " + std::to_string(rc));

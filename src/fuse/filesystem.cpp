@@ -15,7 +15,10 @@ Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys) : options_(s
   root_.nlookup = 2;  // never forgotten
 }
 
-Filesystem::~Filesystem() { stop_flusher(); }
+Filesystem::~Filesystem() {
+  stop_flusher();
+  free_outstanding_handles();
+}
 
 Status Filesystem::open_backing() {
   int fd = ::open(options_.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -53,6 +56,31 @@ Status Filesystem::ensure_account_dir(const std::string& account) {
     return sys_error("set owner of account dir " + account, e);
   }
   return {};
+}
+
+std::uint64_t Filesystem::adopt_handle(std::unique_ptr<OpenHandle> h) {
+  OpenHandle* raw = h.get();
+  std::lock_guard lock(handles_mutex_);
+  handles_.emplace(raw, std::move(h));
+  return reinterpret_cast<std::uint64_t>(raw);
+}
+
+std::unique_ptr<OpenHandle> Filesystem::release_handle(std::uint64_t fh) {
+  std::lock_guard lock(handles_mutex_);
+  auto it = handles_.find(reinterpret_cast<OpenHandle*>(fh));
+  if (it == handles_.end()) return nullptr;
+  std::unique_ptr<OpenHandle> h = std::move(it->second);
+  handles_.erase(it);
+  return h;
+}
+
+std::size_t Filesystem::free_outstanding_handles() {
+  std::unordered_map<OpenHandle*, std::unique_ptr<OpenHandle>> outstanding;
+  {
+    std::lock_guard lock(handles_mutex_);
+    outstanding.swap(handles_);
+  }
+  return outstanding.size();  // freed here, outside the lock
 }
 
 Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
