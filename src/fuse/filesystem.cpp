@@ -157,7 +157,9 @@ int Filesystem::stat_inode(Inode& node, struct stat& st) {
 }
 
 void Filesystem::track_open(const std::shared_ptr<FileContent>& c) {
-  if (c->kind() != FileContent::Kind::encrypted) return;
+  // Encrypted files have tails to flush and seal; an OpenPGP message being
+  // written must be completed at shutdown.
+  if (c->kind() != FileContent::Kind::encrypted && !c->sealing()) return;
   std::lock_guard lock(open_mutex_);
   open_.insert(c);
 }

@@ -122,7 +122,7 @@ class Filesystem {
   void forget(Inode& inode, std::uint64_t n);
   // stat of the backing inode with the plaintext size filled in.
   int stat_inode(Inode& inode, struct stat& st);
-  // Marks open content for the flusher.
+  // Marks open content for the flusher and the shutdown seal.
   void track_open(const std::shared_ptr<FileContent>& c);
   void untrack_open(const std::shared_ptr<FileContent>& c);
   // Path of an inode relative to the backing root, for log lines.
