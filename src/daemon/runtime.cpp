@@ -6,7 +6,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -15,11 +14,13 @@
 #include <fstream>
 #include <vector>
 
+#include "mount_sync.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/daemon/readahead.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/util/encoding.hpp"
 #include "recvault/util/log.hpp"
+#include "shutdown.hpp"
 
 namespace recvault::daemon {
 
@@ -99,58 +100,9 @@ struct SessionDeleter {
   void operator()(fuse_session* s) const noexcept { fuse_session_destroy(s); }
 };
 
-// With the writeback cache the kernel holds what write() accepted until its
-// own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
-// would lose those pages. A helper process calls syncfs() on the mount every
-// half flush interval to hand them to us, and the tail flusher also runs every
-// half interval (main.cpp), so the loss stays within one interval. It must be a separate process without the /dev/fuse
-// fd: a daemon thread blocked in syncfs waits on the daemon itself, and after
-// a SIGKILL the process could never exit (nor the connection abort).
-class KernelWriteback {
- public:
-  KernelWriteback(const std::filesystem::path& mount_point, std::chrono::milliseconds interval) {
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) run(mount_point.c_str(), interval, parent);  // never returns
-    if (pid_ < 0) {
-      int e = errno;
-      log::warn(std::string("cannot start the kernel writeback helper: ") + std::strerror(e));
-    }
-  }
-  ~KernelWriteback() { stop(); }
-  KernelWriteback(const KernelWriteback&) = delete;
-  KernelWriteback& operator=(const KernelWriteback&) = delete;
-
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
- private:
-  // Async-signal-safe calls only: the parent has other threads.
-  [[noreturn]] static void run(const char* mount_point, std::chrono::milliseconds interval, pid_t parent) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(0);
-    ::close_range(3, ~0U, 0);  // above all the /dev/fuse fd
-    sigset_t none;
-    ::sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int fd = ::open(mount_point, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) ::_exit(1);
-    struct timespec pause {};
-    pause.tv_sec = static_cast<time_t>(interval.count() / 1000);
-    pause.tv_nsec = static_cast<long>(interval.count() % 1000) * 1000000L;
-    for (;;) {
-      ::nanosleep(&pause, nullptr);
-      if (::syncfs(fd) != 0 && errno == ENOTCONN) ::_exit(0);
-      if (::getppid() != parent) ::_exit(0);
-    }
-  }
-
-  pid_t pid_ = -1;
-};
+// How long a stop waits for the kernel to hand over its cached writes
+// (systemd's TimeoutStopSec is far above it: systemd/recvault.service).
+constexpr std::chrono::milliseconds kHandOverDeadline{5000};
 
 }  // namespace
 
@@ -165,6 +117,17 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   for (auto& w : words) argv.push_back(w.data());
   fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
 
+  // Our own handlers, not libfuse's (which stop the loop at once): a stop
+  // first lets the kernel hand over its writeback cache (shutdown.hpp).
+  StopSignals signals;
+  if (!signals.ok()) {
+    log::error("cannot install signal handlers");
+    return 1;
+  }
+  // Helper processes may wait on this daemon: declared before the session so
+  // that they are reaped only after it is destroyed (mount_sync.hpp).
+  std::unique_ptr<MountSync> writeback;
+  std::unique_ptr<GracefulStop> stopper;
   std::unique_ptr<fuse_session, SessionDeleter> se(
       fuse_session_new(&args, &fuse::Filesystem::operations(), sizeof(fuse_lowlevel_ops), &fs));
   fuse_opt_free_args(&args);
@@ -172,23 +135,42 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     log::error("cannot create the FUSE session");
     return 1;
   }
-  // A shell starts background jobs with SIGINT ignored, and libfuse only takes
-  // over signals left at their default: make stopping always work.
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) std::signal(sig, SIG_DFL);
-  if (fuse_set_signal_handlers(se.get()) != 0) {
-    log::error("cannot install signal handlers");
-    return 1;
-  }
-  if (fuse_session_mount(se.get(), config.mount_point.c_str()) != 0) {
+  // Absolute: fuse_daemonize changes to "/", even in the foreground, and the
+  // helpers and the unmount use this path afterwards.
+  const std::filesystem::path mount_point = std::filesystem::absolute(config.mount_point);
+  if (fuse_session_mount(se.get(), mount_point.c_str()) != 0) {
     log::error("cannot mount at " + config.mount_point.string());
-    fuse_remove_signal_handlers(se.get());
     return 1;
   }
   fuse_daemonize(foreground ? 1 : 0);
   fs.set_session(se.get());
   fs.start_flusher();
-  std::unique_ptr<KernelWriteback> writeback;
-  if (config.writeback_cache) writeback = std::make_unique<KernelWriteback>(config.mount_point, config.tail_flush_interval / 2);
+  // With the writeback cache the kernel holds what write() accepted until its
+  // own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
+  // would lose those pages. The helper syncs every half flush interval and
+  // the tail flusher also runs every half interval (main.cpp), so the loss
+  // stays within one interval.
+  if (config.writeback_cache) writeback = MountSync::every(mount_point, config.tail_flush_interval / 2);
+
+  StopPlan plan;
+  plan.mount_point = mount_point;
+  plan.flush_deadline = kHandOverDeadline;
+  plan.open_files = [&fs, &mount_point] {
+    std::vector<std::string> paths;
+    for (const auto& relative : fs.open_paths()) paths.push_back(mount_point.string() + relative);
+    return paths;
+  };
+  plan.before_loop_exit = [&writeback] {
+    if (writeback) writeback->kill();  // reaped once the session is gone
+  };
+  stopper = std::make_unique<GracefulStop>(se.get(), signals, std::move(plan));
+  if (!stopper->ok()) {
+    log::error("cannot watch for stop signals");
+    fs.stop_flusher();
+    fs.set_session(nullptr);
+    fuse_session_unmount(se.get());
+    return 1;
+  }
   log::info("mounted " + config.backing_dir.string() + " at " + config.mount_point.string());
   if (hooks.on_ready) hooks.on_ready();
 
@@ -196,22 +178,29 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
   fuse_loop_cfg_set_max_threads(loop, config.max_threads);
   fuse_loop_cfg_set_idle_threads(loop, config.max_threads);  // no thread churn under load
   fuse_loop_cfg_set_clone_fd(loop, 0);
-  std::jthread read_ahead = tune_read_ahead_when_mounted(config.mount_point, config.read_ahead_kb);
+  std::jthread read_ahead = tune_read_ahead_when_mounted(mount_point, config.read_ahead_kb);
   int rc = fuse_session_loop_mt(se.get(), loop);
   fuse_loop_cfg_destroy(loop);
+  stopper->loop_returned();
 
+  // No handler runs any more: what the kernel handed over is in our buffers.
   sd_notify(0, "STOPPING=1");
   fs.stop_flusher();
   fs.set_session(nullptr);
   std::size_t sealed = fs.seal_all();
   log::info("shutting down: sealed " + std::to_string(sealed) + " open recording(s)");
   fuse_session_unmount(se.get());
-  if (writeback) writeback->stop();
-  fuse_remove_signal_handlers(se.get());
-  // libfuse reports the signal that ended the loop: a requested stop is success.
-  const bool clean = rc == 0 || rc == SIGTERM || rc == SIGINT || rc == SIGHUP;
-  if (!clean) log::error("the FUSE loop ended with error " + std::to_string(rc));
-  return clean ? 0 : 1;
+  // Closing /dev/fuse fails whatever a helper process still waits for.
+  se.reset();
+  // Handles of files and directories still open at the unmount: the kernel
+  // never releases them, and no handler can run any more.
+  if (std::size_t n = fs.free_outstanding_handles(); n > 0) {
+    log::debug("freed " + std::to_string(n) + " handle(s) the kernel never released");
+  }
+  stopper.reset();
+  writeback.reset();
+  if (rc != 0) log::error("the FUSE loop ended with error " + std::to_string(rc));
+  return rc == 0 ? 0 : 1;
 }
 
 }  // namespace recvault::daemon

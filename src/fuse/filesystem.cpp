@@ -1,6 +1,7 @@
 #include "recvault/fuse/filesystem.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,7 +15,10 @@ Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys) : options_(s
   root_.nlookup = 2;  // never forgotten
 }
 
-Filesystem::~Filesystem() { stop_flusher(); }
+Filesystem::~Filesystem() {
+  stop_flusher();
+  free_outstanding_handles();
+}
 
 Status Filesystem::open_backing() {
   int fd = ::open(options_.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -52,6 +56,31 @@ Status Filesystem::ensure_account_dir(const std::string& account) {
     return sys_error("set owner of account dir " + account, e);
   }
   return {};
+}
+
+std::uint64_t Filesystem::adopt_handle(std::unique_ptr<OpenHandle> h) {
+  OpenHandle* raw = h.get();
+  std::lock_guard lock(handles_mutex_);
+  handles_.emplace(raw, std::move(h));
+  return reinterpret_cast<std::uint64_t>(raw);
+}
+
+std::unique_ptr<OpenHandle> Filesystem::release_handle(std::uint64_t fh) {
+  std::lock_guard lock(handles_mutex_);
+  auto it = handles_.find(reinterpret_cast<OpenHandle*>(fh));
+  if (it == handles_.end()) return nullptr;
+  std::unique_ptr<OpenHandle> h = std::move(it->second);
+  handles_.erase(it);
+  return h;
+}
+
+std::size_t Filesystem::free_outstanding_handles() {
+  std::unordered_map<OpenHandle*, std::unique_ptr<OpenHandle>> outstanding;
+  {
+    std::lock_guard lock(handles_mutex_);
+    outstanding.swap(handles_);
+  }
+  return outstanding.size();  // freed here, outside the lock
 }
 
 Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
@@ -138,7 +167,9 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
 }
 
 void Filesystem::track_open(const std::shared_ptr<FileContent>& c) {
-  if (c->kind() != FileContent::Kind::encrypted) return;
+  // Encrypted files have tails to flush and seal; an OpenPGP message being
+  // written must be completed at shutdown.
+  if (c->kind() != FileContent::Kind::encrypted && !c->sealing()) return;
   std::lock_guard lock(open_mutex_);
   open_.insert(c);
 }
@@ -205,6 +236,35 @@ std::size_t Filesystem::seal_all() {
     }
   }
   return sealed;
+}
+
+namespace {
+
+// Where an fd's file is now ("" if unknown).
+std::string current_path(int fd) {
+  char target[PATH_MAX];
+  ssize_t n = ::readlink(ops::proc_path(fd).c_str(), target, sizeof target);
+  if (n <= 0 || n == static_cast<ssize_t>(sizeof target)) return {};
+  return std::string(target, static_cast<std::size_t>(n));
+}
+
+}  // namespace
+
+std::vector<std::string> Filesystem::open_paths() {
+  const std::string base = current_path(root_.fd.get());
+  std::vector<std::string> paths;
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, node] : inodes_) {
+    if (node->type != S_IFREG) continue;
+    {
+      std::lock_guard content_lock(node->m);
+      if (!node->content) continue;
+    }
+    std::string path = current_path(node->fd.get());
+    const bool inside = path.size() > base.size() && path.compare(0, base.size(), base) == 0;
+    if (!base.empty() && inside && path[base.size()] == '/') paths.push_back(path.substr(base.size()));
+  }
+  return paths;
 }
 
 const fuse_lowlevel_ops& Filesystem::operations() {

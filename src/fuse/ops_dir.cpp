@@ -27,15 +27,17 @@ void reply_new_entry(fuse_req_t req, Filesystem& fs, Inode& parent, const char* 
   fuse_reply_entry(req, &e);
 }
 
-struct DirHandle {
+struct DirHandle final : OpenHandle {
   DIR* dp = nullptr;
   off_t offset = 0;
   dirent* entry = nullptr;
   bool at_root = false;
-  ~DirHandle() {
+  ~DirHandle() override {
     if (dp != nullptr) ::closedir(dp);
   }
 };
+
+DirHandle& dir_of(fuse_file_info* fi) { return static_cast<DirHandle&>(Filesystem::handle(fi->fh)); }
 
 }  // namespace
 
@@ -142,13 +144,13 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     return;
   }
   handle->at_root = &node == &fs.root();
-  fi->fh = reinterpret_cast<std::uint64_t>(handle.get());
+  fi->fh = fs.adopt_handle(std::move(handle));
   fi->cache_readdir = 0;
-  if (fuse_reply_open(req, fi) == 0) handle.release();
+  if (fuse_reply_open(req, fi) != 0) fs.release_handle(fi->fh);
 }
 
 void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* fi) {
-  auto* d = reinterpret_cast<DirHandle*>(fi->fh);
+  DirHandle* d = &dir_of(fi);
   std::vector<char> buf(size);
   std::size_t used = 0;
   if (offset != d->offset) {
@@ -187,13 +189,12 @@ void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_fi
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirHandle*>(fi->fh);
+  fs_of(req).release_handle(fi->fh);
   fuse_reply_err(req, 0);
 }
 
 void fsyncdir(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
-  auto* d = reinterpret_cast<DirHandle*>(fi->fh);
-  int fd = ::dirfd(d->dp);
+  int fd = ::dirfd(dir_of(fi).dp);
   int rc = datasync ? ::fdatasync(fd) : ::fsync(fd);
   fuse_reply_err(req, rc == 0 ? 0 : errno);
 }

@@ -12,12 +12,13 @@
 namespace recvault::fuse::ops {
 namespace {
 
-struct Handle {
+struct Handle final : OpenHandle {
+  Handle(std::shared_ptr<FileContent> c, bool a) : content(std::move(c)), append(a) {}
   std::shared_ptr<FileContent> content;
   bool append = false;  // O_APPEND, honoured here only without writeback cache
 };
 
-Handle& handle_of(fuse_file_info* fi) { return *reinterpret_cast<Handle*>(fi->fh); }
+Handle& handle_of(fuse_file_info* fi) { return static_cast<Handle&>(Filesystem::handle(fi->fh)); }
 
 // Registers one more opener of `node` and fills `fi`.
 void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi) {
@@ -28,8 +29,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
       fs.track_open(content);
     }
   }
-  auto* h = new Handle{content, (fi->flags & O_APPEND) != 0};
-  fi->fh = reinterpret_cast<std::uint64_t>(h);
+  fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0));
   fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
   if (content->kind() == FileContent::Kind::pgp) {
     // OpenPGP recordings bypass the page cache: the plaintext never sits in
@@ -41,7 +41,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
 }
 
 void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
-  std::unique_ptr<Handle> h(&handle_of(fi));
+  std::unique_ptr<OpenHandle> h = fs.release_handle(fi->fh);
   std::shared_ptr<FileContent> last;
   {
     std::lock_guard lock(node.m);

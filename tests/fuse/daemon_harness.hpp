@@ -48,7 +48,8 @@ struct HttpResponse {
 class Daemon {
  public:
   // Writes a configuration under a fresh temp dir; `extra` is appended TOML.
-  explicit Daemon(std::string extra = "") : extra_(std::move(extra)) {
+  explicit Daemon(std::string extra = "", int tail_flush_interval_ms = 200)
+      : extra_(std::move(extra)), tail_flush_interval_ms_(tail_flush_interval_ms) {
     for (const char* sub : {"backing", "mnt", "keystore"}) std::filesystem::create_directory(dir_.path() / sub);
     write_config();
   }
@@ -169,7 +170,8 @@ class Daemon {
  private:
   void write_config() {
     std::ofstream out(config_path());
-    out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\ntail_flush_interval_ms = 200\n"
+    out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
+        << "tail_flush_interval_ms = " << tail_flush_interval_ms_ << "\n"
         << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
         << "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\naudit_log = \"audit.log\"\n"
         << extra_;
@@ -208,6 +210,7 @@ class Daemon {
 
   TempDir dir_;
   std::string extra_;
+  int tail_flush_interval_ms_;
   pid_t pid_ = -1;
 };
 

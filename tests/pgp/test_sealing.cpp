@@ -198,3 +198,24 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
   CHECK(read_all(dir + "/c.wav") == bytes_of(kMarker));
   CHECK(d.stop() == 0);
 }
+
+TEST_CASE("SIGTERM while an OpenPGP recording is open: the message is completed", "[pgp][mount][lifecycle]") {
+  auto& keys = ClientKeys::get();
+  Daemon d("[fuse]\nview_xattrs = true\n");
+  d.start();
+  const std::string id = upload_key(d, "acme", keys.ed.armored());
+  d.configure("acme", {{"enabled", true}, {"public_key_id", id}});
+  mkdir_or_fail(d.mnt() + "/acme");
+  const auto data = recording(40);
+  int fd = ::open((d.mnt() + "/acme/open-at-stop.wav").c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  CHECK(d.stop() == 0);  // the recorder has not closed it
+  ::close(fd);
+  const std::string backing = d.backing() + "/acme/open-at-stop.wav";
+  CHECK(xattr_of(backing, "user.recvault.sealing").empty());
+  const std::string out = d.dir().file("decrypted.bin");
+  REQUIRE(keys.ed.decrypt(backing, out) == 0);
+  const bool same = read_all(out) == data;
+  CHECK(same);
+}

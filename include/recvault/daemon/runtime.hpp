@@ -1,6 +1,6 @@
 // recvaultd's lifecycle: process hardening, the demo set-up, and running the
-// FUSE session until SIGTERM/SIGINT, then sealing every open recording and
-// unmounting cleanly.
+// FUSE session until SIGTERM/SIGINT/SIGHUP, then taking over what the kernel's
+// writeback cache holds, sealing every open recording and unmounting cleanly.
 #pragma once
 
 #include <filesystem>
@@ -25,8 +25,9 @@ struct MountHooks {
   std::function<void()> on_ready;  // after the mount is live (sd_notify READY=1)
 };
 
-// Mounts `fs` at config.mount_point, serves until a signal, then seals open
-// files and unmounts. Returns the process exit code.
+// Mounts `fs` at config.mount_point and serves until a signal; then lets the
+// kernel hand over its cached writes (bounded; a second signal cuts it short),
+// stops the loop, seals open files and unmounts. Returns the exit code.
 int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks);
 
 }  // namespace recvault::daemon

@@ -9,7 +9,8 @@
 //
 // Threading: handlers run on libfuse's worker threads; the tail flusher runs
 // on its own thread. Lock order: InodeTable::mutex_ -> Inode::m ->
-// FileContent's mutex. No lock is held across fuse_reply_*.
+// FileContent's mutex; the handle table's mutex is taken alone. No lock is
+// held across fuse_reply_*.
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -27,6 +28,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "recvault/daemon/config.hpp"
@@ -55,6 +57,12 @@ struct Inode {
   Inode() = default;
   Inode(const Inode&) = delete;
   Inode& operator=(const Inode&) = delete;
+};
+
+// What the kernel holds as fuse_file_info::fh: an open file (ops_file.cpp)
+// or directory (ops_dir.cpp). Owned by the Filesystem (adopt_handle).
+struct OpenHandle {
+  virtual ~OpenHandle() = default;
 };
 
 struct FsOptions {
@@ -89,6 +97,21 @@ class Filesystem {
   void stop_flusher();
   // Seals every open file (shutdown). Returns how many were sealed.
   std::size_t seal_all();
+  // Paths, relative to the backing root and starting with '/', of the
+  // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
+  std::vector<std::string> open_paths();
+
+  // --- open handles -------------------------------------------------------
+  // The kernel sends no RELEASE (RELEASEDIR) for what is still open at
+  // unmount, so every handle given to the kernel stays owned here.
+  // Takes `h`; returns the fuse_file_info::fh that stands for it.
+  std::uint64_t adopt_handle(std::unique_ptr<OpenHandle> h);
+  // RELEASE / RELEASEDIR, or a reply that failed: the caller owns it again.
+  std::unique_ptr<OpenHandle> release_handle(std::uint64_t fh);
+  // Frees the handles never released; returns how many. Only once no handler
+  // can run any more: the FUSE session is destroyed (also done by ~Filesystem).
+  std::size_t free_outstanding_handles();
+  static OpenHandle& handle(std::uint64_t fh) noexcept { return *reinterpret_cast<OpenHandle*>(fh); }
 
   // --- used by the handlers ------------------------------------------------
   Inode& inode(fuse_ino_t ino) noexcept;
@@ -109,7 +132,7 @@ class Filesystem {
   int stat_inode(Inode& inode, struct stat& st);
   // Replaces a regular file's backing size in `st` by its plaintext size.
   int fill_plaintext_size(Inode& inode, struct stat& st);
-  // Marks open content for the flusher.
+  // Marks open content for the flusher and the shutdown seal.
   void track_open(const std::shared_ptr<FileContent>& c);
   void untrack_open(const std::shared_ptr<FileContent>& c);
   // Path of an inode relative to the backing root, for log lines.
@@ -148,6 +171,9 @@ class Filesystem {
   Inode root_;
   std::mutex mutex_;  // guards inodes_
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
+
+  std::mutex handles_mutex_;  // guards handles_
+  std::unordered_map<OpenHandle*, std::unique_ptr<OpenHandle>> handles_;
 
   std::mutex open_mutex_;  // guards open_
   std::set<std::shared_ptr<FileContent>> open_;
