@@ -231,6 +231,15 @@ Status EncryptedFile::read_chunk(std::uint64_t index, std::size_t expected_len, 
 Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count,
                                         std::span<std::uint8_t> out) const {
   const std::size_t c = header_.chunk_size();
+  // At most ~1 MiB of records per pread (a FUSE request's worth): a caller
+  // reading a whole file at once must not grow the per-thread buffer to it.
+  const std::uint64_t batch = std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / c);
+  while (count > batch) {
+    RV_TRY(read_whole_chunks(first, batch, out.first(static_cast<std::size_t>(batch) * c)));
+    first += batch;
+    count -= batch;
+    out = out.subspan(static_cast<std::size_t>(batch) * c);
+  }
   const std::size_t rs = static_cast<std::size_t>(record_size(header_.algorithm, c));
   thread_local std::vector<std::uint8_t> records;
   records.resize(static_cast<std::size_t>(count) * rs);
