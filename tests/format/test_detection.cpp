@@ -12,8 +12,6 @@ using format::Algorithm;
 using format::EncryptedFile;
 
 namespace {
-constexpr std::size_t C = format::kDefaultChunkSize;
-const Algorithm kAlgorithms[] = {Algorithm::aes256_gcm, Algorithm::aes256_cbc_hmac};
 
 std::uint64_t header_len(const std::string& path) {
   return format::read_header(open_rw(path).get()).value().encoded_size();

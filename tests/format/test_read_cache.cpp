@@ -9,7 +9,6 @@ using namespace recvault::test;
 using format::Algorithm;
 
 namespace {
-constexpr std::size_t C = format::kDefaultChunkSize;
 
 std::vector<std::uint8_t> read_in_pieces(format::EncryptedFile& f, std::uint64_t off, std::size_t n,
                                          std::size_t piece) {

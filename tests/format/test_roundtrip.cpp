@@ -10,11 +10,6 @@ using namespace recvault::test;
 using format::Algorithm;
 using format::EncryptedFile;
 
-namespace {
-const Algorithm kAlgorithms[] = {Algorithm::aes256_gcm, Algorithm::aes256_cbc_hmac};
-constexpr std::size_t C = format::kDefaultChunkSize;
-}  // namespace
-
 TEST_CASE("round trip at the sizes around chunk boundaries", "[roundtrip]") {
   TempDir dir;
   for (Algorithm alg : kAlgorithms) {

@@ -11,9 +11,9 @@ using namespace recvault::test;
 
 namespace {
 
-const std::string kMarker = "PGP-MODES-MARKER-7311-";
+const std::string kModesMarker = "PGP-MODES-MARKER-7311-";
 
-std::vector<std::uint8_t> data_for(int n) { return block(static_cast<std::size_t>(n), 70000 + n, kMarker); }
+std::vector<std::uint8_t> data_for(int n) { return block(static_cast<std::size_t>(n), 70000 + n, kModesMarker); }
 
 }  // namespace
 
@@ -92,7 +92,7 @@ TEST_CASE("switching an account between AES and OpenPGP keeps every recording re
     for (std::size_t i = 0; i < steps.size(); ++i) {
       INFO("recording " << i);
       const std::string backing = d.backing() + name(i);
-      CHECK(contains(read_all(backing), kMarker) == (i == 4));  // only the plain one shows it
+      CHECK(contains(read_all(backing), kModesMarker) == (i == 4));  // only the plain one shows it
       if (steps[i].sealed_to == nullptr) {
         CHECK(read_all(d.mnt() + name(i)) == data_for(static_cast<int>(i)));
       } else {

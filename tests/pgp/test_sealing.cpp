@@ -11,12 +11,12 @@ using namespace recvault::test;
 
 namespace {
 
-const std::string kMarker = "PGP-PLAINTEXT-MARKER-5150-";
+const std::string kSealMarker = "PGP-PLAINTEXT-MARKER-5150-";
 
 std::vector<std::uint8_t> recording(std::size_t blocks) {
   std::vector<std::uint8_t> out;
   for (std::size_t i = 0; i < blocks; ++i) {
-    auto b = block(i, 4096 + 17 * i, kMarker);
+    auto b = block(i, 4096 + 17 * i, kSealMarker);
     out.insert(out.end(), b.begin(), b.end());
   }
   return out;
@@ -53,7 +53,7 @@ TEST_CASE("recordings sealed to RSA-2048 and Curve25519 keys decrypt with gpg by
     write_all(d.mnt() + c.rel, data);
     const std::string backing = d.backing() + c.rel;
     auto raw = read_all(backing);
-    CHECK_FALSE(contains(raw, kMarker));
+    CHECK_FALSE(contains(raw, kSealMarker));
     // The view shows the OpenPGP message ("original-encrypted"), and its size.
     CHECK(read_all(d.mnt() + c.rel) == raw);
     struct stat st {};
@@ -103,7 +103,7 @@ TEST_CASE("an open OpenPGP recording is append-only and unreadable; a sealed one
   const std::string path = d.mnt() + "/acme/open.wav";
   int w = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   REQUIRE(w >= 0);
-  auto first = block(0, 10000, kMarker);
+  auto first = block(0, 10000, kSealMarker);
   REQUIRE(::write(w, first.data(), first.size()) == static_cast<ssize_t>(first.size()));
 
   std::uint8_t buf[16];
@@ -121,7 +121,7 @@ TEST_CASE("an open OpenPGP recording is append-only and unreadable; a sealed one
   struct stat st {};
   REQUIRE(::fstat(w, &st) == 0);
   CHECK(static_cast<std::size_t>(st.st_size) == first.size());  // the writer's view while open
-  auto second = block(1, 5000, kMarker);
+  auto second = block(1, 5000, kSealMarker);
   REQUIRE(::write(w, second.data(), second.size()) == static_cast<ssize_t>(second.size()));
   REQUIRE(::close(w) == 0);
 
@@ -175,27 +175,27 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
 
   // A recording made before the override: the directory's placement (none)
   // is now known to the daemon, and must not outlive the change below.
-  write_all(dir + "/before.wav", bytes_of(kMarker));
+  write_all(dir + "/before.wav", bytes_of(kSealMarker));
   CHECK(xattr_of(dir + "/before.wav", "user.recvault.format") != "pgp");
 
   REQUIRE(set(mine) == 0);
   CHECK(xattr_of(dir, "user.recvault.public_key_id") == mine);
   // A directory moved below the override is sealed from then on.
   mkdir_or_fail(d.mnt() + "/acme/loose");
-  write_all(d.mnt() + "/acme/loose/x.wav", bytes_of(kMarker));
+  write_all(d.mnt() + "/acme/loose/x.wav", bytes_of(kSealMarker));
   CHECK(xattr_of(d.mnt() + "/acme/loose/x.wav", "user.recvault.format") != "pgp");
   REQUIRE(::rename((d.mnt() + "/acme/loose").c_str(), (dir + "/loose").c_str()) == 0);
-  write_all(dir + "/loose/y.wav", bytes_of(kMarker));
+  write_all(dir + "/loose/y.wav", bytes_of(kSealMarker));
   CHECK(xattr_of(dir + "/loose/y.wav", "user.recvault.format") == "pgp");
   // Without an account key, the directory's key still applies; outside it, AES.
-  write_all(dir + "/a.wav", bytes_of(kMarker));
+  write_all(dir + "/a.wav", bytes_of(kSealMarker));
   CHECK(xattr_of(dir + "/a.wav", "user.recvault.format") == "pgp");
   d.configure("acme", {{"enabled", true}});
-  write_all(d.mnt() + "/acme/b.wav", bytes_of(kMarker));
+  write_all(d.mnt() + "/acme/b.wav", bytes_of(kSealMarker));
   CHECK(xattr_of(d.backing() + "/acme/b.wav", "user.recvault.algorithm") == "AES-256-GCM");
   REQUIRE(::removexattr(dir.c_str(), "user.recvault.public_key_id") == 0);
-  write_all(dir + "/c.wav", bytes_of(kMarker));
-  CHECK(read_all(dir + "/c.wav") == bytes_of(kMarker));
+  write_all(dir + "/c.wav", bytes_of(kSealMarker));
+  CHECK(read_all(dir + "/c.wav") == bytes_of(kSealMarker));
   CHECK(d.stop() == 0);
 }
 

@@ -17,7 +17,7 @@ using namespace recvault::test;
 
 namespace {
 
-const std::string kMarker = "STREAM-PLAINTEXT-MARKER-2718-";
+const std::string kStreamMarker = "STREAM-PLAINTEXT-MARKER-2718-";
 constexpr std::size_t kBlock = 1 << 20;
 
 std::size_t stream_mib() {
@@ -39,11 +39,11 @@ bool backing_holds_marker(const std::string& dir, std::size_t& files_seen) {
       ssize_t n = ::read(fd, buf.data(), buf.size());
       if (n <= 0) break;
       std::string chunk = carry + std::string(reinterpret_cast<char*>(buf.data()), static_cast<std::size_t>(n));
-      if (chunk.find(kMarker) != std::string::npos) {
+      if (chunk.find(kStreamMarker) != std::string::npos) {
         ::close(fd);
         return true;
       }
-      carry = chunk.substr(chunk.size() > kMarker.size() ? chunk.size() - kMarker.size() : 0);
+      carry = chunk.substr(chunk.size() > kStreamMarker.size() ? chunk.size() - kStreamMarker.size() : 0);
     }
     ::close(fd);
   }
@@ -79,7 +79,7 @@ TEST_CASE("a long recording streams in bounded memory and never leaves plaintext
   REQUIRE(fd >= 0);
   bool write_ok = true;
   for (std::size_t i = 0; i < blocks && write_ok; ++i) {
-    auto b = block(i, kBlock, kMarker);
+    auto b = block(i, kBlock, kStreamMarker);
     write_ok = ::write(fd, b.data(), b.size()) == static_cast<ssize_t>(b.size());
   }
   const bool close_ok = ::close(fd) == 0;
@@ -109,7 +109,7 @@ TEST_CASE("a long recording streams in bounded memory and never leaves plaintext
   std::size_t i = 0;
   for (; i < blocks && same; ++i) {
     std::size_t n = std::fread(got.data(), 1, got.size(), p);
-    same = n == kBlock && got == block(i, kBlock, kMarker);
+    same = n == kBlock && got == block(i, kBlock, kStreamMarker);
   }
   same = same && std::fgetc(p) == EOF;
   CHECK(::pclose(p) == 0);

@@ -32,16 +32,6 @@ std::string save(const TempDir& d, const std::string& name, const nlohmann::json
   return write_text(d, name, j.dump(2));
 }
 
-RunResult decrypt(std::vector<std::string> args) {
-  args.insert(args.begin(), decrypt_tool());
-  auto r = run(args);
-  for (const Account* a : {&kV1, &kV2, &kV3}) {
-    CHECK(r.err.find(a->key) == std::string::npos);
-    CHECK(r.out.find(a->key) == std::string::npos);
-  }
-  return r;
-}
-
 std::string golden(const std::string& name) {
   const char* root = std::getenv("RECVAULT_SOURCE_ROOT");
   REQUIRE(root != nullptr);

@@ -19,21 +19,6 @@ void flip(const std::string& path, std::uint64_t offset) {
   write_all(path, bytes);
 }
 
-// Key text must never reach stdout or stderr.
-void check_no_key(const RunResult& r) {
-  for (const Account* a : {&kV1, &kV2, &kV3}) {
-    CHECK(r.err.find(a->key) == std::string::npos);
-    CHECK(r.out.find(a->key) == std::string::npos);
-  }
-}
-
-RunResult decrypt(std::vector<std::string> args) {
-  args.insert(args.begin(), decrypt_tool());
-  auto r = run(args);
-  check_no_key(r);
-  return r;
-}
-
 }  // namespace
 
 TEST_CASE("decrypts with --key, the salt coming from the header", "[tool]") {

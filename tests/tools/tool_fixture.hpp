@@ -1,6 +1,8 @@
 // Test accounts and helpers to make backing files with recvault-encrypt.
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <sys/stat.h>
 
 #include <filesystem>
@@ -53,6 +55,20 @@ inline std::vector<std::string> dir_entries(const TempDir& d) {
   for (const auto& e : std::filesystem::directory_iterator(d.path())) names.push_back(e.path().filename().string());
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// Runs recvault-decrypt; checks that no test key text reached stdout or stderr.
+inline void check_no_key(const RunResult& r) {
+  for (const Account* a : {&kV1, &kV2, &kV3}) {
+    CHECK(r.err.find(a->key) == std::string::npos);
+    CHECK(r.out.find(a->key) == std::string::npos);
+  }
+}
+inline RunResult decrypt(std::vector<std::string> args) {
+  args.insert(args.begin(), decrypt_tool());
+  auto r = run(args);
+  check_no_key(r);
+  return r;
 }
 
 }  // namespace recvault::test
