@@ -8,7 +8,7 @@ packages=(
   libssl-dev libfuse3-dev fuse3 liblmdb-dev lmdb-utils libgpgme-dev gnupg
   libtomlplusplus-dev catch2 nlohmann-json3-dev libmicrohttpd-dev
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
-  attr curl xxd psmisc procps python3 python3-cryptography
+  attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
   packages+=(gocryptfs)

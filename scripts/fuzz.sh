@@ -3,8 +3,6 @@
 # and runs each one for a bounded time from its committed seed corpus.
 #   FUZZ_SECONDS   seconds per target (default 20)
 #   FUZZ_BUILD_DIR build directory (default build-fuzz)
-#   FUZZ_BUILD_ONLY=1 builds the targets and stops (scripts/test.sh builds
-#                  them beside the sanitized tests, then fuzzes)
 # Prints one line per target and ends with "fuzz: N passed, M failed".
 # Crash inputs are kept in $FUZZ_BUILD_DIR/fuzz-artifacts/<target>/.
 set -uo pipefail
@@ -26,7 +24,6 @@ if [ ${#targets[@]} -eq 0 ] || ! ninja -C "$dir" "${targets[@]}" >"$dir.build.lo
   echo "fuzz: 0 passed, 1 failed"
   exit 1
 fi
-[ "${FUZZ_BUILD_ONLY:-0}" = 1 ] && exit 0
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}

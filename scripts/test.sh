@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs missing packages, builds two
-# configurations (optimised with -Werror, and ASan+UBSan), runs every meson
-# test in both, fuzzes each libFuzzer target briefly, and ends with one line
-# "N passed, M failed".
+# configurations, runs every meson test in both, fuzzes each libFuzzer target
+# briefly, and ends with one line "N passed, M failed".
 #
-# The stages overlap so that two cores stay busy: while one configuration's
-# tests run (mostly waiting on FUSE, gpg and the disk), the next build runs
-# beside them on whatever CPU they leave.
+#   build-sanitized  clang, ASan + UBSan, -O0, -Werror, and -Dfuzz=true: the
+#                    libFuzzer targets and libFuzzer's coverage instrumentation
+#                    in every target (so one build serves tests and fuzzers)
+#   build-ci         gcc, -O2 without debug info, -Werror (two compilers'
+#                    warnings; the tests also run against optimised code)
 #
-#   build-ci ─┬─ test build-ci ──┐
-#             └─ build build-asan ┴─┬─ test build-asan ─┐
-#                                   └─ build fuzz ──────┴─ fuzz
+# The stages overlap so that two cores stay busy: while build-ci's tests run
+# (mostly waiting on FUSE, gpg and the disk), the sanitized build compiles
+# beside them on whatever CPU they leave; the longer sanitized tests then run
+# alone (a compiler beside them, even at idle priority, doubles their time).
+#
+#   build-ci ─┬─ test build-ci ───────────┬─ test build-sanitized ─ fuzz
+#             └─ build build-sanitized ───┘
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,16 +25,15 @@ export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 
-# Optimised without debug info (the -O2 warnings are what -Werror is for) and
-# sanitized at -O0; tests/meson.build says how test code itself is compiled.
+# tests/meson.build says how test code itself is compiled.
+sanitized_options=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dfuzz=true)
 ci_options=(-Doptimization=2 -Ddebug=false -Dwerror=true)
-asan_options=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true)
 
 passed=0
 failed=0
 status=0
 
-build() {  # dir, meson options... ; output in dir.build.log
+build() {  # dir, meson options... ; output in dir.build.log (CC/CXX apply to a new dir)
   local dir=$1; shift
   {
     if [ -f "$dir/build.ninja" ]; then meson configure "$dir" "$@"; else meson setup "$dir" "$@"; fi &&
@@ -79,25 +83,27 @@ test_beside_build() {  # test-dir (empty: none), build command...
 stamp "building build-ci"
 if build build-ci "${ci_options[@]}"; then ci_ok=1; else ci_ok=0; build_failed build-ci; fi
 
-stamp "building build-asan$([ $ci_ok = 1 ] && echo ', testing build-ci')"
-if test_beside_build "$([ $ci_ok = 1 ] && echo build-ci)" build build-asan "${asan_options[@]}"; then
-  asan_ok=1
+stamp "building build-sanitized$([ $ci_ok = 1 ] && echo ', testing build-ci')"
+if CC=clang CXX=clang++ test_beside_build "$([ $ci_ok = 1 ] && echo build-ci)" \
+    build build-sanitized "${sanitized_options[@]}"; then
+  san_ok=1
+  stamp "testing build-sanitized"
+  run_tests build-sanitized
 else
-  asan_ok=0; build_failed build-asan
+  san_ok=0; build_failed build-sanitized
 fi
 
-# libFuzzer targets (clang), bounded; each target counts as one test.
-build_fuzz() { FUZZ_BUILD_ONLY=1 scripts/fuzz.sh >build-fuzz.log 2>&1; }
-stamp "building the fuzz targets$([ $asan_ok = 1 ] && echo ', testing build-asan')"
-test_beside_build "$([ $asan_ok = 1 ] && echo build-asan)" build_fuzz
-stamp "fuzzing (${FUZZ_SECONDS:-15}s per target)"
-FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >>build-fuzz.log 2>&1 || status=1
-grep -E '^fuzz ' build-fuzz.log >&2
-line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' build-fuzz.log | tail -1)
-ok=$(echo "$line" | awk '{print $2}'); ok=${ok:-0}
-fail=$(echo "$line" | awk '{print $4}'); fail=${fail:-1}
-passed=$((passed + ok))
-failed=$((failed + fail))
+# libFuzzer targets, bounded; each target counts as one test.
+if [ $san_ok = 1 ]; then
+  stamp "fuzzing (${FUZZ_SECONDS:-15}s per target)"
+  FUZZ_BUILD_DIR=build-sanitized FUZZ_SECONDS=${FUZZ_SECONDS:-15} scripts/fuzz.sh >build-fuzz.log 2>&1 || status=1
+  grep -E '^fuzz ' build-fuzz.log >&2
+  line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' build-fuzz.log | tail -1)
+  ok=$(echo "$line" | awk '{print $2}'); ok=${ok:-0}
+  fail=$(echo "$line" | awk '{print $4}'); fail=${fail:-1}
+  passed=$((passed + ok))
+  failed=$((failed + fail))
+fi
 stamp "done"
 
 echo "$passed passed, $failed failed"

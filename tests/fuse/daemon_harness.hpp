@@ -99,6 +99,15 @@ class Daemon {
     return status;
   }
 
+  // Waits for a daemon the test signalled itself to exit; returns the wait
+  // status, or -1 after killing it at `limit`.
+  int wait_stopped(std::chrono::seconds limit) {
+    if (pid_ <= 0) return -1;
+    int status = wait_exit(limit);
+    cleanup_mount();
+    return status;
+  }
+
   // SIGKILL: the crash case. The mount is left stale, as after a real crash.
   void kill9() {
     if (pid_ <= 0) return;

@@ -1,7 +1,10 @@
 // Shared helpers for the reliability tests: seeds, environment knobs, a
-// tmpfs mounted for the life of a test, and running as another user.
+// tmpfs or a freezable ext4 mounted for the life of a test, and running as
+// another user.
 #pragma once
 
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -55,6 +58,55 @@ class TmpfsMount {
 
  private:
   std::string dir_;
+};
+
+// An ext4 file system in the image file `image` (created, `mib` MiB),
+// loop-mounted on `dir` (which must exist) until destruction. freeze() makes
+// every write to it wait (FIFREEZE, as fsfreeze(8) does) until thaw(): a
+// backing disk that stalls. The destructor thaws and unmounts lazily.
+class LoopExt4 {
+ public:
+  LoopExt4(const std::string& image, const std::string& dir, unsigned mib) : dir_(dir) {
+    {
+      std::ofstream create(image);
+    }
+    if (::truncate(image.c_str(), static_cast<off_t>(mib) << 20) != 0) {
+      throw std::runtime_error("cannot size " + image);
+    }
+    const std::string cmd = "mkfs.ext4 -q -F -E nodiscard '" + image + "' >/dev/null 2>&1 && mount -o loop '" +
+                            image + "' '" + dir + "'";
+    if (std::system(cmd.c_str()) != 0) {
+      throw std::runtime_error("could not make and loop-mount an ext4 image (needs e2fsprogs and loop devices): " +
+                               cmd);
+    }
+  }
+  ~LoopExt4() {
+    thaw();
+    ::umount2(dir_.c_str(), MNT_DETACH);
+  }
+  LoopExt4(const LoopExt4&) = delete;
+  LoopExt4& operator=(const LoopExt4&) = delete;
+
+  void freeze() {
+    if (frozen_ >= 0) return;
+    frozen_ = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (frozen_ < 0 || ::ioctl(frozen_, kFreeze, 0) != 0) {
+      throw std::runtime_error("FIFREEZE on " + dir_ + " failed: " + std::to_string(errno));
+    }
+  }
+  void thaw() {
+    if (frozen_ < 0) return;
+    ::ioctl(frozen_, kThaw, 0);
+    ::close(frozen_);
+    frozen_ = -1;
+  }
+
+ private:
+  // FIFREEZE and FITHAW from <linux/fs.h>, which clashes with <sys/mount.h>.
+  static constexpr unsigned long kFreeze = _IOWR('X', 119, int);
+  static constexpr unsigned long kThaw = _IOWR('X', 120, int);
+  std::string dir_;
+  int frozen_ = -1;
 };
 
 // Runs `fn` in a child as uid/gid `id` (no supplementary groups); returns
