@@ -9,13 +9,12 @@
 #   build-ci         gcc, -O2 without debug info, -Werror (two compilers'
 #                    warnings; the tests also run against optimised code)
 #
-# The stages overlap so that two cores stay busy: while build-ci's tests run
-# (mostly waiting on FUSE, gpg and the disk), the sanitized build compiles
-# beside them on whatever CPU they leave; the longer sanitized tests then run
-# alone (a compiler beside them, even at idle priority, doubles their time).
+# The stages run one after another. Overlapping them (the next build at idle
+# CPU priority beside the previous tests) saved nothing on a 2-core machine:
+# the FUSE tests took up to four times as long beside a compiler
+# (reliability-fsx 20 -> 82 s), eating what the build gained.
 #
-#   build-ci ─┬─ test build-ci ───────────┬─ test build-sanitized ─ fuzz
-#             └─ build build-sanitized ───┘
+#   build-ci ─ test build-ci ─ build build-sanitized ─ test build-sanitized ─ fuzz
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +31,7 @@ ci_options=(-Doptimization=2 -Ddebug=false -Dwerror=true)
 passed=0
 failed=0
 status=0
+stamp() { echo "== $(date +%T) $*" >&2; }
 
 build() {  # dir, meson options... ; output in dir.build.log (CC/CXX apply to a new dir)
   local dir=$1; shift
@@ -49,7 +49,7 @@ build_failed() {  # dir
 
 run_tests() {  # dir
   local dir=$1
-  echo "== testing $dir" >&2
+  stamp "testing $dir"
   meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 >"$dir.test.log" 2>&1 || status=1
   grep -E '^ *[0-9]+/[0-9]+ ' "$dir.test.log" >&2
   local ok fail xfail upass tout
@@ -66,28 +66,12 @@ run_tests() {  # dir
   failed=$((failed + fail + upass + tout))
 }
 
-stamp() { echo "== $(date +%T) $*" >&2; }
-
-# A test run and, beside it, the next build; waits for both and returns the
-# build's status. The build runs as SCHED_IDLE (nice 19 where that is refused):
-# the FUSE tests are bound by round-trip latency, and a compiler at normal
-# priority beside them made reliability-fsx take 74 s instead of 20.
-test_beside_build() {  # test-dir (empty: none), build command...
-  local dir=$1; shift
-  ( chrt --idle -p 0 "$BASHPID" >/dev/null 2>&1 || renice -n 19 -p "$BASHPID" >/dev/null; "$@" ) &
-  local builder=$!
-  if [ -n "$dir" ]; then run_tests "$dir"; fi
-  wait "$builder"
-}
-
 stamp "building build-ci"
-if build build-ci "${ci_options[@]}"; then ci_ok=1; else ci_ok=0; build_failed build-ci; fi
+if build build-ci "${ci_options[@]}"; then run_tests build-ci; else build_failed build-ci; fi
 
-stamp "building build-sanitized$([ $ci_ok = 1 ] && echo ', testing build-ci')"
-if CC=clang CXX=clang++ test_beside_build "$([ $ci_ok = 1 ] && echo build-ci)" \
-    build build-sanitized "${sanitized_options[@]}"; then
+stamp "building build-sanitized"
+if CC=clang CXX=clang++ build build-sanitized "${sanitized_options[@]}"; then
   san_ok=1
-  stamp "testing build-sanitized"
   run_tests build-sanitized
 else
   san_ok=0; build_failed build-sanitized
