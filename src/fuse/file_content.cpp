@@ -146,6 +146,16 @@ Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8
   return sys::pread_full(fd_.get(), out, offset);
 }
 
+std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t offset, std::size_t length) {
+  std::shared_lock lock(m_);
+  if (!enc_) return std::nullopt;
+  const std::uint64_t c = enc_->header().chunk_size();
+  const std::uint64_t start = offset - offset % c;
+  if (length == 0 || length >= c || offset + length > start + c) return std::nullopt;
+  if (!enc_->is_whole_chunk_read(start, static_cast<std::size_t>(c))) return std::nullopt;
+  return Extent{start, static_cast<std::size_t>(c)};
+}
+
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   std::shared_ptr<pgp::SealStream> stream;
   {

@@ -83,6 +83,15 @@ std::size_t Filesystem::free_outstanding_handles() {
   return outstanding.size();  // freed here, outside the lock
 }
 
+bool Filesystem::fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span<const std::uint8_t> data) {
+  fuse_session* se = session_.load();
+  if (se == nullptr || data.empty()) return se != nullptr;
+  fuse_bufvec buf = FUSE_BUFVEC_INIT(data.size());
+  buf.buf[0].mem = const_cast<std::uint8_t*>(data.data());  // only read by libfuse
+  return fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(offset), &buf,
+                                    static_cast<fuse_buf_copy_flags>(0)) == 0;
+}
+
 Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
   if (ino == FUSE_ROOT_ID) return root_;
   return *reinterpret_cast<Inode*>(ino);

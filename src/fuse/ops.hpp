@@ -48,6 +48,11 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name);
 
 // Shared helpers.
 std::string proc_path(int fd);
+// Keeps page-cache fills of `node` (Inode::page_fill) out while the caller
+// changes what the kernel may cache. Waits for fills in progress, which
+// wait only for the kernel's reads in flight, at most a few seconds: not
+// owned on timeout (the caller answers EBUSY), never a hang.
+std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node);
 // Logs a content error on a file and returns its errno.
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e);
 

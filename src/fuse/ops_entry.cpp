@@ -98,6 +98,10 @@ int set_times(const Inode& node, const struct stat* attr, int to_set) {
 // Truncates through the open content, or opens it for the occasion.
 int set_size(Filesystem& fs, Inode& node, off_t size) {
   if (node.type != S_IFREG) return EINVAL;
+  // A fill that ran after the kernel dropped the cut pages would bring them
+  // (and the old size) back.
+  auto fills_held_off = hold_off_page_fills(node);
+  if (!fills_held_off.owns_lock()) return EBUSY;
   std::shared_ptr<FileContent> content;
   {
     std::lock_guard lock(node.m);

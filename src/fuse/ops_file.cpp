@@ -13,15 +13,39 @@ namespace recvault::fuse::ops {
 namespace {
 
 struct Handle final : OpenHandle {
-  Handle(std::shared_ptr<FileContent> c, bool a) : content(std::move(c)), append(a) {}
+  Handle(std::shared_ptr<FileContent> c, bool a, bool w) : content(std::move(c)), append(a), writer(w) {}
   std::shared_ptr<FileContent> content;
   bool append = false;  // O_APPEND, honoured here only without writeback cache
+  bool writer = false;  // counted in Inode::writers
 };
 
 Handle& handle_of(fuse_file_info* fi) { return static_cast<Handle&>(Filesystem::handle(fi->fh)); }
 
-// Registers one more opener of `node` and fills `fi`.
-void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi) {
+// An opener that can change the content (O_RDONLY | O_TRUNC truncates too).
+bool may_write(const fuse_file_info* fi) { return (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC) != 0; }
+
+// Counts an opener that may write, once no page-cache fill of `node` is in
+// progress (Inode::page_fill). False when fills did not finish in time.
+bool admit_writer(Filesystem& fs, Inode& node) {
+  auto fills_held_off = hold_off_page_fills(node);
+  if (!fills_held_off.owns_lock()) {
+    log::warn("open for writing of " + fs.describe(node) + " refused: page-cache fills did not finish in time");
+    return false;
+  }
+  std::lock_guard lock(node.m);
+  ++node.writers;
+  return true;
+}
+
+void retire_writer(Inode& node) {
+  std::lock_guard lock(node.m);
+  --node.writers;
+}
+
+// Registers one more opener of `node` (already admitted if `writer`) and
+// fills `fi`.
+void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi,
+            bool writer) {
   {
     std::lock_guard lock(node.m);
     if (node.opens++ == 0) {
@@ -29,7 +53,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
       fs.track_open(content);
     }
   }
-  fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0));
+  fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
   fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
   if (content->kind() == FileContent::Kind::pgp) {
     // OpenPGP recordings bypass the page cache: the plaintext never sits in
@@ -45,6 +69,8 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
   std::shared_ptr<FileContent> last;
   {
     std::lock_guard lock(node.m);
+    // The kernel wrote back this writer's dirty pages before releasing it.
+    if (h != nullptr && static_cast<Handle&>(*h).writer) --node.writers;
     if (--node.opens == 0) {
       last = std::move(node.content);
       node.content.reset();
@@ -69,7 +95,47 @@ int open_backing_rw(const Inode& node, sys::UniqueFd& out) {
   return out.valid() ? 0 : errno;
 }
 
+// A read of part of a chunk: the daemon has to decrypt the whole chunk to
+// authenticate it, so after answering it copies the rest of the chunk into
+// the kernel's page cache, and reads nearby (a player seeking) need no round
+// trip. Only while no opener may write (Inode::page_fill). False when that
+// does not hold and nothing was answered.
+bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileContent& content, std::size_t size,
+                        std::uint64_t offset) {
+  auto chunk = content.enclosing_chunk(offset, size);
+  if (!chunk) return false;
+  Inode& node = fs.inode(ino);
+  std::shared_lock fill(node.page_fill, std::try_to_lock);
+  if (!fill.owns_lock()) return false;
+  {
+    std::lock_guard lock(node.m);
+    if (node.writers != 0) return false;
+  }
+  thread_local std::vector<std::uint8_t> whole;
+  whole.resize(chunk->length);
+  auto n = content.read(chunk->offset, whole);
+  if (!n) {
+    fuse_reply_err(req, report(fs, node, "read", n.error()));
+    return true;
+  }
+  const std::span<const std::uint8_t> plain(whole.data(), *n);
+  const std::size_t at = std::min(static_cast<std::size_t>(offset - chunk->offset), plain.size());
+  const std::size_t len = std::min(size, plain.size() - at);
+  fuse_reply_buf(req, reinterpret_cast<const char*>(plain.data() + at), len);
+  // After the reply: until then the kernel holds the asked pages locked.
+  fs.fill_page_cache(ino, chunk->offset, plain.first(at));
+  fs.fill_page_cache(ino, chunk->offset + at + len, plain.subspan(at + len));
+  crypto::secure_wipe(whole.data(), whole.size());
+  return true;
+}
+
 }  // namespace
+
+std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node) {
+  std::unique_lock<std::shared_timed_mutex> lock(node.page_fill, std::defer_lock);
+  (void)lock.try_lock_for(std::chrono::seconds(5));
+  return lock;
+}
 
 void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, fuse_file_info* fi) {
   auto& fs = fs_of(req);
@@ -120,12 +186,18 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     return;
   }
   Inode& node = fs.inode(e.ino);
+  const bool writer = may_write(fi);
+  if (writer && !admit_writer(fs, node)) {
+    fs.forget(node, 1);
+    fuse_reply_err(req, EBUSY);
+    return;
+  }
   std::shared_ptr<FileContent> shared = std::move(content).value();
   {
     std::lock_guard lock(node.m);
     if (node.content) shared = node.content;
   }
-  attach(fs, node, shared, fi);
+  attach(fs, node, shared, fi, writer);
   e.attr.st_size = static_cast<off_t>(shared->size());
   if (fuse_reply_create(req, &e, fi) != 0) detach(fs, node, fi);
 }
@@ -157,6 +229,11 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_reply_err(req, EPERM);  // sealed OpenPGP recordings are immutable
     return;
   }
+  const bool writer = may_write(fi);
+  if (writer && !admit_writer(fs, node)) {
+    fuse_reply_err(req, EBUSY);
+    return;
+  }
   if (fi->flags & O_TRUNC) {
     bool alone = false;
     {
@@ -173,16 +250,18 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       st = content->truncate(0);
     }
     if (!st) {
+      if (writer) retire_writer(node);
       fuse_reply_err(req, report(fs, node, "open(O_TRUNC)", st.error()));
       return;
     }
   }
-  attach(fs, node, content, fi);
+  attach(fs, node, content, fi, writer);
   if (fuse_reply_open(req, fi) != 0) detach(fs, node, fi);
 }
 
 void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (read_filling_chunk(req, fs, ino, *handle_of(fi).content, size, static_cast<std::uint64_t>(offset))) return;
   thread_local std::vector<std::uint8_t> buf;
   buf.resize(size);
   auto n = handle_of(fi).content->read(static_cast<std::uint64_t>(offset), buf);

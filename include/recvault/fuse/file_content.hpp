@@ -13,6 +13,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -49,6 +50,15 @@ class FileContent {
   Kind kind() const noexcept { return kind_; }
   std::uint64_t size();
   Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
+  // The chunk that a read of [offset, offset + length) has to decrypt whole
+  // anyway, when the range is smaller than it and inside it, and the chunk
+  // is complete and before the tail. nullopt otherwise (also for plain and
+  // OpenPGP files).
+  struct Extent {
+    std::uint64_t offset = 0;
+    std::size_t length = 0;
+  };
+  std::optional<Extent> enclosing_chunk(std::uint64_t offset, std::size_t length);
   Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
   Status truncate(std::uint64_t size);
   // Discards the content and starts a new recording (open with O_TRUNC):

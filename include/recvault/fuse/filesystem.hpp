@@ -26,6 +26,8 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <shared_mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -49,10 +51,18 @@ struct Inode {
   std::mutex m;  // guards the members below
   std::shared_ptr<FileContent> content;  // while open
   unsigned opens = 0;
+  unsigned writers = 0;  // open handles that may write (admitted under page_fill)
   // Directories: the OpenPGP override that applies inside, as of
   // Filesystem's placement generation `placement_generation` (0: unknown).
   std::uint64_t placement_generation = 0;
   std::string placement_key;
+
+  // Regular files: a read of part of a chunk puts the rest of the decrypted
+  // chunk into the kernel's page cache (Filesystem::fill_page_cache). That
+  // is only sound while nothing can dirty those pages: fills hold this
+  // shared and run only when `writers` is 0; admitting a writer or changing
+  // the size holds it exclusive, so it waits for fills in progress.
+  std::shared_timed_mutex page_fill;
 
   Inode() = default;
   Inode(const Inode&) = delete;
@@ -141,6 +151,10 @@ class Filesystem {
   // --- OpenPGP placement (pgp_placement.cpp, docs/OPENPGP.md) --------------
   // The session, for kernel cache notifications once a recording is sealed.
   void set_session(fuse_session* se) noexcept { session_.store(se); }
+  // Copies `data` into the kernel's page cache of `ino` at `offset` (a FUSE
+  // store notification). Only for content the kernel cannot hold dirty: see
+  // Inode::page_fill. False when there is no session or the kernel refused.
+  bool fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span<const std::uint8_t> data);
   // Where a new recording in directory `dir_fd` (O_PATH) goes: the sealer and
   // the nearest directory override up to the account directory.
   Result<Placement> placement_in(int dir_fd);
