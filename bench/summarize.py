@@ -41,6 +41,16 @@ for label in labels:
                 f" {per_gb['gocryptfs']:.1f} |")
     print(row)
 
+# The spread behind each median: on a shared or virtualised machine single
+# runs of one workload on one target can differ by 2x.
+print()
+print("| workload | " + " | ".join(f"{t} min-max" for t in targets) + " |")
+print("|---|" + "---|" * len(targets))
+for label in labels:
+    d = rate if unit.get(label, "").endswith("/s") and "MB" not in unit[label] else mbps
+    cells = [f"{min(d[(label, t)]):,.0f}-{max(d[(label, t)]):,.0f}" if d.get((label, t)) else "" for t in targets]
+    print(f"| {label} | " + " | ".join(cells) + " |")
+
 print()
 for line in open(rss):
     t, field, kib = line.split()
