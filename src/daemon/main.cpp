@@ -4,9 +4,11 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <iostream>
+#include <optional>
 
 #include "recvault/control/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
+#include "recvault/daemon/background.hpp"
 #include "recvault/daemon/config.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
 #include "recvault/daemon/runtime.hpp"
@@ -80,6 +82,10 @@ int main(int argc, char** argv) {
     std::cout << "configuration OK\n";
     return 0;
   }
+  // Without --foreground the command returns once the daemon serves. The
+  // fork happens here, before any thread exists (background.hpp).
+  std::optional<daemon::Background> background;
+  if (!foreground) background.emplace(daemon::Background::detach());
 
   auto master = config.master_key_file.empty() ? keystore::MasterKey::load_credential(config.master_key_credential)
                                                : keystore::MasterKey::load_file(config.master_key_file);
@@ -139,8 +145,9 @@ int main(int argc, char** argv) {
   hooks.on_ready = [&] {
     log::info("control socket at " + config.control_socket.string());
     sd_notify(0, "READY=1");
+    if (background) background->ready();
   };
-  int rc = daemon::run_mount(config, fs, foreground, hooks);
+  int rc = daemon::run_mount(config, fs, hooks);
   server.stop();
   return rc;
 }

@@ -106,7 +106,7 @@ constexpr std::chrono::milliseconds kHandOverDeadline{5000};
 
 }  // namespace
 
-int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks) {
+int run_mount(const Config& config, fuse::Filesystem& fs, const MountHooks& hooks) {
   std::vector<std::string> words = {"recvaultd", "-o", "default_permissions", "-o", "fsname=recvault",
                                     "-o", "subtype=recvault"};
   if (config.allow_other) {
@@ -135,14 +135,16 @@ int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const
     log::error("cannot create the FUSE session");
     return 1;
   }
-  // Absolute: fuse_daemonize changes to "/", even in the foreground, and the
-  // helpers and the unmount use this path afterwards.
+  // Absolute: fuse_daemonize changes to "/", and the helpers and the unmount
+  // use this path afterwards.
   const std::filesystem::path mount_point = std::filesystem::absolute(config.mount_point);
   if (fuse_session_mount(se.get(), mount_point.c_str()) != 0) {
     log::error("cannot mount at " + config.mount_point.string());
     return 1;
   }
-  fuse_daemonize(foreground ? 1 : 0);
+  // Only the change to "/": without --foreground the process detached before
+  // its first thread (background.hpp); libfuse's fork here would lose them.
+  fuse_daemonize(1);
   fs.set_session(se.get());
   fs.start_flusher();
   // With the writeback cache the kernel holds what write() accepted until its

@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -90,8 +91,29 @@ class Daemon {
     throw std::runtime_error("recvaultd did not mount in time: " + log());
   }
 
-  // SIGTERM and wait; returns the exit status (or -1).
+  // Runs recvaultd without --foreground, as an admin would by hand: returns
+  // the command's exit code (0 once the daemon serves). The process that
+  // serves is then found by its command line, so stop() works on it too.
+  int start_detached() {
+    pid_t cmd = ::fork();
+    if (cmd == 0) {
+      int fd = ::open(log_path().c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      ::dup2(fd, 2);
+      std::string exe = env_or_fail("RECVAULTD");
+      std::string cfg = config_path();
+      ::execl(exe.c_str(), exe.c_str(), "-c", cfg.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    if (::waitpid(cmd, &status, 0) != cmd || !WIFEXITED(status)) return -1;
+    if (WEXITSTATUS(status) == 0) detached_pid_ = find_serving_pid();
+    return WEXITSTATUS(status);
+  }
+
+  // SIGTERM and wait; returns the exit status (or -1). For a detached daemon
+  // (not our child) 0 once it has gone, -1 if it had to be killed.
   int stop() {
+    if (detached_pid_ > 0) return stop_detached();
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
     int status = wait_exit(std::chrono::seconds(20));
@@ -213,6 +235,48 @@ class Daemon {
     return -1;
   }
 
+  // The recvaultd whose command line names our configuration file.
+  pid_t find_serving_pid() const {
+    const std::string cfg = config_path();
+    for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = e.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream in(e.path() / "cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      if (cmdline.find(cfg) != std::string::npos && cmdline.find("-c") != std::string::npos &&
+          std::stoi(name) != ::getpid() && !gone(std::stoi(name))) {
+        return std::stoi(name);
+      }
+    }
+    return -1;
+  }
+
+  // Exited: no longer in /proc, or a zombie its new parent has not reaped.
+  static bool gone(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat;
+    if (!std::getline(in, stat)) return true;
+    auto close = stat.rfind(')');
+    return close == std::string::npos || stat.compare(close + 1, 3, " Z ") == 0;
+  }
+
+  int stop_detached() {
+    const pid_t pid = detached_pid_;
+    detached_pid_ = -1;
+    ::kill(pid, SIGTERM);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (gone(pid)) {
+        cleanup_mount();
+        return 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid, SIGKILL);
+    cleanup_mount();
+    return -1;
+  }
+
   void cleanup_mount() {
     if (is_mounted(mnt())) ::umount2(mnt().c_str(), MNT_DETACH);
   }
@@ -221,6 +285,7 @@ class Daemon {
   std::string extra_;
   int tail_flush_interval_ms_;
   pid_t pid_ = -1;
+  pid_t detached_pid_ = -1;  // started without --foreground: not our child
 };
 
 }  // namespace recvault::test

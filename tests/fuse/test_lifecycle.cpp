@@ -305,3 +305,33 @@ TEST_CASE("the mount's kernel readahead follows [fuse] read_ahead_kb", "[lifecyc
     d.stop();
   }
 }
+
+TEST_CASE("without --foreground the command returns once the daemon serves, and it keeps serving",
+          "[lifecycle][background]") {
+  Daemon d;
+  REQUIRE(d.start_detached() == 0);
+  CHECK(is_mounted(d.mnt()));
+  // The control API answers: its thread started after the detaching fork.
+  auto cfg = d.configure("acme", {{"enabled", true}});
+  CHECK(cfg["key_version"] == 1);
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const auto data = pseudo_random(200000, 21);
+  write_all(d.mnt() + "/acme/call.wav", data);
+  CHECK(read_all(d.mnt() + "/acme/call.wav") == data);
+  CHECK(d.stop() == 0);
+  CHECK_FALSE(is_mounted(d.mnt()));
+  CHECK(backing_header(d.backing() + "/acme/call.wav").sealed);
+}
+
+TEST_CASE("without --foreground a daemon that cannot start fails the command with its exit code",
+          "[lifecycle][background]") {
+  Daemon d;
+  REQUIRE(d.start_detached() == 0);
+  REQUIRE(d.stop() == 0);
+  // Another master key cannot open the keystore the first start created.
+  std::ofstream(d.dir().file("master.key")) << std::string(64, 'a') << "\n";
+  ::chmod(d.dir().file("master.key").c_str(), 0600);
+  CHECK(d.start_detached() == 3);
+  CHECK(d.log().find("keystore") != std::string::npos);
+  CHECK_FALSE(is_mounted(d.mnt()));
+}

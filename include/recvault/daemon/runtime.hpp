@@ -28,6 +28,6 @@ struct MountHooks {
 // Mounts `fs` at config.mount_point and serves until a signal; then lets the
 // kernel hand over its cached writes (bounded; a second signal cuts it short),
 // stops the loop, seals open files and unmounts. Returns the exit code.
-int run_mount(const Config& config, fuse::Filesystem& fs, bool foreground, const MountHooks& hooks);
+int run_mount(const Config& config, fuse::Filesystem& fs, const MountHooks& hooks);
 
 }  // namespace recvault::daemon
