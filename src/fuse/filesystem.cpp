@@ -86,8 +86,11 @@ std::size_t Filesystem::free_outstanding_handles() {
 bool Filesystem::fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span<const std::uint8_t> data) {
   fuse_session* se = session_.load();
   if (se == nullptr || data.empty()) return se != nullptr;
-  fuse_bufvec buf = FUSE_BUFVEC_INIT(data.size());
+  fuse_bufvec buf{};  // not FUSE_BUFVEC_INIT: a C compound literal
+  buf.count = 1;
+  buf.buf[0].size = data.size();
   buf.buf[0].mem = const_cast<std::uint8_t*>(data.data());  // only read by libfuse
+  buf.buf[0].fd = -1;
   return fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(offset), &buf,
                                     static_cast<fuse_buf_copy_flags>(0)) == 0;
 }

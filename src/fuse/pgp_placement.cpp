@@ -171,14 +171,7 @@ void Filesystem::notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size) {
   // store; the message is never shorter: no compression), and the inode
   // invalidation then drops every cached page and attribute.
   std::uint8_t last = 0;
-  if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1) {
-    fuse_bufvec one{};
-    one.count = 1;
-    one.buf[0].size = 1;
-    one.buf[0].mem = &last;
-    one.buf[0].fd = -1;
-    fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(size - 1), &one, static_cast<fuse_buf_copy_flags>(0));
-  }
+  if (::pread(fd, &last, 1, static_cast<off_t>(size - 1)) == 1) fill_page_cache(ino, size - 1, std::span(&last, 1));
   fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
 }
 
