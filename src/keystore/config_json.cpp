@@ -57,7 +57,7 @@ Result<UpdateRequest> parse_update_request(const json& body) {
 
   if (auto a = body.find("algorithm"); a != body.end() && !a->is_null()) {
     if (!a->is_string()) return bad("field \"algorithm\" must be a string");
-    auto alg = parse_algorithm_name(a->get_ref<const std::string&>());
+    auto alg = format::parse_algorithm(a->get_ref<const std::string&>());
     if (!alg) return bad("field \"algorithm\" must be \"AES-256-GCM\" or \"AES-256-CBC\"");
     r.algorithm = *alg;
   }
@@ -89,7 +89,7 @@ json to_json(const AccountConfig& c) {
   for (const auto& [v, s] : c.historical_salts) hs[std::to_string(v)] = s;
   json out = {
       {"enabled", c.enabled},
-      {"algorithm", std::string(algorithm_name_of(c.algorithm))},
+      {"algorithm", std::string(format::algorithm_name(c.algorithm))},
       {"key_version", c.key_version},
       {"key_id", c.key_id},
       {"salt", c.salt},

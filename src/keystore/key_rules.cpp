@@ -44,16 +44,6 @@ bool periodic(std::string_view s, std::size_t max_period) {
 
 }  // namespace
 
-std::optional<format::Algorithm> parse_algorithm_name(std::string_view name) noexcept {
-  if (name == "AES-256-GCM") return format::Algorithm::aes256_gcm;
-  if (name == "AES-256-CBC") return format::Algorithm::aes256_cbc_hmac;
-  return std::nullopt;
-}
-
-std::string_view algorithm_name_of(format::Algorithm a) noexcept {
-  return a == format::Algorithm::aes256_cbc_hmac ? "AES-256-CBC" : "AES-256-GCM";
-}
-
 Status validate_key(std::string_view key) {
   std::string l = lower(key);
   bool weak = std::find(kWeakExact.begin(), kWeakExact.end(), l) != kWeakExact.end();

@@ -58,7 +58,7 @@ std::uint32_t version_of(std::string_view key, std::string_view account) {
 std::string encode_account(const AccountConfig& c) {
   json j = {
       {"enabled", c.enabled},
-      {"algorithm", std::string(algorithm_name_of(c.algorithm))},
+      {"algorithm", std::string(format::algorithm_name(c.algorithm))},
       {"key_version", c.key_version},
       {"key_id", c.key_id},
       {"created_at", to_seconds(c.created_at)},
@@ -73,7 +73,7 @@ Status decode_account(std::string_view text, AccountConfig& c) {
   if (!j) return damaged("account record is not a JSON object");
   try {
     c.enabled = j->at("enabled").get<bool>();
-    auto alg = parse_algorithm_name(j->at("algorithm").get<std::string>());
+    auto alg = format::parse_algorithm(j->at("algorithm").get<std::string>());
     if (!alg) return damaged("unknown algorithm in account record");
     c.algorithm = *alg;
     c.key_version = j->at("key_version").get<std::uint32_t>();

@@ -80,14 +80,14 @@ TEST_CASE("R1: only the missing half is generated", "[rules]") {
 
 TEST_CASE("R2: algorithm defaults to AES-256-GCM", "[rules]") {
   CHECK(first(req(true)).algorithm == format::Algorithm::aes256_gcm);
-  CHECK(algorithm_name_of(first(req(true)).algorithm) == "AES-256-GCM");
+  CHECK(format::algorithm_name(first(req(true)).algorithm) == "AES-256-GCM");
 }
 
 TEST_CASE("R3: only the two algorithm names are accepted", "[rules]") {
-  CHECK(parse_algorithm_name("AES-256-GCM") == format::Algorithm::aes256_gcm);
-  CHECK(parse_algorithm_name("AES-256-CBC") == format::Algorithm::aes256_cbc_hmac);
+  CHECK(format::parse_algorithm("AES-256-GCM") == format::Algorithm::aes256_gcm);
+  CHECK(format::parse_algorithm("AES-256-CBC") == format::Algorithm::aes256_cbc_hmac);
   for (const char* bad : {"aes-256-gcm", "AES-128-GCM", "ChaCha20", "", "AES-256-GCM "})
-    CHECK_FALSE(parse_algorithm_name(bad));
+    CHECK_FALSE(format::parse_algorithm(bad));
   UpdateRequest r = req(true);
   r.algorithm = format::Algorithm::aes256_cbc_hmac;
   CHECK(first(r).algorithm == format::Algorithm::aes256_cbc_hmac);

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   }
   nlohmann::json j = ks::metadata_json(**cfg);
   if (show_keys) j["config"] = ks::to_json(**cfg);
-  j["algorithm"] = std::string(ks::algorithm_name_of((*cfg)->algorithm));
+  j["algorithm"] = std::string(recvault::format::algorithm_name((*cfg)->algorithm));
   j["key_id"] = (*cfg)->key_id;
   std::cout << j.dump(2) << "\n";
   return 0;

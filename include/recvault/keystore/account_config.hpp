@@ -44,10 +44,8 @@ inline constexpr std::size_t kGeneratedKeyBytes = 32;   // 64 hex characters
 inline constexpr std::size_t kGeneratedSaltBytes = 16;  // 24 base64 characters
 inline constexpr std::size_t kKeyIdPrefixLength = 8;
 
-// "AES-256-GCM" / "AES-256-CBC" (the API's names; CBC is encrypt-then-MAC in
-// the format). nullopt for anything else, including other spellings.
-std::optional<format::Algorithm> parse_algorithm_name(std::string_view name) noexcept;
-std::string_view algorithm_name_of(format::Algorithm a) noexcept;
+// Algorithm names ("AES-256-GCM" / "AES-256-CBC", exactly) are the format's:
+// format::parse_algorithm and format::algorithm_name.
 
 // One key version: the key text exactly as the API returns it, and its salt.
 struct KeyVersion {
