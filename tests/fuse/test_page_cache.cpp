@@ -69,17 +69,24 @@ bool read_fills_chunk(int fd, const std::string& path, const std::vector<std::ui
   return false;
 }
 
+// Starts `d` with encryption on for account acme and records `data` as
+// acme/`name` through the mount, with nothing of it left in the page cache.
+std::string recorded(Daemon& d, const std::string& name, const std::vector<std::uint8_t>& data) {
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string f = d.mnt() + "/acme/" + name;
+  write_all(f, data);
+  drop_cache(f);
+  return f;
+}
+
 }  // namespace
 
 TEST_CASE("a 4 KiB read puts its whole authenticated chunk in the page cache", "[mount][page-cache]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-  const std::string f = d.mnt() + "/acme/call.wav";
   const auto data = pseudo_random(16 * kChunk + 1000, 11);
-  write_all(f, data);
-  drop_cache(f);
+  const std::string f = recorded(d, "call.wav", data);
 
   int fd = ::open(f.c_str(), O_RDONLY);
   REQUIRE(fd >= 0);
@@ -110,13 +117,8 @@ TEST_CASE("a 4 KiB read puts its whole authenticated chunk in the page cache", "
 
 TEST_CASE("no fill while a writer may hold unwritten pages of the chunk", "[mount][page-cache]") {
   Daemon d("", 1000);  // the daemon's periodic writeback (every 500 ms) stays out of the way
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-  const std::string f = d.mnt() + "/acme/edit.wav";
   auto data = pseudo_random(4 * kChunk, 12);
-  write_all(f, data);
-  drop_cache(f);
+  const std::string f = recorded(d, "edit.wav", data);
 
   // The writer's page sits in the kernel's writeback cache: the daemon has
   // not seen it. A fill of chunk 1 would overwrite it with the old bytes.
@@ -145,13 +147,8 @@ TEST_CASE("no fill while a writer may hold unwritten pages of the chunk", "[moun
 
 TEST_CASE("truncating a file a reader has filled drops what was cut", "[mount][page-cache]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-  const std::string f = d.mnt() + "/acme/cut.wav";
   const auto data = pseudo_random(6 * kChunk, 14);
-  write_all(f, data);
-  drop_cache(f);
+  const std::string f = recorded(d, "cut.wav", data);
 
   int r = ::open(f.c_str(), O_RDONLY);
   REQUIRE(r >= 0);
