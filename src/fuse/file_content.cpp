@@ -4,6 +4,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "recvault/format/detect.hpp"
 #include "recvault/format/xattrs.hpp"
 #include "recvault/pgp/xattrs.hpp"
 #include "recvault/util/log.hpp"
@@ -18,23 +19,20 @@ namespace {
 
 Status refuse(const char* why, int err) { return sys_error(why, err); }
 
-// What a backing file holds. The format xattr decides when present ("plain"
-// files may start with anything, even our magic; "pgp" files are OpenPGP
-// messages); without xattrs (copied with cp or rsync without -X) the header
-// magic decides, and an OpenPGP message then reads as a plain file (its
-// ciphertext, as when sealed).
+// What a backing file holds (format::detect: the magic decides before any
+// xattr, so an xattr can never turn encryption off); "pgp" files are OpenPGP
+// messages. Without xattrs (copied with cp or rsync without -X) an OpenPGP
+// message reads as a plain file (its ciphertext, as when sealed).
 Result<FileContent::Kind> detect_kind(int fd) {
-  auto fmt = sys::get_xattr(fd, format::xattr::format);
-  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return FileContent::Kind::plain;
-  if (fmt && fmt->has_value() && **fmt == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
-  std::uint8_t magic[sizeof format::kMagic] = {};
-  auto n = sys::pread_full(fd, magic, 0);
-  if (!n) return std::move(n).error();
-  if (format::has_magic(std::span(magic, *n))) return FileContent::Kind::encrypted;
-  if (fmt && fmt->has_value() && *n > 0) {
-    return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
+  auto found = format::detect(fd);
+  if (!found) return std::move(found).error();
+  switch (found->kind) {
+    case format::Detected::Kind::plain: return FileContent::Kind::plain;
+    case format::Detected::Kind::encrypted: return FileContent::Kind::encrypted;
+    case format::Detected::Kind::marked: break;
   }
-  return FileContent::Kind::plain;
+  if (found->marker == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
+  return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
 }
 
 }  // namespace
@@ -105,12 +103,14 @@ Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, co
                                                              const Placement& where) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
   RV_TRY(c->begin(account, keys, chunk_size, where));
+  c->note_writer();
   return c;
 }
 
 Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                             const Placement& where) {
   std::lock_guard<std::shared_mutex> lock(m_);
+  note_writer();
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
   if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
   enc_.reset();
@@ -125,6 +125,21 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
     ::fremovexattr(fd_.get(), name);  // absent is fine
   }
   return begin(account, keys, chunk_size, where);
+}
+
+Status FileContent::refuse_magic(std::uint64_t offset, std::span<const std::uint8_t> in) const {
+  constexpr std::size_t n = sizeof format::kMagic;
+  if (offset >= n || in.empty()) return {};
+  std::uint8_t first[n] = {};
+  auto got = sys::pread_full(fd_.get(), first, 0);
+  if (!got) return std::move(got).error();
+  std::size_t len = *got;
+  for (std::size_t i = 0; i < in.size() && offset + i < n; ++i) first[offset + i] = in[i];
+  len = std::max<std::size_t>(len, std::min<std::size_t>(n, offset + in.size()));
+  if (!format::has_magic(std::span(first, len))) return {};
+  return make_error(Errc::invalid_argument,
+                    "an unencrypted recording cannot start with the bytes \"RECVAULT\": it would read as an "
+                    "encrypted file (docs/FORMAT.md section 8)");
 }
 
 std::uint64_t FileContent::size() {
@@ -158,11 +173,15 @@ std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t of
 
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   std::shared_ptr<pgp::SealStream> stream;
+  note_writer();
   {
     std::lock_guard<std::shared_mutex> lock(m_);
     if (enc_) return enc_->write(offset, in);
     if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
-    if (!seal_) return sys::pwrite_full(fd_.get(), in, offset);
+    if (!seal_) {
+      RV_TRY(refuse_magic(offset, in));
+      return sys::pwrite_full(fd_.get(), in, offset);
+    }
     stream = seal_;
   }
   // Without m_: append() may wait for gpg (backpressure) and must not stall
@@ -171,6 +190,7 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
 }
 
 Status FileContent::truncate(std::uint64_t size) {
+  note_writer();
   std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) return enc_->truncate(size);
   if (kind_ == Kind::pgp) {
@@ -205,6 +225,7 @@ Status FileContent::fsync(bool datasync) {
 }
 
 Status FileContent::seal() {
+  if (!may_seal_.load(std::memory_order_relaxed)) return {};
   std::shared_ptr<pgp::SealStream> stream;
   {
     std::lock_guard<std::shared_mutex> lock(m_);

@@ -173,8 +173,15 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
     return 0;
   }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
-  if (!size) return ops::report(*this, node, "getattr", size.error());
-  st.st_size = static_cast<off_t>(*size);
+  if (size) {
+    st.st_size = static_cast<off_t>(*size);
+    return 0;
+  }
+  // A file whose header cannot say its size (damaged, unknown version, no
+  // key) still answers with what the disk holds, so that ls, stat, mv and
+  // rm work on it; opening it fails (EIO) and says why.
+  if (size.error().code == Errc::io) return ops::report(*this, node, "getattr", size.error());
+  ops::report(*this, node, "getattr", size.error());
   return 0;
 }
 

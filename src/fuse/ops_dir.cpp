@@ -12,12 +12,8 @@
 namespace recvault::fuse::ops {
 namespace {
 
-// Hands a new backing entry to the caller and answers with its entry.
+// Answers with the entry `name` just created under `parent`.
 void reply_new_entry(fuse_req_t req, Filesystem& fs, Inode& parent, const char* name) {
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (&parent != &fs.root()) {
-    ::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW);
-  }
   fuse_entry_param e{};
   int err = fs.lookup_entry(parent, name, e);
   if (err != 0) {
@@ -62,8 +58,15 @@ void mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode)
     reply_new_entry(req, fs, parent, name);
     return;
   }
-  if (::mkdirat(parent.fd.get(), name, mode) != 0) {
+  if (::mkdirat(parent.fd.get(), name, 0700) != 0) {  // nobody else's until it is the caller's
     fuse_reply_err(req, errno);
+    return;
+  }
+  sys::UniqueFd dir(::openat(parent.fd.get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  int err = dir.valid() ? hand_to_caller(req, parent, dir.get(), mode) : errno;
+  if (err != 0) {
+    ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR);
+    fuse_reply_err(req, err);
     return;
   }
   reply_new_entry(req, fs, parent, name);
@@ -84,6 +87,13 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char
   }
   if (::symlinkat(link, parent.fd.get(), name) != 0) {
     fuse_reply_err(req, errno);
+    return;
+  }
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    int e = errno;
+    ::unlinkat(parent.fd.get(), name, 0);
+    fuse_reply_err(req, e);
     return;
   }
   reply_new_entry(req, fs, parent, name);

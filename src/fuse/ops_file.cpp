@@ -53,6 +53,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
       fs.track_open(content);
     }
   }
+  if (writer) content->note_writer();
   fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
   fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
   if (content->kind() == FileContent::Kind::pgp) {
@@ -157,9 +158,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   sys::UniqueFd backing(fd);
   Result<std::shared_ptr<FileContent>> content = make_error(Errc::internal, "unset");
   if (created) {
-    const fuse_ctx* ctx = fuse_req_ctx(req);
-    if (::fchown(fd, ctx->uid, ctx->gid) != 0) {
-      int e = errno;
+    if (int e = hand_to_caller(req, parent, fd, mode); e != 0) {
       ::unlinkat(parent.fd.get(), name, 0);
       fuse_reply_err(req, e);
       return;

@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -68,8 +69,14 @@ class FileContent {
   // Buffered tail to disk (no fsync). Cheap when nothing is buffered.
   Status flush();
   Status fsync(bool datasync);
-  // Marks the recording complete (final chunk, sealed header).
+  // Marks the recording complete (final chunk, sealed header), but only once
+  // something may have written it: a new recording, an opener that may
+  // write (note_writer), a write or a truncate. A reader's close never
+  // rewrites a recording, so an unterminated one stays exactly as its
+  // writer left it (docs/RELIABILITY.md §3).
   Status seal();
+  // An opener that may write was admitted.
+  void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
   // An OpenPGP recording still being written (reads are refused).
@@ -82,6 +89,10 @@ class FileContent {
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                const Placement& where);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
+  // Plain files: a write that would make the file start with the format's
+  // magic is refused (Errc::invalid_argument), since a file that starts
+  // with it is always read as encrypted (format::detect).
+  Status refuse_magic(std::uint64_t offset, std::span<const std::uint8_t> in) const;
 
   // Exclusive for everything that changes state; shared for the reads that
   // need none (whole chunks before the tail), so readahead requests of one
@@ -91,6 +102,7 @@ class FileContent {
   Kind kind_ = Kind::plain;
   std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
   std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
+  std::atomic<bool> may_seal_{false};           // see seal()
 };
 
 // Plaintext size of a backing file that is not open, from its header alone
