@@ -1,6 +1,7 @@
 #include "recvault/fuse/file_content.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -36,6 +37,22 @@ Result<FileContent::Kind> detect_kind(int fd) {
 }
 
 }  // namespace
+
+namespace {
+
+std::int64_t allocated_bytes(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::int64_t>(st.st_blocks) * 512 : 0;
+}
+
+}  // namespace
+
+FileContent::FileContent(sys::UniqueFd fd) : fd_(std::move(fd)), allocated_(allocated_bytes(fd_.get())) {}
+
+std::int64_t FileContent::allocation_change() {
+  const std::int64_t now = allocated_bytes(fd_.get());
+  return now - allocated_.exchange(now);
+}
 
 Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
                                                                  keystore::KeyCache& keys) {
@@ -82,6 +99,11 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
   kind_ = Kind::plain;
   auto current = keys.current(account);
   if (!current && current.error().code != Errc::not_found) return std::move(current).error();
+  if (!current && where.refuse_unconfigured && where.dir_public_key_id.empty()) {
+    return make_error(Errc::not_permitted, "account " + account +
+                                               " has no encryption configuration, and unconfigured accounts "
+                                               "may not store recordings ([accounts] unconfigured = \"refuse\")");
+  }
   // Precedence: the directory's key, then the account's key, then AES, then plain.
   std::string pgp_key = where.dir_public_key_id;
   if (pgp_key.empty() && current) pgp_key = current->public_key_id;

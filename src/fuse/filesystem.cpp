@@ -35,6 +35,9 @@ Status Filesystem::open_backing() {
   root_.src_ino = st.st_ino;
   root_.src_dev = st.st_dev;
   root_.type = S_IFDIR;
+  std::function<AccountLimits(std::string_view)> limits = options_.limits_of;
+  if (!limits) limits = [](std::string_view) { return AccountLimits{}; };
+  quotas_ = std::make_unique<Quotas>(root_.fd.get(), std::move(limits));
   return {};
 }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "ops.hpp"
@@ -104,10 +105,29 @@ void link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
   fuse_reply_err(req, EPERM);
 }
 
+namespace {
+
+// What removing (or replacing) `name` in `dir` frees: its allocation when it
+// is the file's last name.
+std::int64_t freed_by_removing(int dir, const char* name) {
+  struct stat st {};
+  if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (S_ISDIR(st.st_mode) || st.st_nlink > 1) return 0;
+  return static_cast<std::int64_t>(st.st_blocks) * 512;
+}
+
+}  // namespace
+
 void unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
-  fuse_reply_err(req, ::unlinkat(parent.fd.get(), name, 0) == 0 ? 0 : errno);
+  const std::int64_t freed = freed_by_removing(parent.fd.get(), name);
+  if (::unlinkat(parent.fd.get(), name, 0) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fs.quotas().charge(parent.account, -freed);
+  fuse_reply_err(req, 0);
 }
 
 void rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
@@ -130,8 +150,10 @@ void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t 
     fuse_reply_err(req, EXDEV);  // keys are per account: mv copies and re-encrypts
     return;
   }
+  const std::int64_t freed = (flags & RENAME_EXCHANGE) != 0 ? 0 : freed_by_removing(newparent.fd.get(), newname);
   int rc = ::renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags);
   const int err = rc == 0 ? 0 : errno;
+  if (rc == 0) fs.quotas().charge(parent.account, -freed);
   // A directory that moves takes its subtree under other OpenPGP overrides.
   if (rc == 0 && &parent != &newparent) fs.ancestry_changed();
   fuse_reply_err(req, err);

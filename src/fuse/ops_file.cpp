@@ -84,6 +84,7 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     } else if (pgp_stream) {
       fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
     }
+    fs.settle(node, *last);
     fs.untrack_open(last);
   }
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
@@ -165,6 +166,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     }
     auto where = fs.placement_in(parent);
     if (where) {
+      where->refuse_unconfigured = fs.limits_of(parent.account).refuse_unconfigured;
       content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size,
                                        *where);
     } else {
@@ -197,6 +199,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     if (node.content) shared = node.content;
   }
   attach(fs, node, shared, fi, writer);
+  fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
   if (fuse_reply_create(req, &e, fi) != 0) detach(fs, node, fi);
 }
@@ -243,6 +246,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Status st;
     if (alone) {
       auto where = fs.placement_of(node);
+      if (where) where->refuse_unconfigured = fs.limits_of(node.account).refuse_unconfigured;
       st = where ? content->restart(node.account, fs.keys(), fs.options().chunk_size, *where)
                  : Status(std::move(where).error());
     } else {
@@ -275,11 +279,19 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   Handle& h = handle_of(fi);
+  Inode& node = fs.inode(ino);
   std::uint64_t at = static_cast<std::uint64_t>(offset);
-  if (h.append && !fs.writeback_active()) at = h.content->size();
+  const std::uint64_t old_size = h.content->size();
+  if (h.append && !fs.writeback_active()) at = old_size;
+  if (at + size > old_size && !fs.quotas().admits(node.account, at + size - old_size)) {
+    log::warn("write to " + fs.describe(node) + " refused: account " + node.account + " is at its quota");
+    fuse_reply_err(req, EDQUOT);
+    return;
+  }
   auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size));
+  fs.settle(node, *h.content);
   if (!st) {
-    fuse_reply_err(req, report(fs, fs.inode(ino), "write", st.error()));
+    fuse_reply_err(req, report(fs, node, "write", st.error()));
     return;
   }
   fuse_reply_write(req, size);
@@ -306,6 +318,7 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   auto st = handle_of(fi).content->fsync(datasync != 0);
+  fs.settle(fs.inode(ino), *handle_of(fi).content);
   fuse_reply_err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
 }
 

@@ -303,3 +303,85 @@ TEST_CASE("a file with a damaged header can still be listed, stat'ed, renamed an
   }
   CHECK(::kill(d.pid(), 0) == 0);
 }
+
+namespace {
+
+// Writes `total` bytes in 64 KiB writes, then fsyncs and closes; returns the
+// first errno (0 if none) and how many bytes write() accepted.
+std::pair<int, std::size_t> fill(const std::string& path, std::size_t total) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return {errno, 0};
+  const auto chunk = pseudo_random(65536, total);
+  std::size_t done = 0;
+  int err = 0;
+  while (done < total) {
+    ssize_t n = ::write(fd, chunk.data(), chunk.size());
+    if (n < 0) {
+      err = errno;
+      break;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::fsync(fd) != 0 && err == 0) err = errno;
+  if (::close(fd) != 0 && err == 0) err = errno;
+  return {err, done};
+}
+
+}  // namespace
+
+TEST_CASE("a quota stops one account's writes with EDQUOT and no other account's", "[tenants][quota]") {
+  for (bool writeback : {false, true}) {
+    INFO("writeback cache " << writeback);
+    Daemon d(std::string("[fuse]\nwriteback_cache = ") + (writeback ? "true" : "false") +
+             "\n[accounts.acme]\nquota_bytes = 1048576\n");
+    d.start();
+    d.configure("acme", {{"enabled", true}});
+    d.configure("globex", {{"enabled", true}});
+    REQUIRE(::mkdir((d.mnt() + "/globex").c_str(), 0755) == 0);  // acme's was made at start
+
+    auto [err, accepted] = fill(d.mnt() + "/acme/big.wav", 3 << 20);
+    CHECK(err == EDQUOT);
+    if (!writeback) CHECK(accepted <= (1u << 20) + 65536);
+    struct stat st {};
+    REQUIRE(::stat((d.backing() + "/acme/big.wav").c_str(), &st) == 0);
+    CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 <= (1u << 20) + (256u << 10));
+
+    // Another account is not affected.
+    auto [other_err, other_accepted] = fill(d.mnt() + "/globex/big.wav", 3 << 20);
+    CHECK(other_err == 0);
+    CHECK(other_accepted == 3u << 20);
+    CHECK(read_all(d.mnt() + "/globex/big.wav").size() == 3u << 20);
+
+    // Removing a recording gives the space back at once.
+    REQUIRE(::unlink((d.mnt() + "/acme/big.wav").c_str()) == 0);
+    auto [again_err, again] = fill(d.mnt() + "/acme/small.wav", 512 << 10);
+    CHECK(again_err == 0);
+    CHECK(again == 512u << 10);
+    CHECK(read_all(d.mnt() + "/acme/small.wav") == [] {
+      std::vector<std::uint8_t> want;
+      const auto chunk = pseudo_random(65536, 512 << 10);
+      for (int i = 0; i < 8; ++i) want.insert(want.end(), chunk.begin(), chunk.end());
+      return want;
+    }());
+    CHECK(d.log().find("is at its quota") != std::string::npos);
+    REQUIRE(d.stop() == 0);
+  }
+}
+
+TEST_CASE("unconfigured = \"refuse\": no plaintext recording for an account nobody configured", "[tenants]") {
+  Daemon d("[accounts.default]\nunconfigured = \"refuse\"\n");
+  d.start();
+  REQUIRE(::mkdir((d.mnt() + "/newco").c_str(), 0755) == 0);
+  CHECK(open_close(d.mnt() + "/newco/call.wav", O_WRONLY | O_CREAT) == EACCES);
+  CHECK(::access((d.backing() + "/newco/call.wav").c_str(), F_OK) != 0);  // nothing left behind
+  CHECK(d.log().find("has no encryption configuration") != std::string::npos);
+  // Configured: encrypted recordings.
+  d.configure("newco", {{"enabled", true}});
+  write_all(d.mnt() + "/newco/call.wav", bytes_of("SECRET-AUDIO"));
+  CHECK(read_all(d.mnt() + "/newco/call.wav") == bytes_of("SECRET-AUDIO"));
+  CHECK_FALSE(contains(read_all(d.backing() + "/newco/call.wav"), "SECRET-AUDIO"));
+  // An admin's explicit "disabled" is a decision, not an accident: plain.
+  d.configure("newco", {{"enabled", false}});
+  write_all(d.mnt() + "/newco/plain.wav", bytes_of("PLAIN-AUDIO"));
+  CHECK(contains(read_all(d.backing() + "/newco/plain.wav"), "PLAIN-AUDIO"));
+}

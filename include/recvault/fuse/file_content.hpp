@@ -32,6 +32,9 @@ namespace recvault::fuse {
 struct Placement {
   pgp::Sealer* sealer = nullptr;
   std::string dir_public_key_id;
+  // An account without any configuration gets no unencrypted recordings:
+  // creating one fails (Errc::not_permitted) instead.
+  bool refuse_unconfigured = false;
 };
 
 class FileContent {
@@ -79,13 +82,17 @@ class FileContent {
   void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
+  // How much more (or less) the backing file allocates than when this was
+  // last asked (or when the content was opened): what to charge the
+  // account's quota. One fstat.
+  std::int64_t allocation_change();
   // An OpenPGP recording still being written (reads are refused).
   bool sealing();
   // A sealed OpenPGP recording (immutable ciphertext).
   bool sealed_pgp();
 
  private:
-  explicit FileContent(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit FileContent(sys::UniqueFd fd);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                const Placement& where);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
@@ -103,6 +110,7 @@ class FileContent {
   std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
   std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
   std::atomic<bool> may_seal_{false};           // see seal()
+  std::atomic<std::int64_t> allocated_{0};      // see allocation_change()
 };
 
 // Plaintext size of a backing file that is not open, from its header alone

@@ -35,6 +35,7 @@
 
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
+#include "recvault/fuse/quota.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/sys/fd.hpp"
 
@@ -86,6 +87,8 @@ struct FsOptions {
   // Seals recordings to client OpenPGP keys; null: such recordings cannot be
   // created (fail closed). Not owned; must outlive the Filesystem.
   pgp::Sealer* sealer = nullptr;
+  // Per-account quota and policy (quota.hpp); unset: no limits.
+  std::function<AccountLimits(std::string_view)> limits_of;
 };
 
 class Filesystem {
@@ -132,6 +135,12 @@ class Filesystem {
   bool writeback_active() const noexcept { return writeback_active_.load(std::memory_order_relaxed); }
   void set_writeback_active(bool on) noexcept { writeback_active_.store(on, std::memory_order_relaxed); }
   keystore::KeyCache& keys() noexcept { return keys_; }
+  // Valid once open_backing() succeeded.
+  Quotas& quotas() noexcept { return *quotas_; }
+  AccountLimits limits_of(std::string_view account) const { return quotas_->limits_of(account); }
+  // Charges the account of `node` with what `content`'s backing file
+  // allocated (or freed) since the last time.
+  void settle(const Inode& node, FileContent& content) { quotas_->charge(node.account, content.allocation_change()); }
   // Looks `name` up under `parent` and counts a lookup. Fills `e`. A caller
   // that knows the plaintext size (a file it just created) passes it, which
   // spares reading the new file's header back.
@@ -183,6 +192,7 @@ class Filesystem {
   keystore::KeyCache& keys_;
   std::atomic<bool> writeback_active_{false};
   Inode root_;
+  std::unique_ptr<Quotas> quotas_;
   std::mutex mutex_;  // guards inodes_
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
 
