@@ -148,6 +148,7 @@ int main(int argc, char** argv) {
     return fuse::AccountLimits{o.quota_bytes, o.refuse_unconfigured};
   };
   fs_options.sealer = sealer->get();
+  fs_options.waits_per_account = std::max(1u, config.max_threads / 4);
   fuse::Filesystem fs(fs_options, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
   warn_if_sharing_a_disk(config);

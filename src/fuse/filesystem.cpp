@@ -11,7 +11,8 @@
 
 namespace recvault::fuse {
 
-Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys) : options_(std::move(options)), keys_(keys) {
+Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys)
+    : options_(std::move(options)), keys_(keys), waits_(options_.waits_per_account) {
   root_.nlookup = 2;  // never forgotten
 }
 

@@ -288,7 +288,22 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
     fuse_reply_err(req, EDQUOT);
     return;
   }
+  // An OpenPGP stream's write ahead of the end waits for the writes before
+  // it, holding this worker: only within the account's budget.
+  const bool waits = at > old_size && h.content->sealing();
+  std::optional<WaitBudget::Ticket> may_wait = waits ? fs.waits().try_take(node.account) : std::nullopt;
+  if (waits) {
+    if (!may_wait) {
+      if (log::level() == log::Level::debug) {
+        log::debug("write ahead of the end of " + fs.describe(node) + " refused: account " + node.account +
+                   " already holds its share of waiting workers");
+      }
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+  }
   auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size));
+  may_wait.reset();
   fs.settle(node, *h.content);
   if (!st) {
     fuse_reply_err(req, report(fs, node, "write", st.error()));

@@ -36,6 +36,7 @@
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
 #include "recvault/fuse/quota.hpp"
+#include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/sys/fd.hpp"
 
@@ -89,6 +90,9 @@ struct FsOptions {
   pgp::Sealer* sealer = nullptr;
   // Per-account quota and policy (quota.hpp); unset: no limits.
   std::function<AccountLimits(std::string_view)> limits_of;
+  // Workers one account may hold in a wait at once (wait_budget.hpp); the
+  // daemon gives a quarter of [fuse] max_threads.
+  unsigned waits_per_account = 4;
 };
 
 class Filesystem {
@@ -138,6 +142,7 @@ class Filesystem {
   // Valid once open_backing() succeeded.
   Quotas& quotas() noexcept { return *quotas_; }
   AccountLimits limits_of(std::string_view account) const { return quotas_->limits_of(account); }
+  WaitBudget& waits() noexcept { return waits_; }
   // Charges the account of `node` with what `content`'s backing file
   // allocated (or freed) since the last time.
   void settle(const Inode& node, FileContent& content) { quotas_->charge(node.account, content.allocation_change()); }
@@ -193,6 +198,7 @@ class Filesystem {
   std::atomic<bool> writeback_active_{false};
   Inode root_;
   std::unique_ptr<Quotas> quotas_;
+  WaitBudget waits_;
   std::mutex mutex_;  // guards inodes_
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
 
