@@ -2,9 +2,14 @@
 //
 // Every open handle carries a shared_ptr to its inode's FileContent, so the
 // hot path (read/write) touches no inode lock.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string_view>
 
 #include "ops.hpp"
 #include "recvault/util/log.hpp"
@@ -131,6 +136,51 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   return true;
 }
 
+// Whether process `pid` holds a descriptor of inode number `ino` (any file
+// system: a false match only delays a seal to the last close).
+bool holds_descriptor(pid_t pid, ino_t ino) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  DIR* dp = ::opendir(dir.c_str());
+  if (dp == nullptr) return false;
+  bool found = false;
+  const std::string want = "ino:\t" + std::to_string(ino) + "\n";
+  char buf[512];
+  while (!found) {
+    dirent* ent = ::readdir(dp);
+    if (ent == nullptr) break;
+    if (ent->d_name[0] == '.') continue;
+    int fd = ::openat(::dirfd(dp), ent->d_name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find(want) != std::string_view::npos) found = true;
+  }
+  ::closedir(dp);
+  return found;
+}
+
+pid_t parent_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// Whether the file is still open in the closing process `pid` (a dup) or in
+// its parent (a subshell whose commands write in turn).
+bool still_open_nearby(pid_t pid, ino_t ino) {
+  if (pid <= 0) return false;
+  if (holds_descriptor(pid, ino)) return true;
+  const pid_t parent = parent_of(pid);
+  return parent > 1 && holds_descriptor(parent, ino);
+}
+
 }  // namespace
 
 std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node) {
@@ -242,9 +292,10 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       std::lock_guard lock(node.m);
       alone = node.opens == 0;
     }
-    // Truncating to zero starts a new recording under the current key.
+    // Truncating to zero starts a new recording under the current key (an
+    // OpenPGP stream still being written starts its message again).
     Status st;
-    if (alone) {
+    if (alone || content->sealing()) {
       auto where = fs.placement_of(node);
       if (where) where->refuse_unconfigured = fs.limits_of(node.account).refuse_unconfigured;
       st = where ? content->restart(node.account, fs.keys(), fs.options().chunk_size, *where)
@@ -325,6 +376,16 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   FileContent& c = *handle_of(fi).content;
   const bool pgp_stream = only && c.sealing();
+  // A shell redirection (and dd) opens the file, dup2()s the descriptor and
+  // closes the original before the first byte: that FLUSH is not the end of
+  // the recording, and an OpenPGP message cannot be reopened once finished.
+  // An empty stream is finished at RELEASE (the last close) instead.
+  // Likewise when the closing process or its parent still holds another
+  // descriptor of the file (a subshell's commands write in turn).
+  if (pgp_stream && (c.size() == 0 || still_open_nearby(fuse_req_ctx(req)->pid, node.src_ino))) {
+    fuse_reply_err(req, 0);
+    return;
+  }
   auto st = only ? c.seal() : c.flush();
   if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   fuse_reply_err(req, st ? 0 : report(fs, node, "flush", st.error()));
