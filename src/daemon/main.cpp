@@ -62,14 +62,17 @@ std::uint64_t free_bytes(const std::filesystem::path& dir) {
 void warn_if_sharing_a_disk(const daemon::Config& c) {
   struct stat backing {}, other {};
   if (::stat(c.backing_dir.c_str(), &backing) != 0) return;
-  for (const auto& path : {c.keystore_dir, c.audit_log.parent_path()}) {
-    if (path.empty() || ::stat(path.c_str(), &other) != 0) continue;
-    if (other.st_dev == backing.st_dev) {
-      log::warn(path.string() + " is on the same file system as the backing directory: when recordings fill it, "
-                "key changes and audit records fail too; give the keystore and audit log their own file system, "
-                "or bound the accounts with [accounts] quota_bytes");
-    }
+  std::string sharing;
+  for (const auto& [what, path] : {std::pair{"the keystore", c.keystore_dir},
+                                   std::pair{"the audit log", c.audit_log.parent_path()}}) {
+    if (path.empty() || ::stat(path.c_str(), &other) != 0 || other.st_dev != backing.st_dev) continue;
+    sharing += sharing.empty() ? what : std::string(" and ") + what;
   }
+  if (sharing.empty()) return;
+  const bool both = sharing.find(" and ") != std::string::npos;
+  log::warn(sharing + (both ? " are" : " is") + " on the backing directory's file system: when recordings fill "
+            "it, key changes and audit records fail too (give them their own file system, or set [accounts] "
+            "quota_bytes)");
 }
 
 }  // namespace
@@ -151,7 +154,7 @@ int main(int argc, char** argv) {
   fs_options.waits_per_account = std::max(1u, config.max_threads / 4);
   fuse::Filesystem fs(fs_options, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
-  warn_if_sharing_a_disk(config);
+  if (demo_dir.empty()) warn_if_sharing_a_disk(config);
   for (const auto& [account, owner] : config.owners) {
     if (auto st = fs.ensure_account_dir(account); !st) return fail(kExitConfig, st.error().message);
   }
