@@ -176,8 +176,19 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }
+  auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
+  {
+    std::lock_guard lock(node.m);
+    const auto& memo = node.size_memo;
+    if (memo.backing_size == st.st_size && same(memo.mtime, st.st_mtim) && same(memo.ctime, st.st_ctim)) {
+      st.st_size = static_cast<off_t>(memo.plaintext);
+      return 0;
+    }
+  }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
   if (size) {
+    std::lock_guard lock(node.m);
+    node.size_memo = {st.st_size, st.st_mtim, st.st_ctim, *size};
     st.st_size = static_cast<off_t>(*size);
     return 0;
   }

@@ -73,10 +73,29 @@ void mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode)
   reply_new_entry(req, fs, parent, name);
 }
 
-void mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
-  // Recordings are regular files (created through create()); device nodes,
-  // FIFOs and sockets have no place in an encrypted recording store.
-  fuse_reply_err(req, EPERM);
+void mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, dev_t) {
+  // FIFOs and UNIX sockets carry no data on the disk: they are made as they
+  // are. Recordings are regular files (create()); device nodes stay refused,
+  // and the mount is nodev anyway.
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  const mode_t type = mode & S_IFMT;
+  if (&parent == &fs.root() || (type != S_IFIFO && type != S_IFSOCK)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (::mknodat(parent.fd.get(), name, type | 0600, 0) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  sys::UniqueFd node(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  int err = node.valid() ? hand_to_caller(req, parent, node.get(), mode) : errno;
+  if (err != 0) {
+    ::unlinkat(parent.fd.get(), name, 0);
+    fuse_reply_err(req, err);
+    return;
+  }
+  reply_new_entry(req, fs, parent, name);
 }
 
 void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char* name) {
@@ -100,9 +119,26 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char
   reply_new_entry(req, fs, parent, name);
 }
 
-void link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-  // Hard links are not supported (docs/DAEMON.md): one backing file, one name.
-  fuse_reply_err(req, EPERM);
+void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent_ino, const char* newname) {
+  // Hard links are the backing file system's own: both names are one backing
+  // file, so one Inode and one FileContent (the inode table is keyed by the
+  // backing inode). Keys are per account: a link across accounts is EXDEV.
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  Inode& newparent = fs.inode(newparent_ino);
+  if (&newparent == &fs.root() || &node == &fs.root()) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (node.account != newparent.account) {
+    fuse_reply_err(req, EXDEV);
+    return;
+  }
+  if (::linkat(AT_FDCWD, proc_path(node.fd.get()).c_str(), newparent.fd.get(), newname, AT_SYMLINK_FOLLOW) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_new_entry(req, fs, newparent, newname);
 }
 
 namespace {

@@ -42,11 +42,13 @@ int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode) {
   struct stat dir {};
   if (::fstatat(parent.fd.get(), "", &dir, AT_EMPTY_PATH) != 0) return errno;
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return errno;
+  if (::fstatat(fd, "", &st, AT_EMPTY_PATH) != 0) return errno;
   const fuse_ctx* ctx = fuse_req_ctx(req);
   const bool inherit_group = (dir.st_mode & S_ISGID) != 0;
   const gid_t gid = inherit_group ? dir.st_gid : ctx->gid;
-  if (::fchown(fd, ctx->uid, inherit_group ? static_cast<gid_t>(-1) : gid) != 0) return errno;
+  // *at with AT_EMPTY_PATH and the /proc path work on O_PATH descriptors
+  // too (FIFOs and sockets are never opened for I/O here).
+  if (::fchownat(fd, "", ctx->uid, inherit_group ? static_cast<gid_t>(-1) : gid, AT_EMPTY_PATH) != 0) return errno;
   mode_t want = mode & 07777;
   if (S_ISDIR(st.st_mode)) {
     if (inherit_group) want |= S_ISGID;  // set-gid directories pass it on
@@ -54,7 +56,7 @@ int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode) {
     want &= ~static_cast<mode_t>(S_ISGID);
   }
   if ((st.st_mode & 07777) != want || (want & (S_ISUID | S_ISGID)) != 0) {
-    if (::fchmod(fd, want) != 0) return errno;
+    if (::chmod(proc_path(fd).c_str(), want) != 0) return errno;
   }
   return 0;
 }

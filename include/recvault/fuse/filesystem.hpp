@@ -58,6 +58,14 @@ struct Inode {
   // Filesystem's placement generation `placement_generation` (0: unknown).
   std::uint64_t placement_generation = 0;
   std::string placement_key;
+  // Regular files not open: the plaintext size getattr computed last, valid
+  // while the backing file's size, mtime and ctime are those it was
+  // computed from (so a stat needs no open and no header read).
+  struct SizeMemo {
+    off_t backing_size = -1;
+    struct timespec mtime {}, ctime {};
+    std::uint64_t plaintext = 0;
+  } size_memo;
 
   // Regular files: a read of part of a chunk puts the rest of the decrypted
   // chunk into the kernel's page cache (Filesystem::fill_page_cache). That
