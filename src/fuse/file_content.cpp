@@ -133,6 +133,7 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
                             const Placement& where) {
   std::lock_guard<std::shared_mutex> lock(m_);
   note_writer();
+  unpin_locked();
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
   if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
   enc_.reset();
@@ -198,6 +199,7 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
   note_writer();
   {
     std::lock_guard<std::shared_mutex> lock(m_);
+    unpin_locked();
     if (enc_) return enc_->write(offset, in);
     if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
     if (!seal_) {
@@ -214,6 +216,7 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
 Status FileContent::truncate(std::uint64_t size) {
   note_writer();
   std::lock_guard<std::shared_mutex> lock(m_);
+  unpin_locked();
   if (enc_) return enc_->truncate(size);
   if (kind_ == Kind::pgp) {
     if (seal_ && seal_->accepted() == size) return {};  // O_TRUNC of a new, empty recording
@@ -226,9 +229,23 @@ Status FileContent::truncate(std::uint64_t size) {
   return {};
 }
 
+void FileContent::pin_times() {
+  struct stat st {};
+  std::lock_guard<std::shared_mutex> lock(m_);
+  if (::fstat(fd_.get(), &st) == 0) pinned_ = std::array<struct timespec, 2>{st.st_atim, st.st_mtim};
+}
+
+void FileContent::restore_pinned_locked() noexcept {
+  if (pinned_) ::futimens(fd_.get(), pinned_->data());
+}
+
 Status FileContent::flush() {
   std::lock_guard<std::shared_mutex> lock(m_);
-  return enc_ ? enc_->flush() : Status{};
+  if (!enc_) return {};
+  const bool wrote = enc_->dirty();
+  auto st = enc_->flush();
+  if (wrote) restore_pinned_locked();
+  return st;
 }
 
 bool FileContent::dirty() {
@@ -238,7 +255,10 @@ bool FileContent::dirty() {
 
 Status FileContent::fsync(bool datasync) {
   std::lock_guard<std::shared_mutex> lock(m_);
-  if (enc_) RV_TRY(enc_->flush());
+  if (enc_ && enc_->dirty()) {
+    RV_TRY(enc_->flush());
+    restore_pinned_locked();
+  }
   if ((datasync ? ::fdatasync(fd_.get()) : ::fsync(fd_.get())) != 0) {
     int e = errno;
     return sys_error("fsync", e);
@@ -251,7 +271,12 @@ Status FileContent::seal() {
   std::shared_ptr<pgp::SealStream> stream;
   {
     std::lock_guard<std::shared_mutex> lock(m_);
-    if (!seal_) return enc_ ? enc_->seal() : Status{};
+    if (!seal_) {
+      if (!enc_) return {};
+      auto st = enc_->seal();
+      restore_pinned_locked();
+      return st;
+    }
     stream = seal_;
   }
   auto st = stream->finish();  // without m_: gpg writes the rest of the message
@@ -263,6 +288,7 @@ Status FileContent::seal() {
     int e = errno;
     return sys_error("mark the OpenPGP recording complete", e);
   }
+  restore_pinned_locked();
   return {};
 }
 

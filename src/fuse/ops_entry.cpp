@@ -141,6 +141,14 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   if (err == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                              FUSE_SET_ATTR_MTIME_NOW))) {
     err = set_times(node, attr, to_set);
+    if (err == 0 && node.type == S_IFREG) {
+      std::shared_ptr<FileContent> content;
+      {
+        std::lock_guard lock(node.m);
+        content = node.content;
+      }
+      if (content) content->pin_times();  // the daemon's own later writes keep them
+    }
   }
   if (err != 0) {
     fuse_reply_err(req, err);

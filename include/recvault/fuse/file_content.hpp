@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <memory>
 #include <mutex>
@@ -80,6 +81,12 @@ class FileContent {
   Status seal();
   // An opener that may write was admitted.
   void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
+  // Times were just set on the backing file (utimensat through the view):
+  // they are the recording's until the next write or truncate, so the
+  // daemon's own later writes (tail flush, seal, the end of an OpenPGP
+  // message) put them back. This is how `cp -a`, `rsync -a` and `tar -x`
+  // keep a recording's mtime.
+  void pin_times();
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
   // How much more (or less) the backing file allocates than when this was
@@ -111,6 +118,9 @@ class FileContent {
   std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
   std::atomic<bool> may_seal_{false};           // see seal()
   std::atomic<std::int64_t> allocated_{0};      // see allocation_change()
+  std::optional<std::array<struct timespec, 2>> pinned_;  // see pin_times(); guarded by m_
+  void unpin_locked() noexcept { pinned_.reset(); }
+  void restore_pinned_locked() noexcept;
 };
 
 // Plaintext size of a backing file that is not open, from its header alone
