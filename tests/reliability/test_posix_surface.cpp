@@ -192,6 +192,35 @@ TEST_CASE("hard links, FIFOs and sockets behave as in a plain directory", "[posi
   CHECK(err_of(::link((d.mnt() + "/enc/cross.wav").c_str(), (d.mnt() + "/plain/cross.wav").c_str())) == EXDEV);
 }
 
+TEST_CASE("a write by another user clears set-uid and set-gid, as on a plain directory", "[posix-surface]") {
+  Daemon d;
+  REQUIRE(::chmod(d.dir().path().c_str(), 0755) == 0);
+  d.start();
+  d.configure("enc", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/enc").c_str(), 0777) == 0);
+  REQUIRE(::chmod((d.mnt() + "/enc").c_str(), 0777) == 0);
+  const std::string plain = d.dir().file("plain");
+  REQUIRE(::mkdir(plain.c_str(), 0777) == 0);
+  REQUIRE(::chmod(plain.c_str(), 0777) == 0);
+  for (const auto& base : {plain, d.mnt() + "/enc"}) {
+    INFO(base);
+    const std::string f = base + "/tool";
+    write_all(f, bytes_of("#!/bin/sh\n"));
+    REQUIRE(::chmod(f.c_str(), 06777) == 0);
+    CHECK(as_user(1001, [&] {
+            int fd = ::open(f.c_str(), O_WRONLY | O_APPEND);
+            if (fd < 0) return 1;
+            const bool ok = ::write(fd, "echo\n", 5) == 5;
+            return (::close(fd) == 0 && ok) ? 0 : 2;
+          }) == 0);
+  }
+  struct stat p {}, v {};
+  REQUIRE(::stat((plain + "/tool").c_str(), &p) == 0);
+  REQUIRE(::stat((d.mnt() + "/enc/tool").c_str(), &v) == 0);
+  CHECK((v.st_mode & 07777) == (p.st_mode & 07777));
+  CHECK((p.st_mode & 06000) == 0);  // what a plain directory does
+}
+
 TEST_CASE("times set with utimensat stick, and a stat changes nothing on the backing file", "[posix-surface]") {
   Daemon d("[fuse]\nattr_timeout = 0.05\n");
   d.start();
