@@ -66,9 +66,9 @@ Response unauthorized(std::string_view why) {
   return r;
 }
 
-Response status_response(const ApiContext& ctx) {
+Response status_response(const ApiContext& ctx, const Principal& caller) {
   nlohmann::json body = {{"success", true}};
-  nlohmann::json status = ctx.status ? ctx.status() : nlohmann::json::object();
+  nlohmann::json status = ctx.status ? ctx.status(caller) : nlohmann::json::object();
   body["status"] = status.is_object() ? status : nlohmann::json::object();
   return Response::json(200, body);
 }
@@ -146,7 +146,7 @@ Response Api::dispatch(const Request& request) const {
     audit.reason = "scope does not allow changes";
     return finish(Response::error(403, "This token's scope does not allow changes (admin scope required)"));
   }
-  if (m->endpoint == Endpoint::status) return status_response(ctx_);
+  if (m->endpoint == Endpoint::status) return status_response(ctx_, *principal);
 
   // Account.
   if (!account_header || account_header->empty()) {

@@ -161,13 +161,20 @@ int main(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   control::ServerOptions server_options = control_options(config);
-  server_options.status = [&] {
+  server_options.status = [&](const control::Principal& caller) {
     auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
+    nlohmann::json accounts = nlohmann::json::object();
+    for (const auto& account : fs.accounts()) {
+      if (!caller.may_access(account)) continue;
+      accounts[account] = {{"used_bytes", fs.quotas().used(account)},
+                           {"quota_bytes", config.owner_of(account).quota_bytes}};
+    }
     return nlohmann::json{{"version", RECVAULT_VERSION},
                           {"uptime_seconds", up.count()},
                           {"mount_point", config.mount_point.string()},
                           {"key_derivations", keys.derivations()},
-                          {"backing_free_bytes", free_bytes(config.backing_dir)}};
+                          {"backing_free_bytes", free_bytes(config.backing_dir)},
+                          {"accounts", accounts}};
   };
   control::KeystoreBackend keystore_backend(**store);
   daemon::PgpAwareBackend backend(keystore_backend, fs);

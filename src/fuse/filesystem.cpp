@@ -1,9 +1,12 @@
 #include "recvault/fuse/filesystem.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 #include "ops.hpp"
 #include "recvault/keystore/account_id.hpp"
@@ -60,6 +63,28 @@ Status Filesystem::ensure_account_dir(const std::string& account) {
     return sys_error("set owner of account dir " + account, e);
   }
   return {};
+}
+
+std::vector<std::string> Filesystem::accounts() const {
+  std::vector<std::string> out;
+  int fd = ::openat(root_.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return out;
+  DIR* dp = ::fdopendir(fd);
+  if (dp == nullptr) {
+    ::close(fd);
+    return out;
+  }
+  while (dirent* ent = ::readdir(dp)) {
+    if (ent->d_type != DT_DIR && ent->d_type != DT_UNKNOWN) continue;
+    if (!keystore::validate_account_id(ent->d_name).ok()) continue;
+    struct stat st {};
+    if (::fstatat(::dirfd(dp), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      out.emplace_back(ent->d_name);
+    }
+  }
+  ::closedir(dp);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::uint64_t Filesystem::adopt_handle(std::unique_ptr<OpenHandle> h) {

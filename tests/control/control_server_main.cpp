@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   opts.socket_path = argv[1];
   opts.auth.hs256_secret_file = argv[2];
   opts.audit_log_path = argv[4];
-  opts.status = [] { return nlohmann::json{{"version", "test-server"}}; };
+  opts.status = [](const control::Principal&) { return nlohmann::json{{"version", "test-server"}}; };
   control::Server server(std::move(opts), backend);
   if (auto st = server.start(); !st) {
     std::fprintf(stderr, "start: %s\n", st.error().message.c_str());

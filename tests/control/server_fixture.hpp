@@ -38,7 +38,7 @@ struct ServerFixture {
     opts.audit_log_path = audit_path;
     opts.request_deadline = std::chrono::milliseconds(1500);
     opts.idle_timeout = std::chrono::seconds(3);
-    opts.status = [] { return nlohmann::json{{"version", "test"}, {"uptime_seconds", 1}}; };
+    opts.status = [](const Principal&) { return nlohmann::json{{"version", "test"}, {"uptime_seconds", 1}}; };
     if (tweak) tweak(opts);
     server = std::make_unique<Server>(std::move(opts), *backend);
     auto st = server->start();

@@ -67,7 +67,7 @@ TEST_CASE("header names are case-insensitive; Bearer scheme too", "[api]") {
   JwtVerifier verifier;
   REQUIRE(verifier.add_hs256_secret(crypto::SecretBytes::from_view(kTestSecret)));
   auto audit = AuditLog::disabled();
-  Api api(ApiContext{backend, verifier, *audit, [] { return json{{"version", "x"}}; }, nullptr});
+  Api api(ApiContext{backend, verifier, *audit, [](const Principal&) { return json{{"version", "x"}}; }, nullptr});
   auto r = api.handle(req("GET", "/api/v2/config/call_recording_encryption",
                           {{"authorization", "bearer " + admin_token()}, {"x-account-id", "acc1"}}));
   CHECK(r.status == 200);

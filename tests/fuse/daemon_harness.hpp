@@ -162,11 +162,18 @@ class Daemon {
 
   HttpResponse http(const std::string& method, const std::string& path, const std::string& account = "",
                     const std::string& body = "", const std::string& content_type = "application/json") const {
+    return http_with(method, path, token(), account, body, content_type);
+  }
+
+  // The same with a given bearer token.
+  HttpResponse http_with(const std::string& method, const std::string& path, const std::string& bearer,
+                         const std::string& account = "", const std::string& body = "",
+                         const std::string& content_type = "application/json") const {
     HttpResponse r;
     CURL* c = curl_easy_init();
     std::string url = "http://localhost" + path;
     curl_slist* headers = nullptr;
-    std::string auth = "Authorization: Bearer " + token();
+    std::string auth = "Authorization: Bearer " + bearer;
     headers = curl_slist_append(headers, auth.c_str());
     std::string ct = "Content-Type: " + content_type;
     headers = curl_slist_append(headers, ct.c_str());

@@ -364,6 +364,18 @@ TEST_CASE("a quota stops one account's writes with EDQUOT and no other account's
       return want;
     }());
     CHECK(d.log().find("is at its quota") != std::string::npos);
+
+    // The API shows usage, only for the accounts a token grants.
+    auto status = d.http("GET", "/v1/status").json();
+    REQUIRE(status["status"]["accounts"].contains("acme"));
+    const auto acme = status["status"]["accounts"]["acme"];
+    CHECK(acme["quota_bytes"] == 1048576);
+    CHECK(acme["used_bytes"].get<std::uint64_t>() >= 512u << 10);
+    CHECK(acme["used_bytes"].get<std::uint64_t>() <= 1u << 20);
+    CHECK(status["status"]["accounts"]["globex"]["used_bytes"].get<std::uint64_t>() >= 3u << 20);
+    auto scoped = d.http_with("GET", "/v1/status", d.token("read", nlohmann::json::array({"globex"}))).json();
+    CHECK(scoped["status"]["accounts"].contains("globex"));
+    CHECK_FALSE(scoped["status"]["accounts"].contains("acme"));
     REQUIRE(d.stop() == 0);
   }
 }

@@ -29,8 +29,9 @@
 namespace recvault::control {
 
 // Daemon status for GET /v1/status (version, uptime, mounts, ... as the daemon
-// sees fit). Called on a server thread; must be thread-safe.
-using StatusProvider = std::function<nlohmann::json()>;
+// sees fit), for the authenticated caller: per-account figures only for the
+// accounts its token grants. Called on a server thread; must be thread-safe.
+using StatusProvider = std::function<nlohmann::json(const Principal& caller)>;
 // Validates an uploaded OpenPGP key (validate_public_key by default).
 using KeyValidator = std::function<Result<KeyInfo>(std::string_view armored)>;
 

@@ -114,6 +114,8 @@ class Filesystem {
   Status open_backing();
   // Creates <backing>/<account> with its configured owner and mode if absent.
   Status ensure_account_dir(const std::string& account);
+  // The account directories of the backing root, sorted.
+  std::vector<std::string> accounts() const;
 
   static const fuse_lowlevel_ops& operations();
 
