@@ -1,0 +1,32 @@
+#include "recvault/control/secure_json.hpp"
+
+namespace recvault::control {
+
+void wipe_string(std::string& s) noexcept {
+  // resize() to the capacity makes the spare bytes part of the string, so
+  // wiping them is defined behaviour; it never reallocates.
+  s.resize(s.capacity());
+  crypto::secure_wipe(s.data(), s.size());
+  s.clear();
+}
+
+void wipe_json(nlohmann::json& j) noexcept {
+  if (j.is_string()) {
+    wipe_string(j.get_ref<std::string&>());
+  } else if (j.is_object() || j.is_array()) {
+    for (auto& child : j) wipe_json(child);
+  }
+  j = nullptr;
+}
+
+SecureString dump_secure(const nlohmann::json& j) {
+  SecureString out;
+  out.reserve(1024);
+  using Serializer = nlohmann::detail::serializer<nlohmann::json>;
+  Serializer s(nlohmann::detail::output_adapter<char, SecureString>(out), ' ',
+               nlohmann::json::error_handler_t::replace);
+  s.dump(j, false, false, 0);
+  return out;
+}
+
+}  // namespace recvault::control
