@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
                           {"key_derivations", keys.derivations()}};
   };
   control::KeystoreBackend keystore_backend(**store);
-  daemon::PgpAwareBackend backend(keystore_backend, fs);
+  daemon::PgpAwareBackend backend(keystore_backend, fs, sealer->get());
   control::Server server(std::move(server_options), backend);
   if (auto st = server.start(); !st) return fail(kExitControl, "control socket: " + st.error().message);
 
