@@ -10,12 +10,16 @@ void wipe_string(std::string& s) noexcept {
   s.clear();
 }
 
-void wipe_json(nlohmann::json& j) noexcept {
+void wipe_json_strings(nlohmann::json& j) noexcept {
   if (j.is_string()) {
     wipe_string(j.get_ref<std::string&>());
   } else if (j.is_object() || j.is_array()) {
-    for (auto& child : j) wipe_json(child);
+    for (auto& child : j) wipe_json_strings(child);
   }
+}
+
+void wipe_json(nlohmann::json& j) noexcept {
+  wipe_json_strings(j);
   j = nullptr;
 }
 

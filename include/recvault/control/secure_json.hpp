@@ -24,8 +24,11 @@ using SecureString = std::basic_string<char, std::char_traits<char>, crypto::Sec
 // empties the string. The allocation is kept (and will be freed clean).
 void wipe_string(std::string& s) noexcept;
 
-// Wipes every string value of `j` in place (recursively), then sets j = null.
-// Object member names are not wiped (they are field names, never secrets).
+// Wipes every string value of `j` in place (recursively, wipe_string): the
+// structure stays, every string is empty. Object member names are not wiped
+// (they are field names, never secrets).
+void wipe_json_strings(nlohmann::json& j) noexcept;
+// wipe_json_strings, then j = null (the now clean blocks are freed).
 void wipe_json(nlohmann::json& j) noexcept;
 
 // j.dump() with the same bytes, serialized straight into secure memory: no
