@@ -1,5 +1,7 @@
 #include "recvault/control/secure_json.hpp"
 
+#include <new>
+
 namespace recvault::control {
 
 void wipe_string(std::string& s) noexcept {
@@ -27,9 +29,21 @@ SecureString dump_secure(const nlohmann::json& j) {
   SecureString out;
   out.reserve(1024);
   using Serializer = nlohmann::detail::serializer<nlohmann::json>;
-  Serializer s(nlohmann::detail::output_adapter<char, SecureString>(out), ' ',
-               nlohmann::json::error_handler_t::replace);
-  s.dump(j, false, false, 0);
+  // The serializer batches characters in a 512-byte array of its own: on
+  // the stack (what dump() does) it would leave key text in a thread's
+  // stack. It lives in secure memory instead, wiped when released.
+  void* storage = crypto::secure_allocate(sizeof(Serializer));
+  struct Release {
+    void* p;
+    ~Release() { crypto::secure_deallocate(p, sizeof(Serializer)); }
+  } release{storage};
+  auto* s = new (storage) Serializer(nlohmann::detail::output_adapter<char, SecureString>(out), ' ',
+                                     nlohmann::json::error_handler_t::replace);
+  struct Destroy {
+    Serializer* s;
+    ~Destroy() { s->~Serializer(); }
+  } destroy{s};
+  s->dump(j, false, false, 0);
   return out;
 }
 
