@@ -5,6 +5,7 @@ of the live process (/proc/<pid>/mem: heap, thread stacks, libraries' data)
 is searched for the key and for long pieces of it.
 
 Usage: test_memory_scan.py RECVAULTCTL CONTROL_SERVER_MAIN"""
+import base64
 import json
 import os
 import re
@@ -82,7 +83,10 @@ def main():
         time.sleep(0.3)  # the connection threads finish
         needles = []
         for k in (key, old_key):
-            needles += [k.encode(), k[:24].encode(), k[-24:].encode()]
+            # The key text, long pieces of it, and its base64 form (what the
+            # keystore seals, as the seed says).
+            b64 = base64.b64encode(k.encode())
+            needles += [k.encode(), k[:24].encode(), k[-24:].encode(), b64[:32]]
         hits = scan(srv.proc.pid, needles)
     if hits:
         print(f"key text found in the server's memory ({len(hits)} place(s)):", file=sys.stderr)
