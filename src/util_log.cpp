@@ -12,6 +12,27 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(Level::info)};
 }  // namespace
 
+void append_escaped(std::string& out, std::string_view text) {
+  static const char hex[] = "0123456789abcdef";
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '\n': out += "\\n"; continue;
+      case '\r': out += "\\r"; continue;
+      case '\t': out += "\\t"; continue;
+      case '\\': out += "\\\\"; continue;
+      default: break;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      out += "\\x";
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 0xf]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+}
+
 void set_level(Level level) noexcept { g_level.store(static_cast<int>(level), std::memory_order_relaxed); }
 Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
@@ -32,7 +53,7 @@ void write(Level lvl, std::string_view message) noexcept {
   static const bool to_journal = ::getenv("JOURNAL_STREAM") != nullptr;
   try {
     std::string line = (to_journal ? journal_prefix : tty_prefix)[static_cast<int>(lvl)];
-    line.append(message);
+    append_escaped(line, message);
     line.push_back('\n');
     ssize_t ignored = ::write(STDERR_FILENO, line.data(), line.size());  // one write: lines don't interleave
     (void)ignored;

@@ -17,6 +17,7 @@ const char* errc_name(Errc code) noexcept {
     case Errc::metadata_mismatch: return "metadata_mismatch";
     case Errc::key_unavailable: return "key_unavailable";
     case Errc::conflict: return "conflict";
+    case Errc::not_permitted: return "not_permitted";
     case Errc::internal: return "internal";
   }
   return "unknown";
@@ -28,6 +29,7 @@ int Error::to_errno() const noexcept {
     case Errc::not_found: return ENOENT;
     case Errc::invalid_argument: return EINVAL;
     case Errc::conflict: return EBUSY;
+    case Errc::not_permitted: return EACCES;
     case Errc::unsupported: return EOPNOTSUPP;
     default: return EIO;  // integrity and key failures are EIO, never EPERM
   }

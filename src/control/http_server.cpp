@@ -2,6 +2,7 @@
 // deadline watchdog. The HTTP semantics live in Api (router.cpp).
 #include "recvault/control/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdarg>
@@ -18,6 +19,7 @@
 #include <microhttpd.h>
 
 #include "recvault/control/secure_json.hpp"
+#include "recvault/util/log.hpp"
 #include "unix_socket.hpp"
 
 namespace recvault::control {
@@ -100,9 +102,15 @@ MHD_Result send(MHD_Connection* c, const Response& r) {
   return rc;
 }
 
+// libmicrohttpd's own messages can quote what a client sent: they go
+// through the escaping logger like every other line.
 void log_mhd(void*, const char* fmt, va_list ap) {
-  std::fputs("recvault control: ", stderr);
-  std::vfprintf(stderr, fmt, ap);
+  char buf[512];
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n < 0) return;
+  std::string_view text(buf, std::min(static_cast<std::size_t>(n), sizeof buf - 1));
+  while (!text.empty() && text.back() == '\n') text.remove_suffix(1);
+  log::warn(std::string("control: ") + std::string(text));
 }
 
 }  // namespace

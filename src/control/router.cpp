@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "handlers.hpp"
+#include "recvault/util/log.hpp"
 
 namespace recvault::control {
 namespace {
@@ -113,7 +114,7 @@ Response Api::dispatch(const Request& request) const {
     audit.status = r.status;
     if (audit.action.empty()) audit.action = "request";
     if (auto st = ctx_.audit.append(audit); !st)
-      std::fprintf(stderr, "recvault control: audit log: %s\n", st.error().message.c_str());
+      log::error("control: audit log: " + st.error().message);
     return r;
   };
 

@@ -77,10 +77,17 @@ const toml::table* table(const toml::table& root, const char* name, Status& st) 
 }
 
 Status parse_owner(const toml::table& t, const std::string& where, AccountOwner& o) {
-  RV_TRY(check_keys(t, where, {"uid", "gid", "mode"}));
+  RV_TRY(check_keys(t, where, {"uid", "gid", "mode", "quota_bytes", "unconfigured"}));
   RV_TRY(get(t, where, "uid", o.uid));
   RV_TRY(get(t, where, "gid", o.gid));
   RV_TRY(get_mode(t, where, "mode", o.mode));
+  RV_TRY(get(t, where, "quota_bytes", o.quota_bytes));
+  std::string unconfigured = o.refuse_unconfigured ? "refuse" : "plain";
+  RV_TRY(get(t, where, "unconfigured", unconfigured));
+  if (unconfigured != "plain" && unconfigured != "refuse") {
+    return bad("[" + where + "] unconfigured must be \"plain\" or \"refuse\"");
+  }
+  o.refuse_unconfigured = unconfigured == "refuse";
   return {};
 }
 

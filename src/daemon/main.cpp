@@ -1,4 +1,6 @@
 // recvaultd: the recvault FUSE daemon and control API server.
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
@@ -50,6 +52,30 @@ control::ServerOptions control_options(const daemon::Config& c) {
   if (!c.jwt_rs256_public_key.empty()) o.auth.rs256_public_keys.push_back(c.jwt_rs256_public_key.string());
   if (!c.jwt_es256_public_key.empty()) o.auth.es256_public_keys.push_back(c.jwt_es256_public_key.string());
   return o;
+}
+
+// Free bytes on the file system holding `dir` (for unprivileged writers).
+std::uint64_t free_bytes(const std::filesystem::path& dir) {
+  struct statvfs sv {};
+  if (::statvfs(dir.c_str(), &sv) != 0) return 0;
+  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
+}
+
+// A full backing disk must not stop key rotations or the audit trail.
+void warn_if_sharing_a_disk(const daemon::Config& c) {
+  struct stat backing {}, other {};
+  if (::stat(c.backing_dir.c_str(), &backing) != 0) return;
+  std::string sharing;
+  for (const auto& [what, path] : {std::pair{"the keystore", c.keystore_dir},
+                                   std::pair{"the audit log", c.audit_log.parent_path()}}) {
+    if (path.empty() || ::stat(path.c_str(), &other) != 0 || other.st_dev != backing.st_dev) continue;
+    sharing += sharing.empty() ? what : std::string(" and ") + what;
+  }
+  if (sharing.empty()) return;
+  const bool both = sharing.find(" and ") != std::string::npos;
+  log::warn(sharing + (both ? " are" : " is") + " on the backing directory's file system: when recordings fill "
+            "it, key changes and audit records fail too (give them their own file system, or set [accounts] "
+            "quota_bytes)");
 }
 
 }  // namespace
@@ -123,9 +149,15 @@ int main(int argc, char** argv) {
   fs_options.writeback_cache = config.writeback_cache;
   fs_options.view_xattrs = config.view_xattrs;
   fs_options.owner_of = [&config](std::string_view account) { return config.owner_of(account); };
+  fs_options.limits_of = [&config](std::string_view account) {
+    const auto& o = config.owner_of(account);
+    return fuse::AccountLimits{o.quota_bytes, o.refuse_unconfigured};
+  };
   fs_options.sealer = sealer->get();
+  fs_options.waits_per_account = std::max(1u, config.max_threads / 4);
   fuse::Filesystem fs(fs_options, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
+  if (demo_dir.empty()) warn_if_sharing_a_disk(config);
   for (const auto& [account, owner] : config.owners) {
     if (auto st = fs.ensure_account_dir(account); !st) return fail(kExitConfig, st.error().message);
   }
@@ -137,7 +169,8 @@ int main(int argc, char** argv) {
     return nlohmann::json{{"version", RECVAULT_VERSION},
                           {"uptime_seconds", up.count()},
                           {"mount_point", config.mount_point.string()},
-                          {"key_derivations", keys.derivations()}};
+                          {"key_derivations", keys.derivations()},
+                          {"backing_free_bytes", free_bytes(config.backing_dir)}};
   };
   control::KeystoreBackend keystore_backend(**store);
   daemon::PgpAwareBackend backend(keystore_backend, fs, sealer->get());

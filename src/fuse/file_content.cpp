@@ -1,9 +1,11 @@
 #include "recvault/fuse/file_content.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "recvault/format/detect.hpp"
 #include "recvault/format/xattrs.hpp"
 #include "recvault/pgp/xattrs.hpp"
 #include "recvault/util/log.hpp"
@@ -18,26 +20,39 @@ namespace {
 
 Status refuse(const char* why, int err) { return sys_error(why, err); }
 
-// What a backing file holds. The format xattr decides when present ("plain"
-// files may start with anything, even our magic; "pgp" files are OpenPGP
-// messages); without xattrs (copied with cp or rsync without -X) the header
-// magic decides, and an OpenPGP message then reads as a plain file (its
-// ciphertext, as when sealed).
+// What a backing file holds (format::detect: the magic decides before any
+// xattr, so an xattr can never turn encryption off); "pgp" files are OpenPGP
+// messages. Without xattrs (copied with cp or rsync without -X) an OpenPGP
+// message reads as a plain file (its ciphertext, as when sealed).
 Result<FileContent::Kind> detect_kind(int fd) {
-  auto fmt = sys::get_xattr(fd, format::xattr::format);
-  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return FileContent::Kind::plain;
-  if (fmt && fmt->has_value() && **fmt == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
-  std::uint8_t magic[sizeof format::kMagic] = {};
-  auto n = sys::pread_full(fd, magic, 0);
-  if (!n) return std::move(n).error();
-  if (format::has_magic(std::span(magic, *n))) return FileContent::Kind::encrypted;
-  if (fmt && fmt->has_value() && *n > 0) {
-    return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
+  auto found = format::detect(fd);
+  if (!found) return std::move(found).error();
+  switch (found->kind) {
+    case format::Detected::Kind::plain: return FileContent::Kind::plain;
+    case format::Detected::Kind::encrypted: return FileContent::Kind::encrypted;
+    case format::Detected::Kind::marked: break;
   }
-  return FileContent::Kind::plain;
+  if (found->marker == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
+  return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
 }
 
 }  // namespace
+
+namespace {
+
+std::int64_t allocated_bytes(int fd) {
+  struct stat st {};
+  return ::fstat(fd, &st) == 0 ? static_cast<std::int64_t>(st.st_blocks) * 512 : 0;
+}
+
+}  // namespace
+
+FileContent::FileContent(sys::UniqueFd fd) : fd_(std::move(fd)), allocated_(allocated_bytes(fd_.get())) {}
+
+std::int64_t FileContent::allocation_change() {
+  const std::int64_t now = allocated_bytes(fd_.get());
+  return now - allocated_.exchange(now);
+}
 
 Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
                                                                  keystore::KeyCache& keys) {
@@ -84,6 +99,11 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
   kind_ = Kind::plain;
   auto current = keys.current(account);
   if (!current && current.error().code != Errc::not_found) return std::move(current).error();
+  if (!current && where.refuse_unconfigured && where.dir_public_key_id.empty()) {
+    return make_error(Errc::not_permitted, "account " + account +
+                                               " has no encryption configuration, and unconfigured accounts "
+                                               "may not store recordings ([accounts] unconfigured = \"refuse\")");
+  }
   // Precedence: the directory's key, then the account's key, then AES, then plain.
   std::string pgp_key = where.dir_public_key_id;
   if (pgp_key.empty() && current) pgp_key = current->public_key_id;
@@ -105,12 +125,14 @@ Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, co
                                                              const Placement& where) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
   RV_TRY(c->begin(account, keys, chunk_size, where));
+  c->note_writer();
   return c;
 }
 
 Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                             const Placement& where) {
   std::lock_guard<std::shared_mutex> lock(m_);
+  note_writer();
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
   if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
   enc_.reset();
@@ -125,6 +147,21 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
     ::fremovexattr(fd_.get(), name);  // absent is fine
   }
   return begin(account, keys, chunk_size, where);
+}
+
+Status FileContent::refuse_magic(std::uint64_t offset, std::span<const std::uint8_t> in) const {
+  constexpr std::size_t n = sizeof format::kMagic;
+  if (offset >= n || in.empty()) return {};
+  std::uint8_t first[n] = {};
+  auto got = sys::pread_full(fd_.get(), first, 0);
+  if (!got) return std::move(got).error();
+  std::size_t len = *got;
+  for (std::size_t i = 0; i < in.size() && offset + i < n; ++i) first[offset + i] = in[i];
+  len = std::max<std::size_t>(len, std::min<std::size_t>(n, offset + in.size()));
+  if (!format::has_magic(std::span(first, len))) return {};
+  return make_error(Errc::invalid_argument,
+                    "an unencrypted recording cannot start with the bytes \"RECVAULT\": it would read as an "
+                    "encrypted file (docs/FORMAT.md section 8)");
 }
 
 std::uint64_t FileContent::size() {
@@ -158,11 +195,15 @@ std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t of
 
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   std::shared_ptr<pgp::SealStream> stream;
+  note_writer();
   {
     std::lock_guard<std::shared_mutex> lock(m_);
     if (enc_) return enc_->write(offset, in);
     if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
-    if (!seal_) return sys::pwrite_full(fd_.get(), in, offset);
+    if (!seal_) {
+      RV_TRY(refuse_magic(offset, in));
+      return sys::pwrite_full(fd_.get(), in, offset);
+    }
     stream = seal_;
   }
   // Without m_: append() may wait for gpg (backpressure) and must not stall
@@ -171,6 +212,7 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
 }
 
 Status FileContent::truncate(std::uint64_t size) {
+  note_writer();
   std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) return enc_->truncate(size);
   if (kind_ == Kind::pgp) {
@@ -205,6 +247,7 @@ Status FileContent::fsync(bool datasync) {
 }
 
 Status FileContent::seal() {
+  if (!may_seal_.load(std::memory_order_relaxed)) return {};
   std::shared_ptr<pgp::SealStream> stream;
   {
     std::lock_guard<std::shared_mutex> lock(m_);
@@ -237,7 +280,11 @@ Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, co
                                      keystore::KeyCache& keys) {
   if (backing.st_size == 0) return std::uint64_t{0};
   std::string proc = "/proc/self/fd/" + std::to_string(path_fd);
-  sys::UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NOATIME: a stat through the view must not change the backing file's
+  // times (with relatime, reading the header would reset an atime that
+  // utimensat set).
+  sys::UniqueFd fd(::open(proc.c_str(), O_RDONLY | O_CLOEXEC | O_NOATIME));
+  if (!fd.valid() && errno == EPERM) fd.reset(::open(proc.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) {
     int e = errno;
     return sys_error("open", e);

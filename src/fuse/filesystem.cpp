@@ -11,7 +11,8 @@
 
 namespace recvault::fuse {
 
-Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys) : options_(std::move(options)), keys_(keys) {
+Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys)
+    : options_(std::move(options)), keys_(keys), waits_(options_.waits_per_account) {
   root_.nlookup = 2;  // never forgotten
 }
 
@@ -35,6 +36,9 @@ Status Filesystem::open_backing() {
   root_.src_ino = st.st_ino;
   root_.src_dev = st.st_dev;
   root_.type = S_IFDIR;
+  std::function<AccountLimits(std::string_view)> limits = options_.limits_of;
+  if (!limits) limits = [](std::string_view) { return AccountLimits{}; };
+  quotas_ = std::make_unique<Quotas>(root_.fd.get(), std::move(limits));
   return {};
 }
 
@@ -172,9 +176,27 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }
+  auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
+  {
+    std::lock_guard lock(node.m);
+    const auto& memo = node.size_memo;
+    if (memo.backing_size == st.st_size && same(memo.mtime, st.st_mtim) && same(memo.ctime, st.st_ctim)) {
+      st.st_size = static_cast<off_t>(memo.plaintext);
+      return 0;
+    }
+  }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
-  if (!size) return ops::report(*this, node, "getattr", size.error());
-  st.st_size = static_cast<off_t>(*size);
+  if (size) {
+    std::lock_guard lock(node.m);
+    node.size_memo = {st.st_size, st.st_mtim, st.st_ctim, *size};
+    st.st_size = static_cast<off_t>(*size);
+    return 0;
+  }
+  // A file whose header cannot say its size (damaged, unknown version, no
+  // key) still answers with what the disk holds, so that ls, stat, mv and
+  // rm work on it; opening it fails (EIO) and says why.
+  if (size.error().code == Errc::io) return ops::report(*this, node, "getattr", size.error());
+  ops::report(*this, node, "getattr", size.error());
   return 0;
 }
 

@@ -53,6 +53,9 @@ std::string proc_path(int fd);
 // wait only for the kernel's reads in flight, at most a few seconds: not
 // owned on timeout (the caller answers EBUSY), never a hang.
 std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node);
+// Makes the new entry `fd` (in `parent`) the caller's, with exactly `mode`
+// (already masked by the caller's umask): ownership.cpp. Returns an errno.
+int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode);
 // Logs a content error on a file and returns its errno.
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e);
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "ops.hpp"
@@ -12,12 +13,8 @@
 namespace recvault::fuse::ops {
 namespace {
 
-// Hands a new backing entry to the caller and answers with its entry.
+// Answers with the entry `name` just created under `parent`.
 void reply_new_entry(fuse_req_t req, Filesystem& fs, Inode& parent, const char* name) {
-  const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (&parent != &fs.root()) {
-    ::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW);
-  }
   fuse_entry_param e{};
   int err = fs.lookup_entry(parent, name, e);
   if (err != 0) {
@@ -62,17 +59,43 @@ void mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode)
     reply_new_entry(req, fs, parent, name);
     return;
   }
-  if (::mkdirat(parent.fd.get(), name, mode) != 0) {
+  if (::mkdirat(parent.fd.get(), name, 0700) != 0) {  // nobody else's until it is the caller's
     fuse_reply_err(req, errno);
+    return;
+  }
+  sys::UniqueFd dir(::openat(parent.fd.get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  int err = dir.valid() ? hand_to_caller(req, parent, dir.get(), mode) : errno;
+  if (err != 0) {
+    ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR);
+    fuse_reply_err(req, err);
     return;
   }
   reply_new_entry(req, fs, parent, name);
 }
 
-void mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
-  // Recordings are regular files (created through create()); device nodes,
-  // FIFOs and sockets have no place in an encrypted recording store.
-  fuse_reply_err(req, EPERM);
+void mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, dev_t) {
+  // FIFOs and UNIX sockets carry no data on the disk: they are made as they
+  // are. Recordings are regular files (create()); device nodes stay refused,
+  // and the mount is nodev anyway.
+  auto& fs = fs_of(req);
+  Inode& parent = fs.inode(parent_ino);
+  const mode_t type = mode & S_IFMT;
+  if (&parent == &fs.root() || (type != S_IFIFO && type != S_IFSOCK)) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (::mknodat(parent.fd.get(), name, type | 0600, 0) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  sys::UniqueFd node(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  int err = node.valid() ? hand_to_caller(req, parent, node.get(), mode) : errno;
+  if (err != 0) {
+    ::unlinkat(parent.fd.get(), name, 0);
+    fuse_reply_err(req, err);
+    return;
+  }
+  reply_new_entry(req, fs, parent, name);
 }
 
 void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char* name) {
@@ -86,18 +109,61 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char
     fuse_reply_err(req, errno);
     return;
   }
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    int e = errno;
+    ::unlinkat(parent.fd.get(), name, 0);
+    fuse_reply_err(req, e);
+    return;
+  }
   reply_new_entry(req, fs, parent, name);
 }
 
-void link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-  // Hard links are not supported (docs/DAEMON.md): one backing file, one name.
-  fuse_reply_err(req, EPERM);
+void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent_ino, const char* newname) {
+  // Hard links are the backing file system's own: both names are one backing
+  // file, so one Inode and one FileContent (the inode table is keyed by the
+  // backing inode). Keys are per account: a link across accounts is EXDEV.
+  auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
+  Inode& newparent = fs.inode(newparent_ino);
+  if (&newparent == &fs.root() || &node == &fs.root()) {
+    fuse_reply_err(req, EPERM);
+    return;
+  }
+  if (node.account != newparent.account) {
+    fuse_reply_err(req, EXDEV);
+    return;
+  }
+  if (::linkat(AT_FDCWD, proc_path(node.fd.get()).c_str(), newparent.fd.get(), newname, AT_SYMLINK_FOLLOW) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  reply_new_entry(req, fs, newparent, newname);
 }
+
+namespace {
+
+// What removing (or replacing) `name` in `dir` frees: its allocation when it
+// is the file's last name.
+std::int64_t freed_by_removing(int dir, const char* name) {
+  struct stat st {};
+  if (::fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) != 0) return 0;
+  if (S_ISDIR(st.st_mode) || st.st_nlink > 1) return 0;
+  return static_cast<std::int64_t>(st.st_blocks) * 512;
+}
+
+}  // namespace
 
 void unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
-  fuse_reply_err(req, ::unlinkat(parent.fd.get(), name, 0) == 0 ? 0 : errno);
+  const std::int64_t freed = freed_by_removing(parent.fd.get(), name);
+  if (::unlinkat(parent.fd.get(), name, 0) != 0) {
+    fuse_reply_err(req, errno);
+    return;
+  }
+  fs.quotas().charge(parent.account, -freed);
+  fuse_reply_err(req, 0);
 }
 
 void rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
@@ -120,8 +186,10 @@ void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t 
     fuse_reply_err(req, EXDEV);  // keys are per account: mv copies and re-encrypts
     return;
   }
+  const std::int64_t freed = (flags & RENAME_EXCHANGE) != 0 ? 0 : freed_by_removing(newparent.fd.get(), newname);
   int rc = ::renameat2(parent.fd.get(), name, newparent.fd.get(), newname, flags);
   const int err = rc == 0 ? 0 : errno;
+  if (rc == 0) fs.quotas().charge(parent.account, -freed);
   // A directory that moves takes its subtree under other OpenPGP overrides.
   if (rc == 0 && &parent != &newparent) fs.ancestry_changed();
   fuse_reply_err(req, err);

@@ -109,6 +109,7 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
   }
   if (content) {
     auto st = content->truncate(static_cast<std::uint64_t>(size));
+    fs.settle(node, *content);
     return st ? 0 : report(fs, node, "truncate", st.error());
   }
   sys::UniqueFd fd(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC));
@@ -117,6 +118,7 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
   if (!c) return report(fs, node, "truncate", c.error());
   auto st = (*c)->truncate(static_cast<std::uint64_t>(size));
   if (st) st = (*c)->seal();
+  fs.settle(node, **c);
   return st ? 0 : report(fs, node, "truncate", st.error());
 }
 

@@ -2,9 +2,14 @@
 //
 // Every open handle carries a shared_ptr to its inode's FileContent, so the
 // hot path (read/write) touches no inode lock.
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <string_view>
 
 #include "ops.hpp"
 #include "recvault/util/log.hpp"
@@ -53,6 +58,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
       fs.track_open(content);
     }
   }
+  if (writer) content->note_writer();
   fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
   fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
   if (content->kind() == FileContent::Kind::pgp) {
@@ -83,6 +89,7 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     } else if (pgp_stream) {
       fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
     }
+    fs.settle(node, *last);
     fs.untrack_open(last);
   }
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
@@ -129,6 +136,51 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   return true;
 }
 
+// Whether process `pid` holds a descriptor of inode number `ino` (any file
+// system: a false match only delays a seal to the last close).
+bool holds_descriptor(pid_t pid, ino_t ino) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fdinfo";
+  DIR* dp = ::opendir(dir.c_str());
+  if (dp == nullptr) return false;
+  bool found = false;
+  const std::string want = "ino:\t" + std::to_string(ino) + "\n";
+  char buf[512];
+  while (!found) {
+    dirent* ent = ::readdir(dp);
+    if (ent == nullptr) break;
+    if (ent->d_name[0] == '.') continue;
+    int fd = ::openat(::dirfd(dp), ent->d_name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).find(want) != std::string_view::npos) found = true;
+  }
+  ::closedir(dp);
+  return found;
+}
+
+pid_t parent_of(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat;
+  std::getline(in, stat);
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  pid_t ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// Whether the file is still open in the closing process `pid` (a dup) or in
+// its parent (a subshell whose commands write in turn).
+bool still_open_nearby(pid_t pid, ino_t ino) {
+  if (pid <= 0) return false;
+  if (holds_descriptor(pid, ino)) return true;
+  const pid_t parent = parent_of(pid);
+  return parent > 1 && holds_descriptor(parent, ino);
+}
+
 }  // namespace
 
 std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node) {
@@ -157,15 +209,14 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   sys::UniqueFd backing(fd);
   Result<std::shared_ptr<FileContent>> content = make_error(Errc::internal, "unset");
   if (created) {
-    const fuse_ctx* ctx = fuse_req_ctx(req);
-    if (::fchown(fd, ctx->uid, ctx->gid) != 0) {
-      int e = errno;
+    if (int e = hand_to_caller(req, parent, fd, mode); e != 0) {
       ::unlinkat(parent.fd.get(), name, 0);
       fuse_reply_err(req, e);
       return;
     }
     auto where = fs.placement_in(parent);
     if (where) {
+      where->refuse_unconfigured = fs.limits_of(parent.account).refuse_unconfigured;
       content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size,
                                        *where);
     } else {
@@ -198,6 +249,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     if (node.content) shared = node.content;
   }
   attach(fs, node, shared, fi, writer);
+  fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
   if (fuse_reply_create(req, &e, fi) != 0) detach(fs, node, fi);
 }
@@ -240,10 +292,12 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       std::lock_guard lock(node.m);
       alone = node.opens == 0;
     }
-    // Truncating to zero starts a new recording under the current key.
+    // Truncating to zero starts a new recording under the current key (an
+    // OpenPGP stream still being written starts its message again).
     Status st;
-    if (alone) {
+    if (alone || content->sealing()) {
       auto where = fs.placement_of(node);
+      if (where) where->refuse_unconfigured = fs.limits_of(node.account).refuse_unconfigured;
       st = where ? content->restart(node.account, fs.keys(), fs.options().chunk_size, *where)
                  : Status(std::move(where).error());
     } else {
@@ -276,11 +330,34 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   Handle& h = handle_of(fi);
+  Inode& node = fs.inode(ino);
   std::uint64_t at = static_cast<std::uint64_t>(offset);
-  if (h.append && !fs.writeback_active()) at = h.content->size();
+  const std::uint64_t old_size = h.content->size();
+  if (h.append && !fs.writeback_active()) at = old_size;
+  if (at + size > old_size && !fs.quotas().admits(node.account, at + size - old_size)) {
+    log::warn("write to " + fs.describe(node) + " refused: account " + node.account + " is at its quota");
+    fuse_reply_err(req, EDQUOT);
+    return;
+  }
+  // An OpenPGP stream's write ahead of the end waits for the writes before
+  // it, holding this worker: only within the account's budget.
+  const bool waits = at > old_size && h.content->sealing();
+  std::optional<WaitBudget::Ticket> may_wait = waits ? fs.waits().try_take(node.account) : std::nullopt;
+  if (waits) {
+    if (!may_wait) {
+      if (log::level() == log::Level::debug) {
+        log::debug("write ahead of the end of " + fs.describe(node) + " refused: account " + node.account +
+                   " already holds its share of waiting workers");
+      }
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
+  }
   auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size));
+  may_wait.reset();
+  fs.settle(node, *h.content);
   if (!st) {
-    fuse_reply_err(req, report(fs, fs.inode(ino), "write", st.error()));
+    fuse_reply_err(req, report(fs, node, "write", st.error()));
     return;
   }
   fuse_reply_write(req, size);
@@ -299,6 +376,16 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   FileContent& c = *handle_of(fi).content;
   const bool pgp_stream = only && c.sealing();
+  // A shell redirection (and dd) opens the file, dup2()s the descriptor and
+  // closes the original before the first byte: that FLUSH is not the end of
+  // the recording, and an OpenPGP message cannot be reopened once finished.
+  // An empty stream is finished at RELEASE (the last close) instead.
+  // Likewise when the closing process or its parent still holds another
+  // descriptor of the file (a subshell's commands write in turn).
+  if (pgp_stream && (c.size() == 0 || still_open_nearby(fuse_req_ctx(req)->pid, node.src_ino))) {
+    fuse_reply_err(req, 0);
+    return;
+  }
   auto st = only ? c.seal() : c.flush();
   if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   fuse_reply_err(req, st ? 0 : report(fs, node, "flush", st.error()));
@@ -307,6 +394,7 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   auto st = handle_of(fi).content->fsync(datasync != 0);
+  fs.settle(fs.inode(ino), *handle_of(fi).content);
   fuse_reply_err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
 }
 

@@ -117,7 +117,11 @@ Status SealStream::append(std::uint64_t offset, std::span<const std::uint8_t> da
   if (offset < accepted_) return sys_error("OpenPGP recordings are append-only", EINVAL);
   if (offset > accepted_) {
     // Several FUSE threads may carry one writer's consecutive writes; give
-    // the earlier ones a moment. A real hole (a seek past the end) fails.
+    // the earlier ones a moment. A real hole (a seek past the end) fails,
+    // at once when it is farther than any reordering could explain.
+    if (offset - accepted_ > options_.reorder_window) {
+      return sys_error("OpenPGP recordings are append-only (no holes)", EINVAL);
+    }
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reorder_wait_ms);
     if (!cv_.wait_until(lock, until, [&] { return accepted_ >= offset || done_ || input_closed_; }) ||
         accepted_ != offset)

@@ -116,9 +116,23 @@ TEST_CASE("disable stores new recordings plain; old ones still decrypt", "[mount
   CHECK(read_all(d.mnt() + "/acme/encrypted.wav") == bytes_of(marker));
   CHECK(read_all(d.mnt() + "/acme/plain.wav") == bytes_of(marker));
 
-  // A recording that starts with our magic is still plain when written plain.
-  write_all(d.mnt() + "/acme/tricky.bin", bytes_of("RECVAULT but not really"));
-  CHECK(read_all(d.mnt() + "/acme/tricky.bin") == bytes_of("RECVAULT but not really"));
+  // A file that starts with our magic is always read as encrypted, so a plain
+  // recording may not start with it: the write is refused, nothing is lost
+  // silently, and the file does not become an unreadable "encrypted" one.
+  for (const auto& [first, second] : {std::pair<std::string, std::string>{"RECVAULT but not really", ""},
+                                      std::pair<std::string, std::string>{"RECVA", "ULT split in two"}}) {
+    const std::string p = d.mnt() + "/acme/tricky-" + std::to_string(first.size()) + ".bin";
+    int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    bool refused = ::write(fd, first.data(), first.size()) < 0;
+    if (!refused && !second.empty()) refused = ::write(fd, second.data(), second.size()) < 0;
+    refused = (::fsync(fd) != 0) || refused;
+    refused = (::close(fd) != 0) || refused;
+    CHECK(refused);
+    CHECK_FALSE(contains(read_all(d.backing() + "/acme/tricky-" + std::to_string(first.size()) + ".bin"),
+                         "RECVAULT"));
+  }
+  CHECK(d.log().find("cannot start with the bytes") != std::string::npos);
 }
 
 TEST_CASE("a flipped byte in a backing file reads as EIO and is logged", "[mount][tamper]") {

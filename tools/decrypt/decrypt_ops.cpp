@@ -12,6 +12,7 @@
 #include "exit_codes.hpp"
 #include "output.hpp"
 #include "recvault/crypto/secret.hpp"
+#include "recvault/format/detect.hpp"
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/format/xattrs.hpp"
 #include "recvault/sys/fd.hpp"
@@ -42,17 +43,19 @@ Result<sys::UniqueFd> open_input(const std::string& path) {
   return fd;
 }
 
-// The header, or Errc::not_recvault for a plain file. A file without a header
-// whose xattrs say it is encrypted was overwritten: Errc::tampered.
+// The header, or Errc::not_recvault for a plain file (format::detect, the
+// daemon's rule). A file without a header whose xattrs say it is encrypted
+// was overwritten: Errc::tampered.
 Result<format::Header> classify(int fd) {
-  auto h = format::read_header(fd);
-  if (!h && h.error().code == Errc::not_recvault) {
-    auto fmt = sys::get_xattr(fd, format::xattr::format);
-    if (fmt && fmt->has_value() && **fmt != format::xattr::plain_format) {
-      return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
-    }
+  auto found = format::detect(fd);
+  if (!found) return std::move(found).error();
+  switch (found->kind) {
+    case format::Detected::Kind::encrypted: return format::read_header(fd);
+    case format::Detected::Kind::plain: return make_error(Errc::not_recvault, "no recvault header (a plain file)");
+    case format::Detected::Kind::marked: break;
   }
-  return h;
+  return make_error(Errc::unsupported, "the file is marked as format \"" + found->marker +
+                                           "\" (an OpenPGP message is opened with gpg and the client's key)");
 }
 
 Status copy_plain(int fd, Output& out) {

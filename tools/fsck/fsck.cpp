@@ -6,8 +6,10 @@
 
 #include <algorithm>
 
+#include "recvault/format/detect.hpp"
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/format/xattrs.hpp"
+#include "recvault/pgp/xattrs.hpp"
 #include "recvault/sys/fd.hpp"
 
 namespace recvault::fsck {
@@ -16,6 +18,7 @@ const char* status_name(Status s) noexcept {
   switch (s) {
     case Status::sealed: return "sealed";
     case Status::plain: return "plain";
+    case Status::openpgp: return "openpgp";
     case Status::unterminated: return "unterminated";
     case Status::torn_tail: return "torn-tail";
     case Status::tampered: return "tampered";
@@ -29,7 +32,8 @@ const char* status_name(Status s) noexcept {
 }
 
 bool is_damage(Status s) noexcept {
-  return s != Status::sealed && s != Status::plain && s != Status::unterminated && s != Status::torn_tail;
+  return s != Status::sealed && s != Status::plain && s != Status::openpgp && s != Status::unterminated &&
+         s != Status::torn_tail;
 }
 
 namespace {
@@ -46,19 +50,18 @@ Status status_of(const Error& e) {
   }
 }
 
-// The daemon's rule (fuse/file_content.cpp): the format xattr decides when it
-// says "plain"; otherwise the magic; xattrs without a header is tampering.
-Result<bool> is_encrypted(int fd) {
-  auto fmt = sys::get_xattr(fd, format::xattr::format);
-  if (fmt && fmt->has_value() && **fmt == format::xattr::plain_format) return false;
-  std::uint8_t magic[sizeof format::kMagic] = {};
-  auto n = sys::pread_full(fd, magic, 0);
-  if (!n) return std::move(n).error();
-  if (format::has_magic(std::span(magic, *n))) return true;
-  if (fmt && fmt->has_value() && *n > 0) {
-    return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
+// The daemon's rule (format::detect): the magic decides, then the format
+// xattr; an OpenPGP message is the one other format a file may be marked with.
+Result<Status> stored_as(int fd) {
+  auto found = format::detect(fd);
+  if (!found) return std::move(found).error();
+  switch (found->kind) {
+    case format::Detected::Kind::plain: return Status::plain;
+    case format::Detected::Kind::encrypted: return Status::sealed;  // to be verified
+    case format::Detected::Kind::marked: break;
   }
-  return false;
+  if (found->marker == pgp::xattr::pgp_format) return Status::openpgp;
+  return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
 }
 
 void fill_from_verify(FileReport& r, const format::VerifyReport& v) {
@@ -104,16 +107,20 @@ FileReport check_file(const std::filesystem::path& file, const std::string& acco
     r.detail = sys_error("open", e).message;
     return r;
   }
-  auto enc = is_encrypted(fd.get());
-  if (!enc) {
-    r.status = status_of(enc.error());
-    r.detail = enc.error().message;
+  auto stored = stored_as(fd.get());
+  if (!stored) {
+    r.status = status_of(stored.error());
+    r.detail = stored.error().message;
     return r;
   }
-  if (!*enc) {
+  if (*stored != Status::sealed) {
     auto size = sys::file_size(fd.get());
-    r.status = Status::plain;
-    r.plaintext_size = size ? *size : 0;
+    r.status = *stored;
+    r.plaintext_size = size ? *size : 0;  // an OpenPGP message: its own size
+    auto writing = sys::get_xattr(fd.get(), pgp::xattr::sealing);
+    if (*stored == Status::openpgp && writing && writing->has_value()) {
+      r.detail = "the OpenPGP message is incomplete (its writer stopped before the end)";
+    }
     return r;
   }
   auto v = format::verify_file(fd.get(), resolve);

@@ -23,6 +23,7 @@ namespace recvault::fsck {
 enum class Status {
   sealed,        // closed cleanly, every chunk authenticates
   plain,         // stored unencrypted (encryption was disabled), or empty
+  openpgp,       // sealed to a client's OpenPGP key: only its private key can check it
   unterminated,  // writer died: readable up to its last complete chunk
   torn_tail,     // unterminated, and the last record was half-written (dropped on seal)
   tampered,      // header, chunk or xattrs fail authentication / disagree

@@ -95,7 +95,9 @@ int main(int argc, char** argv) {
     if (r.sealed_now) code |= kSealed;
     if (r.status == fsck::Status::unterminated || r.status == fsck::Status::torn_tail) code |= kUnterminated;
     if (fsck::is_damage(r.status)) code |= kDamaged;
-    const bool clean = (r.status == fsck::Status::sealed || r.status == fsck::Status::plain) && !r.sealed_now;
+    const bool clean = (r.status == fsck::Status::sealed || r.status == fsck::Status::plain ||
+                        (r.status == fsck::Status::openpgp && r.detail.empty())) &&
+                       !r.sealed_now;
     if (json) {
       nlohmann::json f = {{"path", r.path.string()}, {"account", r.account}, {"status", fsck::status_name(r.status)},
                           {"size", r.plaintext_size}, {"chunks", r.chunks}, {"sealed_now", r.sealed_now}};

@@ -21,10 +21,13 @@
 
 namespace recvault::daemon {
 
+// An account's directory owner and mode, and its limits ([accounts.<id>]).
 struct AccountOwner {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t mode = 0750;
+  std::uint64_t quota_bytes = 0;    // 0: unlimited
+  bool refuse_unconfigured = false;  // unconfigured = "refuse"
 };
 
 struct Config {

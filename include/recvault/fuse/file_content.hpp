@@ -11,6 +11,7 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -31,6 +32,9 @@ namespace recvault::fuse {
 struct Placement {
   pgp::Sealer* sealer = nullptr;
   std::string dir_public_key_id;
+  // An account without any configuration gets no unencrypted recordings:
+  // creating one fails (Errc::not_permitted) instead.
+  bool refuse_unconfigured = false;
 };
 
 class FileContent {
@@ -68,20 +72,34 @@ class FileContent {
   // Buffered tail to disk (no fsync). Cheap when nothing is buffered.
   Status flush();
   Status fsync(bool datasync);
-  // Marks the recording complete (final chunk, sealed header).
+  // Marks the recording complete (final chunk, sealed header), but only once
+  // something may have written it: a new recording, an opener that may
+  // write (note_writer), a write or a truncate. A reader's close never
+  // rewrites a recording, so an unterminated one stays exactly as its
+  // writer left it (docs/RELIABILITY.md §3).
   Status seal();
+  // An opener that may write was admitted.
+  void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
+  // How much more (or less) the backing file allocates than when this was
+  // last asked (or when the content was opened): what to charge the
+  // account's quota. One fstat.
+  std::int64_t allocation_change();
   // An OpenPGP recording still being written (reads are refused).
   bool sealing();
   // A sealed OpenPGP recording (immutable ciphertext).
   bool sealed_pgp();
 
  private:
-  explicit FileContent(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+  explicit FileContent(sys::UniqueFd fd);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                const Placement& where);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
+  // Plain files: a write that would make the file start with the format's
+  // magic is refused (Errc::invalid_argument), since a file that starts
+  // with it is always read as encrypted (format::detect).
+  Status refuse_magic(std::uint64_t offset, std::span<const std::uint8_t> in) const;
 
   // Exclusive for everything that changes state; shared for the reads that
   // need none (whole chunks before the tail), so readahead requests of one
@@ -91,6 +109,8 @@ class FileContent {
   Kind kind_ = Kind::plain;
   std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
   std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
+  std::atomic<bool> may_seal_{false};           // see seal()
+  std::atomic<std::int64_t> allocated_{0};      // see allocation_change()
 };
 
 // Plaintext size of a backing file that is not open, from its header alone

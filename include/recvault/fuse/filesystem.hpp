@@ -35,6 +35,8 @@
 
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
+#include "recvault/fuse/quota.hpp"
+#include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/sys/fd.hpp"
 
@@ -56,6 +58,14 @@ struct Inode {
   // Filesystem's placement generation `placement_generation` (0: unknown).
   std::uint64_t placement_generation = 0;
   std::string placement_key;
+  // Regular files not open: the plaintext size getattr computed last, valid
+  // while the backing file's size, mtime and ctime are those it was
+  // computed from (so a stat needs no open and no header read).
+  struct SizeMemo {
+    off_t backing_size = -1;
+    struct timespec mtime {}, ctime {};
+    std::uint64_t plaintext = 0;
+  } size_memo;
 
   // Regular files: a read of part of a chunk puts the rest of the decrypted
   // chunk into the kernel's page cache (Filesystem::fill_page_cache). That
@@ -86,6 +96,11 @@ struct FsOptions {
   // Seals recordings to client OpenPGP keys; null: such recordings cannot be
   // created (fail closed). Not owned; must outlive the Filesystem.
   pgp::Sealer* sealer = nullptr;
+  // Per-account quota and policy (quota.hpp); unset: no limits.
+  std::function<AccountLimits(std::string_view)> limits_of;
+  // Workers one account may hold in a wait at once (wait_budget.hpp); the
+  // daemon gives a quarter of [fuse] max_threads.
+  unsigned waits_per_account = 4;
 };
 
 class Filesystem {
@@ -132,6 +147,13 @@ class Filesystem {
   bool writeback_active() const noexcept { return writeback_active_.load(std::memory_order_relaxed); }
   void set_writeback_active(bool on) noexcept { writeback_active_.store(on, std::memory_order_relaxed); }
   keystore::KeyCache& keys() noexcept { return keys_; }
+  // Valid once open_backing() succeeded.
+  Quotas& quotas() noexcept { return *quotas_; }
+  AccountLimits limits_of(std::string_view account) const { return quotas_->limits_of(account); }
+  WaitBudget& waits() noexcept { return waits_; }
+  // Charges the account of `node` with what `content`'s backing file
+  // allocated (or freed) since the last time.
+  void settle(const Inode& node, FileContent& content) { quotas_->charge(node.account, content.allocation_change()); }
   // Looks `name` up under `parent` and counts a lookup. Fills `e`. A caller
   // that knows the plaintext size (a file it just created) passes it, which
   // spares reading the new file's header back.
@@ -183,6 +205,8 @@ class Filesystem {
   keystore::KeyCache& keys_;
   std::atomic<bool> writeback_active_{false};
   Inode root_;
+  std::unique_ptr<Quotas> quotas_;
+  WaitBudget waits_;
   std::mutex mutex_;  // guards inodes_
   std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
 

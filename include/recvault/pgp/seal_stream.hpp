@@ -35,6 +35,10 @@ struct SealOptions {
   bool armor = false;                       // ASCII armor instead of binary
   std::size_t pipe_bytes = 1024 * 1024;     // the in-memory pipe's capacity
   std::uint32_t reorder_wait_ms = 2000;     // how long a write ahead of the end waits
+  // How far ahead of the end a write may be and still wait for the writes
+  // before it (reordered by the FUSE threads: at most a few max_write
+  // requests); farther is a hole, refused at once.
+  std::uint64_t reorder_window = 16u << 20;
 };
 
 class SealStream {

@@ -24,6 +24,7 @@ enum class Errc {
   metadata_mismatch,  // xattrs disagree with the authenticated header
   key_unavailable,    // the keystore has no key for the file's version
   conflict,           // the request conflicts with current state
+  not_permitted,      // a policy refuses it (EACCES through the mount)
   internal,           // a bug or a library failure that has no better name
 };
 
