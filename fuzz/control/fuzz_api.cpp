@@ -30,6 +30,9 @@ struct Harness {
 
   Harness() {
     (void)verifier.add_hs256_secret(crypto::SecretBytes::from_view(kSecret));
+    // The token below lives until 2100 so that the corpus stays valid; the
+    // lifetime limit (tested in tests/control) would refuse it.
+    verifier.set_max_lifetime(std::chrono::seconds(0));
     auto t = mint_hs256(crypto::SecretBytes::from_view(kSecret),
                         {{"sub", "fuzz"}, {"accounts", "*"}, {"scope", "admin"}, {"exp", 4102444800}});
     token = t ? *t : "";

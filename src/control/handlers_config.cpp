@@ -2,6 +2,7 @@
 #include <strings.h>
 
 #include "handlers.hpp"
+#include "recvault/control/secure_json.hpp"
 
 namespace recvault::control::detail {
 namespace {
@@ -25,15 +26,40 @@ Response backend_error(const Error& error, std::string_view generic) {
   }
 }
 
+static nlohmann::json mask_key_material(nlohmann::json config) {
+  if (!config.is_object()) return config;
+  if (auto k = config.find("key"); k != config.end()) {
+    wipe_json(*k);
+    *k = nullptr;
+  }
+  if (auto h = config.find("historical_keys"); h != config.end() && h->is_object()) {
+    for (auto& [version, key] : h->items()) {
+      wipe_json(key);
+      key = nullptr;
+    }
+  }
+  return config;
+}
+
 Response config_get(Call& call) {
   call.audit.action = "config.get";
   auto config = call.ctx.backend.get_config(call.account);
+  nlohmann::json body = {{"success", true}};
   if (!config) {
-    if (config.error().code == Errc::not_found)
-      return Response::json(200, {{"success", true}, {"config", nlohmann::json::object()}});
-    return backend_error(config.error(), "Failed to get encryption configuration");
+    if (config.error().code != Errc::not_found)
+      return backend_error(config.error(), "Failed to get encryption configuration");
+    body["config"] = nlohmann::json::object();
+  } else {
+    body["config"] = std::move(*config);
   }
-  return Response::json(200, {{"success", true}, {"config", std::move(*config)}});
+  // Key material is for admin tokens only: a read token is for monitoring,
+  // and a key is a decryption key. Salts stay visible (not secret: every
+  // recording carries its salt in clear in its header and xattrs).
+  if (call.principal.scope != Scope::admin) {
+    body["config"] = mask_key_material(std::move(body["config"]));
+    body["keys_masked"] = true;
+  }
+  return Response::sensitive_json(200, body);
 }
 
 Response config_put(Call& call) {
@@ -45,10 +71,12 @@ Response config_put(Call& call) {
   if (body.is_discarded()) return Response::error(400, "Invalid JSON in request body");
   if (!body.is_object()) return Response::error(400, "Request body must be a JSON object");
   auto config = call.ctx.backend.update_config(call.account, body);
+  wipe_json(body);  // it may carry a key
   if (!config) return backend_error(config.error(), "Failed to update encryption configuration");
-  return Response::json(200, {{"success", true},
-                              {"message", "Encryption configuration updated successfully"},
-                              {"config", std::move(*config)}});
+  nlohmann::json reply = {{"success", true},
+                          {"message", "Encryption configuration updated successfully"},
+                          {"config", std::move(*config)}};
+  return Response::sensitive_json(200, reply);
 }
 
 }  // namespace recvault::control::detail

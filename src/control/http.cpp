@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include "recvault/control/secure_json.hpp"
+
 namespace recvault::control {
 
 std::optional<std::string_view> Request::header(std::string_view name, bool* duplicate) const {
@@ -23,6 +25,20 @@ Response Response::json(int status, const nlohmann::json& body) {
   r.status = status;
   r.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   r.body.push_back('\n');
+  return r;
+}
+
+Response Response::sensitive_json(int status, nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.sensitive = true;
+  {
+    SecureString text = dump_secure(body);
+    r.body.reserve(text.size() + 1);  // one allocation: no stale partial copies
+    r.body.append(text.data(), text.size());
+    r.body.push_back('\n');
+  }
+  wipe_json(body);
   return r;
 }
 

@@ -8,6 +8,8 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <new>
 #include <string>
 #include <mutex>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 
 #include <microhttpd.h>
 
+#include "recvault/control/secure_json.hpp"
 #include "recvault/util/log.hpp"
 #include "unix_socket.hpp"
 
@@ -61,9 +64,36 @@ MHD_Result collect_header(void* cls, MHD_ValueKind, const char* key, const char*
   }
 }
 
+// The copy of a sensitive body that libmicrohttpd sends from: wiped when
+// libmicrohttpd frees it (MHD_RESPMEM_MUST_COPY would free its copy as is).
+struct WipedBuffer {
+  explicit WipedBuffer(std::string_view text) : size(text.size()), data(static_cast<char*>(std::malloc(size + 1))) {
+    if (data == nullptr) throw std::bad_alloc();
+    std::memcpy(data, text.data(), size);
+  }
+  std::size_t size;
+  char* data;
+};
+
+void free_wiped(void* cls) {
+  auto* b = static_cast<WipedBuffer*>(cls);
+  crypto::secure_wipe(b->data, b->size);
+  std::free(b->data);
+  delete b;
+}
+
+MHD_Response* make_response(const Response& r) {
+  if (!r.sensitive)
+    return MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()), MHD_RESPMEM_MUST_COPY);
+  auto buffer = std::make_unique<WipedBuffer>(r.body);
+  MHD_Response* resp =
+      MHD_create_response_from_buffer_with_free_callback_cls(buffer->size, buffer->data, &free_wiped, buffer.get());
+  if (resp != nullptr) (void)buffer.release();  // freed by free_wiped
+  return resp;
+}
+
 MHD_Result send(MHD_Connection* c, const Response& r) {
-  MHD_Response* resp = MHD_create_response_from_buffer(r.body.size(), const_cast<char*>(r.body.data()),
-                                                       MHD_RESPMEM_MUST_COPY);
+  MHD_Response* resp = make_response(r);
   if (resp == nullptr) return MHD_NO;
   if (!r.body.empty() || r.status != 204) MHD_add_response_header(resp, "Content-Type", r.content_type.c_str());
   for (const auto& [k, v] : r.headers) MHD_add_response_header(resp, k.c_str(), v.c_str());
@@ -180,10 +210,18 @@ struct Server::Impl {
         return MHD_YES;
       }
       if (*upload_data_size > 0) {
-        if (!pending->too_large && pending->request.body.size() + *upload_data_size <= opts.max_body_bytes)
-          pending->request.body.append(upload_data, *upload_data_size);
+        std::string& body = pending->request.body;
+        // One allocation for the whole body: growing by appends would leave
+        // freed partial copies of a key on the heap.
+        if (body.capacity() < opts.max_body_bytes) body.reserve(opts.max_body_bytes);
+        if (!pending->too_large && body.size() + *upload_data_size <= opts.max_body_bytes)
+          body.append(upload_data, *upload_data_size);
         else
           pending->too_large = true;
+        // The bytes sit in libmicrohttpd's connection buffer, which it frees
+        // without wiping; we consumed them all (size = 0 below), so nothing
+        // reads them again: wipe them there too.
+        crypto::secure_wipe(const_cast<char*>(upload_data), *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
       }
@@ -199,7 +237,9 @@ struct Server::Impl {
         conn->busy = false;
         conn->deadline = Clock::now() + opts.request_deadline;  // for the next request
       }
-      return send(c, r);
+      MHD_Result sent = send(c, r);
+      if (r.sensitive) wipe_string(r.body);
+      return sent;
     } catch (...) {
       try {
         return send(c, Response::error(500, "Internal server error"));
@@ -221,7 +261,9 @@ struct Server::Impl {
   }
 
   static void on_completed(void*, MHD_Connection*, void** con_cls, MHD_RequestTerminationCode) noexcept {
-    delete static_cast<PendingRequest*>(*con_cls);
+    auto* pending = static_cast<PendingRequest*>(*con_cls);
+    if (pending != nullptr) wipe_string(pending->request.body);  // a PUT body may carry a key
+    delete pending;
     *con_cls = nullptr;
   }
 };

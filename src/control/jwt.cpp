@@ -13,6 +13,7 @@
 #include <openssl/pem.h>
 
 #include "recvault/crypto/primitives.hpp"
+#include "recvault/sys/private_file.hpp"
 #include "recvault/util/encoding.hpp"
 
 namespace recvault::control {
@@ -20,6 +21,7 @@ namespace {
 
 constexpr std::size_t kMaxTokenSize = 8192;
 constexpr std::size_t kMinHmacSecret = 32;
+constexpr std::size_t kMaxSecretFile = 4096;
 
 struct PkeyDeleter {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
@@ -72,8 +74,63 @@ std::optional<std::vector<unsigned char>> es256_raw_to_der(std::string_view raw)
   return der;
 }
 
-Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64_t now,
-                                        std::int64_t leeway) {
+struct ClaimRules {
+  std::int64_t leeway = 0;
+  std::int64_t max_lifetime = 0;  // 0 = no limit
+  const std::string& issuer;
+  const std::string& audience;
+};
+
+// Seconds as a JSON number to an integer, clamped (a signed token may still
+// carry exp = 1e300).
+std::int64_t clamp_seconds(double v) {
+  if (v >= 9.0e18) return INT64_MAX;
+  if (v <= -9.0e18) return INT64_MIN;
+  return static_cast<std::int64_t>(v);
+}
+
+Status check_lifetime(const nlohmann::json& claims, double exp_value, std::int64_t now, const ClaimRules& rules) {
+  double start = static_cast<double>(now);
+  if (auto iat = claims.find("iat"); iat != claims.end()) {
+    if (!iat->is_number()) return invalid("token iat claim is not a number");
+    double iat_value = iat->get<double>();
+    // A future iat would let exp - iat hide any lifetime.
+    if (iat_value > static_cast<double>(now + rules.leeway)) return invalid("token iat is in the future");
+    start = iat_value;
+  }
+  if (rules.max_lifetime > 0 && exp_value - start > static_cast<double>(rules.max_lifetime))
+    return invalid("token lifetime exceeds the maximum of " + std::to_string(rules.max_lifetime) +
+                   " s (max_token_lifetime); mint a shorter-lived token");
+  return {};
+}
+
+Status check_iss_aud(const nlohmann::json& claims, const ClaimRules& rules) {
+  if (!rules.issuer.empty()) {
+    auto iss = claims.find("iss");
+    if (iss == claims.end() || !iss->is_string()) return invalid("token has no iss claim");
+    if (iss->get_ref<const std::string&>() != rules.issuer) return invalid("token iss is not accepted");
+  }
+  if (!rules.audience.empty()) {
+    auto aud = claims.find("aud");
+    if (aud == claims.end()) return invalid("token has no aud claim");
+    bool found = false;
+    if (aud->is_string()) {
+      found = aud->get_ref<const std::string&>() == rules.audience;
+    } else if (aud->is_array()) {
+      for (const auto& a : *aud) {
+        if (!a.is_string()) return invalid("token aud claim must hold strings");
+        if (a.get_ref<const std::string&>() == rules.audience) found = true;
+      }
+    } else {
+      return invalid("token aud claim must be a string or an array of strings");
+    }
+    if (!found) return invalid("token aud does not include this server");
+  }
+  return {};
+}
+
+Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64_t now, const ClaimRules& rules) {
+  const std::int64_t leeway = rules.leeway;
   auto exp = claims.find("exp");
   if (exp == claims.end()) return invalid("token has no exp claim");
   if (!exp->is_number()) return invalid("token exp claim is not a number");
@@ -83,9 +140,10 @@ Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64
     if (!nbf->is_number()) return invalid("token nbf claim is not a number");
     if (static_cast<double>(now + leeway) < nbf->get<double>()) return invalid("token is not yet valid");
   }
+  RV_TRY(check_lifetime(claims, exp_value, now, rules));
+  RV_TRY(check_iss_aud(claims, rules));
   Principal p;
-  // Clamp before converting: a signed token may still carry exp = 1e300.
-  p.expires_at = exp_value >= 9.0e18 ? INT64_MAX : static_cast<std::int64_t>(exp_value);
+  p.expires_at = clamp_seconds(exp_value);
   auto sub = claims.find("sub");
   if (sub == claims.end() || !sub->is_string() || sub->get_ref<const std::string&>().empty())
     return invalid("token has no sub claim");
@@ -199,6 +257,9 @@ Status JwtVerifier::add_public_key_pem(JwtAlg alg, std::string_view pem) {
 Result<JwtVerifier> JwtVerifier::from_config(const AuthConfig& config) {
   JwtVerifier v;
   v.leeway_ = config.leeway;
+  v.max_lifetime_ = config.max_lifetime;
+  v.issuer_ = config.issuer;
+  v.audience_ = config.audience;
   if (!config.hs256_secret_file.empty()) {
     auto secret = read_hs256_secret_file(config.hs256_secret_file);
     if (!secret) return std::move(secret).error();
@@ -259,7 +320,8 @@ Result<Principal> JwtVerifier::verify(std::string_view token, std::int64_t now) 
 
   auto claims = nlohmann::json::parse(*payload_text, nullptr, false);
   if (claims.is_discarded() || !claims.is_object()) return invalid("malformed token claims");
-  return principal_from_claims(claims, now, leeway_.count());
+  return principal_from_claims(claims, now,
+                               ClaimRules{leeway_.count(), max_lifetime_.count(), issuer_, audience_});
 }
 
 Result<std::string> mint_hs256(const crypto::SecretBytes& secret, const nlohmann::json& claims) {
@@ -273,15 +335,14 @@ Result<std::string> mint_hs256(const crypto::SecretBytes& secret, const nlohmann
 }
 
 Result<crypto::SecretBytes> read_hs256_secret_file(const std::string& path) {
-  auto data = read_file(path);
-  if (!data) return std::move(data).error();
-  std::string& text = *data;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
-    text.pop_back();
-  auto secret = crypto::SecretBytes::from_view(text);
-  crypto::secure_wipe(text.data(), text.size());
-  if (secret.size() < kMinHmacSecret) return invalid(path + ": HS256 secret must be at least 32 bytes");
-  return secret;
+  auto secret = sys::read_private_file(path, "JWT HS256 secret file", kMaxSecretFile);
+  RV_TRY(secret);
+  std::size_t n = secret->size();
+  while (n > 0 && (secret->data()[n - 1] == '\n' || secret->data()[n - 1] == '\r' || secret->data()[n - 1] == ' '))
+    --n;
+  secret->resize(n);
+  if (secret->size() < kMinHmacSecret) return invalid(path + ": HS256 secret must be at least 32 bytes");
+  return std::move(secret).value();
 }
 
 std::string base64url_encode(std::string_view data) {

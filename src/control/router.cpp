@@ -146,7 +146,11 @@ Response Api::dispatch(const Request& request) const {
     audit.reason = "scope does not allow changes";
     return finish(Response::error(403, "This token's scope does not allow changes (admin scope required)"));
   }
-  if (m->endpoint == Endpoint::status) return status_response(ctx_, *principal);
+  if (m->endpoint == Endpoint::status) {
+    // Audited like every other authenticated call: who looked, and when.
+    audit.action = "status";
+    return finish(status_response(ctx_, *principal));
+  }
 
   // Account.
   if (!account_header || account_header->empty()) {

@@ -8,11 +8,14 @@
 #include <toml++/toml.h>
 
 #include "recvault/keystore/account_id.hpp"
+#include "recvault/sys/private_file.hpp"
 
 namespace recvault::daemon {
 namespace {
 
 Error bad(const std::string& what) { return make_error(Errc::invalid_argument, what); }
+
+constexpr std::int64_t kMaxTokenLifetime = 366LL * 24 * 3600;
 
 // Every table may only contain the keys listed here: a typo is an error, not a
 // silently ignored setting.
@@ -143,7 +146,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   RV_TRY(st);
   if (auto* t = table(root, "control", st)) {
     RV_TRY(check_keys(*t, "control", {"socket", "socket_mode", "socket_group", "jwt_hs256_secret_file",
-                                      "jwt_rs256_public_key", "jwt_es256_public_key", "audit_log", "max_body_bytes"}));
+                                      "jwt_rs256_public_key", "jwt_es256_public_key", "audit_log", "max_body_bytes", "max_token_lifetime", "jwt_issuer", "jwt_audience"}));
     RV_TRY(get_path(*t, "control", "socket", base, c.control_socket));
     RV_TRY(get_mode(*t, "control", "socket_mode", c.control_socket_mode));
     RV_TRY(get(*t, "control", "socket_group", c.control_socket_group));
@@ -152,6 +155,14 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     RV_TRY(get_path(*t, "control", "jwt_es256_public_key", base, c.jwt_es256_public_key));
     RV_TRY(get_path(*t, "control", "audit_log", base, c.audit_log));
     RV_TRY(get(*t, "control", "max_body_bytes", c.max_body_bytes));
+    std::int64_t lifetime = c.max_token_lifetime.count();
+    RV_TRY(get(*t, "control", "max_token_lifetime", lifetime));
+    if (lifetime < 60 || lifetime > kMaxTokenLifetime)
+      return bad("[control] max_token_lifetime must be between 60 and " + std::to_string(kMaxTokenLifetime) +
+                 " seconds (366 days)");
+    c.max_token_lifetime = std::chrono::seconds(lifetime);
+    RV_TRY(get(*t, "control", "jwt_issuer", c.jwt_issuer));
+    RV_TRY(get(*t, "control", "jwt_audience", c.jwt_audience));
   }
   RV_TRY(st);
   if (auto* t = table(root, "openpgp", st)) {
@@ -256,11 +267,14 @@ Status validate_environment(const Config& c) {
   if (is_within(backing, mnt) || is_within(mnt, backing)) {
     return bad("backing_dir and mount_point must not contain one another");
   }
-  if (!c.master_key_file.empty()) {
-    struct stat st {};
-    if (::stat(c.master_key_file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-      return bad("master key file " + c.master_key_file.string() + " is readable by group or others (chmod 600 it)");
-    }
+  // Secret files: the same check the loaders make (sys::open_private_file),
+  // so --check-config reports a readable secret before anything starts. A
+  // missing file is left to the loader's own message.
+  for (const auto& [path, what] : {std::pair{&c.master_key_file, "master key file"},
+                                   std::pair{&c.jwt_hs256_secret_file, "JWT HS256 secret file"}}) {
+    if (path->empty()) continue;
+    auto fd = sys::open_private_file(*path, what);
+    if (!fd && !(fd.error().code == Errc::io && fd.error().sys_errno == ENOENT)) return std::move(fd).error();
   }
   return {};
 }

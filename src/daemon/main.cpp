@@ -46,6 +46,9 @@ control::ServerOptions control_options(const daemon::Config& c) {
   o.max_body_bytes = c.max_body_bytes;
   o.audit_log_path = c.audit_log.string();
   o.auth.hs256_secret_file = c.jwt_hs256_secret_file.string();
+  o.auth.max_lifetime = c.max_token_lifetime;
+  o.auth.issuer = c.jwt_issuer;
+  o.auth.audience = c.jwt_audience;
   if (!c.jwt_rs256_public_key.empty()) o.auth.rs256_public_keys.push_back(c.jwt_rs256_public_key.string());
   if (!c.jwt_es256_public_key.empty()) o.auth.es256_public_keys.push_back(c.jwt_es256_public_key.string());
   return o;
@@ -177,7 +180,7 @@ int main(int argc, char** argv) {
                           {"accounts", accounts}};
   };
   control::KeystoreBackend keystore_backend(**store);
-  daemon::PgpAwareBackend backend(keystore_backend, fs);
+  daemon::PgpAwareBackend backend(keystore_backend, fs, sealer->get());
   control::Server server(std::move(server_options), backend);
   if (auto st = server.start(); !st) return fail(kExitControl, "control socket: " + st.error().message);
 

@@ -10,6 +10,7 @@
 #include "recvault/crypto/cipher.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/sys/fd.hpp"
+#include "recvault/sys/private_file.hpp"
 #include "recvault/util/encoding.hpp"
 
 namespace recvault::keystore {
@@ -47,32 +48,11 @@ Result<crypto::SecretBytes> decode_key_file(const crypto::SecretBytes& content) 
 }  // namespace
 
 Result<MasterKey> MasterKey::load_file(const std::filesystem::path& path) {
-  const std::string shown = path.string();
-  sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY));
-  if (!fd.valid()) {
-    int err = errno;
-    return sys_error("cannot open master key file " + shown, err);
-  }
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
-    int err = errno;
-    return sys_error("cannot stat master key file " + shown, err);
-  }
-  if (!S_ISREG(st.st_mode))
-    return make_error(Errc::invalid_argument, "master key file " + shown + " is not a regular file");
-  if (st.st_uid != ::geteuid())
-    return make_error(Errc::invalid_argument, "master key file " + shown + " is owned by uid " +
-                                                  std::to_string(st.st_uid) + ", not by the running user (uid " +
-                                                  std::to_string(::geteuid()) + "); chown it");
-  if ((st.st_mode & 077) != 0)
-    return make_error(Errc::invalid_argument, "master key file " + shown +
-                                                  " is accessible by group or others; run chmod 600 on it");
-  crypto::SecretBytes content(kMaxFileBytes + 1);
-  auto n = sys::pread_full(fd.get(), content.mutable_span(), 0);
-  RV_TRY(n);
-  content.resize(*n);
-  auto bytes = decode_key_file(content);
-  content.clear();
+  // The same rules (and messages) as the control API's HS256 secret.
+  auto content = sys::read_private_file(path, "master key file", kMaxFileBytes);
+  RV_TRY(content);
+  auto bytes = decode_key_file(*content);
+  content->clear();
   RV_TRY(bytes);
   return from_bytes(std::move(bytes).value());
 }

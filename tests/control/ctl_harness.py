@@ -15,7 +15,9 @@ class TestServer:
         self.socket = os.path.join(self.dir, "control.sock")
         self.secret = os.path.join(self.dir, "jwt.secret")
         self.audit = os.path.join(self.dir, "audit.log")
-        with open(self.secret, "w") as f:
+        # 0600 from the start: the server refuses a secret others can read.
+        fd = os.open(self.secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
             f.write(SECRET + "\n")
         self.proc = subprocess.Popen(
             [server_exe, self.socket, self.secret, os.path.join(self.dir, "store"), self.audit],

@@ -29,7 +29,7 @@ struct ServerFixture {
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
     backend = std::make_unique<KeystoreBackend>(*store);
-    write_text(dir.file("jwt.secret"), kTestSecret + "\n");
+    write_private(dir.file("jwt.secret"), kTestSecret + "\n");
     socket = dir.file("control.sock");
     audit_path = dir.file("audit.log");
     ServerOptions opts;

@@ -163,3 +163,46 @@ TEST_CASE("accounts are isolated", "[config]") {
   CHECK(b["key"] != a["key"]);
   CHECK(ok_config(f.get_config("acc1"))["key"] == kKey1);
 }
+
+TEST_CASE("a read token gets the config with every key masked; admin gets the seed's response", "[config][mask]") {
+  ServerFixture f;
+  ok_config(f.put_config({{"enabled", true}, {"salt", kSalt1}, {"key", kKey1}}));
+  auto v2 = ok_config(f.put_config({{"enabled", true}, {"salt", kSalt2}, {"key", kKey2}}));
+
+  // Admin: exactly the seed's shape, keys included.
+  auto admin = f.get_config();
+  REQUIRE(admin.status == 200);
+  CHECK(admin.json() == json{{"success", true}, {"config", v2}});
+  CHECK(admin.body.find(kKey2) != std::string::npos);
+
+  // Read: same fields, keys null, salts kept, and a flag saying so.
+  auto r = f.get("/api/v2/config/call_recording_encryption", read_token());
+  REQUIRE(r.status == 200);
+  CHECK(r.body.find(kKey1) == std::string::npos);
+  CHECK(r.body.find(kKey2) == std::string::npos);
+  auto body = r.json();
+  CHECK(body["success"] == true);
+  CHECK(body["keys_masked"] == true);
+  const json& c = body["config"];
+  CHECK(c["key"].is_null());
+  CHECK(c["historical_keys"] == json{{"1", nullptr}});
+  CHECK(c["salt"] == kSalt2);
+  CHECK(c["historical_salts"] == json{{"1", kSalt1}});
+  CHECK(c["key_version"] == 2);
+  CHECK(c["key_id"] == v2["key_id"]);
+  CHECK(c["enabled"] == true);
+  CHECK(c["algorithm"] == "AES-256-GCM");
+  std::vector<std::string> admin_fields, read_fields;
+  for (const auto& [k, v] : v2.items()) admin_fields.push_back(k);
+  for (const auto& [k, v] : c.items()) read_fields.push_back(k);
+  CHECK(read_fields == admin_fields);
+
+  // A masked config sent back as a PUT changes nothing (null = not provided).
+  json round_trip = {{"enabled", c["enabled"]}, {"algorithm", c["algorithm"]}, {"salt", c["salt"]}, {"key", c["key"]}};
+  CHECK(ok_config(f.put_config(round_trip))["key_version"] == 2);
+
+  // Never configured: read tokens still see `{}`, marked as masked.
+  auto empty = f.get("/api/v2/config/call_recording_encryption", read_token(), "acc9").json();
+  CHECK(empty["config"] == json::object());
+  CHECK(empty["keys_masked"] == true);
+}

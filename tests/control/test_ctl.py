@@ -2,6 +2,7 @@
 """recvaultctl end to end: the real binary against a real server process on a
 real socket, checking output and exit codes (0 ok, 1 server refused, 2 usage,
 3 daemon not running, 4 permission denied)."""
+import base64
 import json
 import os
 import re
@@ -127,6 +128,36 @@ def run(srv, keys_dir):
     rc, _, _ = ctl("config", "get", env={"RECVAULT_SOCKET": srv.socket, "RECVAULT_TOKEN": admin,
                                          "RECVAULT_ACCOUNT": "acc1"})
     check(rc == 0, "RECVAULT_SOCKET / RECVAULT_TOKEN / RECVAULT_ACCOUNT")
+
+    # A read token sees the config with keys masked, and the summary says so.
+    rc, out, _ = ctl("--socket", srv.socket, "--token", reader, "-a", "acc1", "config", "get", "--show-secrets")
+    check(rc == 0 and "masked" in out and cfg3["key"] not in out, f"read token: keys masked in the summary: {out}")
+    rc, out, _ = ctl("--socket", srv.socket, "--token", reader, "-a", "acc1", "config", "get", "--json")
+    masked = json.loads(out)
+    check(rc == 0 and masked["keys_masked"] is True and masked["config"]["key"] is None
+          and all(v is None for v in masked["config"]["historical_keys"].values())
+          and cfg3["key"] not in out, f"read token: keys masked in --json: {out}")
+
+    # token mint: iat always, iss / aud on request, and the lifetime.
+    def claims_of(token):
+        payload = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    rc, out, _ = ctl("token", "mint", "--secret-file", srv.secret, "--sub", "x", "--accounts", "*",
+                     "--iss", "ops-idp", "--aud", "recvaultd", "--ttl", "120")
+    c = claims_of(out.strip())
+    check(rc == 0 and c["iss"] == "ops-idp" and c["aud"] == "recvaultd" and c["exp"] - c["iat"] == 120,
+          f"token mint --iss --aud --ttl: {c}")
+    rc, out, _ = ctl("token", "mint", "--secret-file", srv.secret, "--sub", "x", "--accounts", "*",
+                     "--aud", "a", "--aud", "b")
+    check(rc == 0 and claims_of(out.strip())["aud"] == ["a", "b"], "token mint: repeated --aud is an array")
+    rc, out, _ = ctl("token", "mint", "--secret-file", srv.secret, "--sub", "x", "--accounts", "*",
+                     "--scope", "admin", "--ttl", str(30 * 24 * 3600))
+    rc, _, err = ctl("--socket", srv.socket, "--token", out.strip(), "-a", "acc1", "config", "get")
+    check(rc == 1 and "HTTP 401" in err and "lifetime" in err, f"a 30-day token is refused: {rc} {err}")
+    os.chmod(srv.secret, 0o644)
+    rc, _, err = ctl("token", "mint", "--secret-file", srv.secret, "--sub", "x", "--accounts", "*")
+    os.chmod(srv.secret, 0o600)
+    check(rc == 5 and "chmod 600" in err, f"token mint refuses a secret others can read: {rc} {err}")
 
     # Refusals and usage errors.
     rc, _, err = ctl("--socket", srv.socket, "--token", reader, "-a", "acc1", "config", "enable")

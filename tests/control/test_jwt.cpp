@@ -4,6 +4,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <sys/stat.h>
 
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
@@ -131,6 +132,7 @@ TEST_CASE("HS256 rejections", "[jwt]") {
   }
   SECTION("a huge exp is clamped, not undefined behaviour") {
     claims["exp"] = 1e300;
+    v.set_max_lifetime(std::chrono::seconds(0));  // no lifetime limit: reach the clamp
     auto p = v.verify(mint(claims));
     REQUIRE(p);
     CHECK(p->expires_at == INT64_MAX);
@@ -250,9 +252,152 @@ TEST_CASE("RS256 and ES256 verify; algorithm confusion is rejected", "[jwt]") {
   }
 }
 
-TEST_CASE("JwtVerifier::from_config loads files", "[jwt]") {
+TEST_CASE("token lifetime is bounded: exp - iat, or exp - now without iat", "[jwt][lifetime]") {
+  auto v = hs_verifier();  // the default maximum: 24 h
+  auto reason = [&](const json& c) {
+    auto r = v.verify(mint(c));
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  const auto now = now_s();
+  const std::string too_long = "token lifetime exceeds the maximum of 86400 s";
+  auto claims = good_claims();
+  SECTION("a 100-year token signed with the secret is refused") {
+    claims["iat"] = now;
+    claims["exp"] = now + 100LL * 365 * 24 * 3600;
+    CHECK(reason(claims).find(too_long) == 0);
+    claims.erase("iat");
+    CHECK(reason(claims).find(too_long) == 0);
+  }
+  SECTION("exactly the maximum is accepted, one second more is not") {
+    claims["iat"] = now - 10;
+    claims["exp"] = now - 10 + 86400;
+    CHECK(v.verify(mint(claims)));
+    claims["exp"] = now - 10 + 86401;
+    CHECK(reason(claims).find(too_long) == 0);
+  }
+  SECTION("with iat the whole lifetime counts, even if little is left") {
+    claims["iat"] = now - 25 * 3600;
+    claims["exp"] = now + 600;
+    CHECK(reason(claims).find(too_long) == 0);
+  }
+  SECTION("without iat the remaining lifetime counts") {
+    claims["exp"] = now + 23 * 3600;
+    CHECK(v.verify(mint(claims)));
+    claims["exp"] = now + 25 * 3600;
+    CHECK(reason(claims).find(too_long) == 0);
+  }
+  SECTION("an iat in the future cannot stretch the lifetime") {
+    claims["iat"] = now + 50LL * 365 * 24 * 3600;
+    claims["exp"] = now + 50LL * 365 * 24 * 3600 + 60;
+    CHECK(reason(claims) == "token iat is in the future");
+    claims["iat"] = now + 10;  // within the leeway: clock skew
+    claims["exp"] = now + 3600;
+    CHECK(v.verify(mint(claims)));
+    claims["iat"] = "yesterday";
+    CHECK(reason(claims) == "token iat claim is not a number");
+  }
+  SECTION("the maximum is configurable; 0 means none") {
+    v.set_max_lifetime(std::chrono::seconds(300));
+    claims["iat"] = now;
+    claims["exp"] = now + 600;
+    CHECK(reason(claims).find("token lifetime exceeds the maximum of 300 s") == 0);
+    v.set_max_lifetime(std::chrono::seconds(0));
+    claims["exp"] = now + 100LL * 365 * 24 * 3600;
+    CHECK(v.verify(mint(claims)));
+  }
+}
+
+TEST_CASE("iss and aud are required when configured", "[jwt][iss]") {
+  auto v = hs_verifier();
+  auto claims = good_claims();
+  SECTION("not configured: not checked") {
+    claims["iss"] = "anyone";
+    claims["aud"] = 42;
+    CHECK(v.verify(mint(claims)));
+  }
+  v.set_issuer("https://idp.example.com");
+  v.set_audience("recvaultd@host1");
+  auto reason = [&](const json& c) {
+    auto r = v.verify(mint(c));
+    REQUIRE_FALSE(r);
+    return r.error().message;
+  };
+  claims["iss"] = "https://idp.example.com";
+  claims["aud"] = "recvaultd@host1";
+  CHECK(v.verify(mint(claims)));
+  SECTION("aud may be an array holding ours (RFC 7519 4.1.3)") {
+    claims["aud"] = {"other", "recvaultd@host1"};
+    CHECK(v.verify(mint(claims)));
+    claims["aud"] = {"other", "recvaultd@host2"};
+    CHECK(reason(claims) == "token aud does not include this server");
+    claims["aud"] = json::array();
+    CHECK(reason(claims) == "token aud does not include this server");
+    claims["aud"] = {"recvaultd@host1", 7};
+    CHECK(reason(claims) == "token aud claim must hold strings");
+  }
+  SECTION("wrong or missing aud") {
+    claims["aud"] = "recvaultd@host2";
+    CHECK(reason(claims) == "token aud does not include this server");
+    claims["aud"] = 1;
+    CHECK(reason(claims) == "token aud claim must be a string or an array of strings");
+    claims.erase("aud");
+    CHECK(reason(claims) == "token has no aud claim");
+  }
+  SECTION("wrong or missing iss") {
+    claims["iss"] = "https://evil.example.com";
+    CHECK(reason(claims) == "token iss is not accepted");
+    claims["iss"] = json::array({"https://idp.example.com"});
+    CHECK(reason(claims) == "token has no iss claim");
+    claims.erase("iss");
+    CHECK(reason(claims) == "token has no iss claim");
+  }
+}
+
+TEST_CASE("from_config: a secret file others can read or write is refused", "[jwt][secret_file]") {
   TempDir dir;
   write_text(dir.file("secret"), kTestSecret + "\n");
+  AuthConfig cfg;
+  cfg.hs256_secret_file = dir.file("secret");
+  for (auto mode : {0644, 0604, 0640, 0660, 0602}) {
+    INFO(std::oct << mode);
+    ::chmod(dir.file("secret").c_str(), static_cast<mode_t>(mode));
+    auto v = JwtVerifier::from_config(cfg);
+    REQUIRE_FALSE(v);
+    CHECK(v.error().message.find("JWT HS256 secret file " + dir.file("secret")) == 0);
+    CHECK(v.error().message.find("by group or others; run chmod 600 on it") != std::string::npos);
+    CHECK(v.error().message.find(kTestSecret) == std::string::npos);
+    CHECK_FALSE(read_hs256_secret_file(dir.file("secret")));
+  }
+  ::chmod(dir.file("secret").c_str(), 0400);
+  CHECK(JwtVerifier::from_config(cfg));
+  SECTION("a symlink is refused") {
+    std::filesystem::create_symlink(dir.file("secret"), dir.file("link"));
+    cfg.hs256_secret_file = dir.file("link");
+    auto v = JwtVerifier::from_config(cfg);
+    REQUIRE_FALSE(v);
+    CHECK(v.error().message.find("symbolic link") != std::string::npos);
+  }
+  SECTION("lifetime, iss and aud come from the config") {
+    cfg.max_lifetime = std::chrono::seconds(120);
+    cfg.issuer = "ops";
+    cfg.audience = "rv";
+    auto v = JwtVerifier::from_config(cfg);
+    REQUIRE(v);
+    auto claims = good_claims();
+    claims["iss"] = "ops";
+    claims["aud"] = "rv";
+    CHECK(v->verify(mint(claims)).error().message.find("maximum of 120 s") != std::string::npos);
+    claims["exp"] = now_s() + 100;
+    CHECK(v->verify(mint(claims)));
+    claims.erase("aud");
+    CHECK_FALSE(v->verify(mint(claims)));
+  }
+}
+
+TEST_CASE("JwtVerifier::from_config loads files", "[jwt]") {
+  TempDir dir;
+  write_private(dir.file("secret"), kTestSecret + "\n");
   AuthConfig cfg;
   CHECK_FALSE(JwtVerifier::from_config(cfg));  // nothing configured
   cfg.hs256_secret_file = dir.file("secret");

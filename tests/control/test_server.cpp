@@ -140,6 +140,73 @@ TEST_CASE("GET /v1/status returns the daemon's status for read and admin tokens"
   }
 }
 
+TEST_CASE("GET /v1/status is audited like every authenticated call", "[server][audit]") {
+  ServerFixture f;
+  REQUIRE(http(f.socket, "GET", "/v1/status", {bearer(read_token())}).status == 200);
+  REQUIRE(http(f.socket, "GET", "/v1/status", {bearer(read_token() + "x")}).status == 401);
+  auto lines = audit_lines(f.audit_path);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0]["action"] == "status");
+  CHECK(lines[0]["subject"] == "reader");
+  CHECK(lines[0]["status"] == 200);
+  CHECK(lines[0]["uid"] == ::getuid());
+  CHECK(lines[1]["action"] == "auth");
+  CHECK(lines[1]["status"] == 401);
+}
+
+TEST_CASE("a token that lives too long is a 401 over the socket; iss/aud when configured", "[server][auth][lifetime]") {
+  const auto now = now_s();
+  json claims = {{"sub", "alice"}, {"accounts", "*"}, {"scope", "admin"}, {"iat", now},
+                 {"exp", now + 100LL * 365 * 24 * 3600}};
+  {
+    ServerFixture f;  // the default maximum lifetime: 24 h
+    auto r = f.get(kConfig, mint(claims));
+    CHECK(r.status == 401);
+    CHECK(r.headers["www-authenticate"].rfind("Bearer", 0) == 0);
+    CHECK(r.json()["message"].get<std::string>().find("token lifetime exceeds the maximum of 86400 s") !=
+          std::string::npos);
+    claims["exp"] = now + 3600;
+    CHECK(f.get(kConfig, mint(claims)).status == 200);
+    auto lines = audit_lines(f.audit_path);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0]["action"] == "auth");
+    CHECK(lines[0]["reason"].get<std::string>().find("lifetime") != std::string::npos);
+  }
+  ServerFixture f([](ServerOptions& o) {
+    o.auth.max_lifetime = std::chrono::seconds(600);
+    o.auth.issuer = "ops-idp";
+    o.auth.audience = "recvaultd";
+  });
+  claims["exp"] = now + 3600;
+  CHECK(f.get(kConfig, mint(claims)).status == 401);  // too long for 600 s, and no iss/aud
+  claims["exp"] = now + 300;
+  auto r = f.get(kConfig, mint(claims));
+  CHECK(r.status == 401);
+  CHECK(r.json()["message"] == "Invalid token: token has no iss claim");
+  claims["iss"] = "ops-idp";
+  claims["aud"] = {"other", "recvaultd"};
+  CHECK(f.get(kConfig, mint(claims)).status == 200);
+  claims["aud"] = "other";
+  CHECK(f.get(kConfig, mint(claims)).status == 401);
+}
+
+TEST_CASE("the server refuses to start with an HS256 secret others can read or write", "[server][auth][secret_file]") {
+  for (auto mode : {0644, 0660, 0606}) {
+    INFO(std::oct << mode);
+    try {
+      ServerFixture f([mode](ServerOptions& o) {
+        ::chmod(o.auth.hs256_secret_file.c_str(), static_cast<mode_t>(mode));
+      });
+      FAIL("the server started");
+    } catch (const std::runtime_error& e) {
+      std::string what = e.what();
+      CHECK(what.find("JWT HS256 secret file") != std::string::npos);
+      CHECK(what.find("by group or others; run chmod 600 on it") != std::string::npos);
+      CHECK(what.find(kTestSecret) == std::string::npos);
+    }
+  }
+}
+
 TEST_CASE("malformed bodies are 400, a foreign content type 415", "[server]") {
   ServerFixture f;
   auto put = [&](const std::string& body, const std::string& ct = "Content-Type: application/json") {
@@ -261,7 +328,7 @@ TEST_CASE("the socket file: mode, stale replacement, refusal of a live one, remo
 
 TEST_CASE("a store failure is a 500 with the seed's message", "[server]") {
   TempDir dir;
-  write_text(dir.file("secret"), kTestSecret);
+  write_private(dir.file("secret"), kTestSecret);
   MemoryBackend mem;
   mem.fail_updates = true;
   ServerOptions opts;

@@ -34,6 +34,12 @@ inline void write_text(const std::string& path, const std::string& text) {
   out << text;
 }
 
+// A secret file as the server wants it: mode 0600 (it refuses group/other bits).
+inline void write_private(const std::string& path, const std::string& text) {
+  write_text(path, text);
+  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+}
+
 // 40 bytes: an HS256 secret for the tests.
 inline const std::string kTestSecret = "test-secret-0123456789-abcdefghijklmnopq";
 

@@ -84,6 +84,10 @@ TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
        "master_key_file = \"/mk\"\nmaster_key_credential = \"c\"\n", "exactly one of"},
       {"[storage\n", "syntax error"},
       {kMinimal + "[fuse]\nallow_other = -1\n", "true or false"},
+      {kMinimal + "[control]\nmax_token_lifetime = 59\n", "max_token_lifetime must be between 60"},
+      {kMinimal + "[control]\nmax_token_lifetime = 31622401\n", "max_token_lifetime must be between 60"},
+      {kMinimal + "[control]\nmax_token_lifetime = \"24h\"\n", "max_token_lifetime must be an integer"},
+      {kMinimal + "[control]\njwt_audience = 5\n", "jwt_audience must be a string"},
   };
   for (const auto& c : cases) {
     INFO(c.text);
@@ -93,6 +97,19 @@ TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
     CHECK(r.error().message.find(c.reason) != std::string::npos);
     CHECK(r.error().message.find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("[control] token rules: defaults and values", "[config]") {
+  auto d = parse_config(kMinimal, "/");
+  REQUIRE(d.ok());
+  CHECK(d->max_token_lifetime == std::chrono::seconds(86400));
+  CHECK(d->jwt_issuer.empty());
+  CHECK(d->jwt_audience.empty());
+  auto c = parse_config(kMinimal + "[control]\nmax_token_lifetime = 3600\njwt_issuer = \"idp\"\njwt_audience = \"rv\"\n", "/");
+  REQUIRE(c.ok());
+  CHECK(c->max_token_lifetime == std::chrono::seconds(3600));
+  CHECK(c->jwt_issuer == "idp");
+  CHECK(c->jwt_audience == "rv");
 }
 
 TEST_CASE("the embedded demo configuration parses", "[config]") {

@@ -81,6 +81,24 @@ TEST_CASE("bad configuration: one clear line and exit code 2, before mounting", 
     CHECK(r.exit_code == 2);
     CHECK(r.output.find("readable by group or others") != std::string::npos);
   }
+  SECTION("a JWT secret readable by others: refused, with the file named") {
+    for (mode_t mode : {0644, 0640, 0620}) {
+      INFO(std::oct << mode);
+      ::chmod(d.dir().file("jwt.secret").c_str(), mode);
+      std::ofstream(d.dir().file("bad.toml")) << base;
+      auto r = run_daemon_with(d.dir().file("bad.toml"));
+      CHECK(r.exit_code == 2);
+      CHECK(r.output.find("JWT HS256 secret file") != std::string::npos);
+      CHECK(r.output.find(mode == 0620 ? "writable by group or others" : "readable by group or others") !=
+            std::string::npos);
+      CHECK(r.output.find("chmod 600") != std::string::npos);
+      CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+      CHECK_FALSE(is_mounted(d.mnt()));
+    }
+    ::chmod(d.dir().file("jwt.secret").c_str(), 0600);
+    d.start();  // the same tree starts once the mode is right
+    CHECK(d.stop() == 0);
+  }
   SECTION("a corrupted keystore is reported at start") {
     std::filesystem::create_directories(d.dir().path() / "keystore");
     write_all(d.dir().file("keystore/data.mdb"), pseudo_random(64 * 1024, 9));

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <thread>
+#include <vector>
 
 #include "gpg_fixture.hpp"
 #include "recvault/pgp/sealer.hpp"
@@ -136,6 +137,77 @@ TEST_CASE("the sealer refuses foreign, unknown and sign-only keys", "[pgp]") {
   auto sign = f.sealer->recipient("acme", "k-sign");
   REQUIRE_FALSE(sign.ok());
   CHECK(sign.error().code == Errc::invalid_argument);
-  // The daemon's keyring holds public keys only.
-  CHECK(run("gpg --homedir " + f.sealer->home().string() + " --batch --list-secret-keys 2>/dev/null | grep -q sec") != 0);
+  // The daemon's keyrings (one per publicKeyId) hold public keys only.
+  REQUIRE(f.sealer->recipient("acme", "k-acme").ok());
+  REQUIRE(std::filesystem::exists(f.sealer->home() / "keys" / "k-acme" / "pubring.kbx"));
+  for (const auto& e : std::filesystem::directory_iterator(f.sealer->home() / "keys"))
+    CHECK(run("gpg --homedir " + e.path().string() + " --batch --list-secret-keys 2>/dev/null | grep -q sec") != 0);
+}
+
+TEST_CASE("each publicKeyId seals with exactly its own key material", "[pgp][key_update]") {
+  // One client key, uploaded three times as it changes: v1 (subkey S1),
+  // v2 (S1 revoked, new subkey S2), v3 (the whole key revoked).
+  GpgHome client(GpgHome::Type::curve25519, "Rotating Client <rotate@example.com>");
+  const std::string fpr = client.fingerprint();
+  const std::string v1 = client.armored();
+  const auto s1 = client.encryption_subkeys();
+  REQUIRE(s1.size() == 1);
+  client.add_encryption_subkey();
+  client.revoke_subkey(1);
+  const std::string v2 = client.export_public();
+  auto subs = client.encryption_subkeys();
+  REQUIRE(subs.size() == 2);
+  const std::string s2 = subs[1];
+  client.revoke_key();
+  const std::string v3 = client.export_public();
+
+  TempDir dir;
+  auto sealer = pgp::Sealer::open(dir.path() / "gnupg", [&](std::string_view id) -> Result<pgp::PublicKey> {
+    if (id == "v1") return pgp::PublicKey{"v1", "acme", v1, fpr};
+    if (id == "v2") return pgp::PublicKey{"v2", "acme", v2, fpr};
+    if (id == "v3") return pgp::PublicKey{"v3", "acme", v3, fpr};
+    return make_error(Errc::not_found, "no such key");
+  });
+  REQUIRE(sealer.ok());
+  auto seal = [&](const std::string& id, const std::string& name) {
+    auto r = (*sealer)->recipient("acme", id);
+    REQUIRE(r.ok());
+    const std::string path = dir.file(name);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    REQUIRE(fd >= 0);
+    {
+      auto s = (*sealer)->start(fd, std::move(r).value());
+      REQUIRE(s.ok());
+      REQUIRE((*s)->append(0, pseudo_random(4096, 7)).ok());
+      REQUIRE((*s)->finish().ok());
+    }
+    ::close(fd);
+    return recipient_keyids(path);
+  };
+  CHECK(seal("v1", "one.gpg") == std::vector<std::string>{s1[0]});
+  // The second upload's material: the new subkey, never the revoked one
+  // (a shared keyring kept v1's copy and sealed to S1 again).
+  CHECK(seal("v2", "two.gpg") == std::vector<std::string>{s2});
+  // A revoked key is refused with the reason, not used.
+  auto revoked = (*sealer)->recipient("acme", "v3");
+  REQUIRE_FALSE(revoked.ok());
+  CHECK(revoked.error().code == Errc::invalid_argument);
+  CHECK(revoked.error().message == "public key v3 can no longer encrypt: revoked");
+  // v2 and v1 are unaffected by v3: each id keeps its own material.
+  CHECK(seal("v2", "two-again.gpg") == std::vector<std::string>{s2});
+  CHECK(seal("v1", "one-again.gpg") == std::vector<std::string>{s1[0]});
+
+  SECTION("a keyring whose material changed behind our back is rebuilt") {
+    // Same id, other text: what the keystore holds wins.
+    auto again = pgp::Sealer::open(dir.path() / "gnupg", [&](std::string_view id) -> Result<pgp::PublicKey> {
+      if (id == "v1") return pgp::PublicKey{"v1", "acme", v2, fpr};
+      return make_error(Errc::not_found, "no such key");
+    });
+    REQUIRE(again.ok());
+    auto r = (*again)->recipient("acme", "v1");
+    REQUIRE(r.ok());
+    CHECK(slurp(dir.file("gnupg/keys/v1/material.sha256")).size() == 65);
+    sealer = std::move(again);
+    CHECK(seal("v1", "rebuilt.gpg") == std::vector<std::string>{s2});
+  }
 }

@@ -111,6 +111,19 @@ TEST_CASE("a malformed config is a usage error that does not echo it", "[tool][c
   CHECK(decrypt({"--config", d.file("absent.json"), f1}).status == 1);
 }
 
+TEST_CASE("a config read with a read token (keys masked) is refused with the reason", "[tool][config][exit]") {
+  TempDir d;
+  const auto f1 = encrypt(d, "v1", pseudo_random(100, 27), kV1);
+  const std::string masked = "{\"success\": true, \"keys_masked\": true, \"config\": {\"enabled\": true, "
+                             "\"key_version\": 1, \"key\": null, \"salt\": \"" + kV1.salt +
+                             "\", \"historical_keys\": {}, \"historical_salts\": {}}}";
+  auto r = decrypt({"--config", write_text(d, "masked.json", masked), f1});
+  CHECK(r.status == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err.find("keys are masked") != std::string::npos);
+  CHECK(r.err.find("admin token") != std::string::npos);
+}
+
 TEST_CASE("every golden file decrypts through --config with the API-shaped export", "[tool][golden]") {
   std::ifstream in(golden("manifest.json"));
   REQUIRE(in.good());

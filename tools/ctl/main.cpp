@@ -6,6 +6,7 @@
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -103,16 +104,20 @@ void print_config(const Options& o, const json& reply) {
     std::cout << "account " << o.account << ": encryption never configured\n";
     return;
   }
+  const bool masked = reply.value("keys_masked", false);
+  auto key_line = [&](const json& v) {
+    return masked ? std::string("(masked: this token's scope does not see keys; use an admin token)") : secret(o, v);
+  };
   auto field = [&](const char* name) { return c.contains(name) ? c[name].dump() : std::string("-"); };
   std::cout << "account:        " << o.account << "\n"
             << "enabled:        " << field("enabled") << "\n"
             << "algorithm:      " << c.value("algorithm", "-") << "\n"
             << "key_version:    " << field("key_version") << "\n"
             << "key_id:         " << c.value("key_id", "-") << "\n"
-            << "key:            " << secret(o, c.value("key", json())) << "\n"
+            << "key:            " << key_line(c.value("key", json())) << "\n"
             << "salt:           " << secret(o, c.value("salt", json())) << "\n"
             << "history:        " << (c.contains("historical_keys") ? c["historical_keys"].size() : 0)
-            << " earlier version(s)\n";
+            << " earlier version(s)" << (masked ? " (keys masked)" : "") << "\n";
   if (c.contains("public_key_id")) std::cout << "public_key_id:  " << c["public_key_id"].get<std::string>() << "\n";
 }
 
@@ -142,7 +147,8 @@ struct KeyArgs {
   std::string file, id;
 };
 struct MintArgs {
-  std::string secret_file, sub, accounts, scope = "read";
+  std::string secret_file, sub, accounts, scope = "read", issuer;
+  std::vector<std::string> audience;
   long ttl = 3600;
 };
 using Action = std::function<void()>;
@@ -247,7 +253,12 @@ void mint_token(const MintArgs& a) {
   }
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
                  .count();
+  // iat is always set: the daemon then checks exp - iat against its
+  // max_token_lifetime once, not the remaining life at each use.
   json claims = {{"sub", a.sub}, {"accounts", accounts}, {"scope", a.scope}, {"iat", now}, {"exp", now + a.ttl}};
+  if (!a.issuer.empty()) claims["iss"] = a.issuer;
+  if (a.audience.size() == 1) claims["aud"] = a.audience.front();
+  else if (!a.audience.empty()) claims["aud"] = a.audience;
   auto t = control::mint_hs256(*secret, claims);
   if (!t) throw Failure{kLocalError, t.error().message};
   std::cout << *t << "\n";
@@ -260,7 +271,13 @@ void add_token_commands(CLI::App& app, MintArgs& a, Action& action) {
   mint->add_option("--sub", a.sub, "subject (who)")->required();
   mint->add_option("--accounts", a.accounts, "comma-separated account ids, or *")->required();
   mint->add_option("--scope", a.scope, "read or admin")->check(CLI::IsMember({"read", "admin"}));
-  mint->add_option("--ttl", a.ttl, "lifetime in seconds")->check(CLI::Range(1L, 366L * 24 * 3600));
+  mint->add_option("--ttl", a.ttl,
+                   "lifetime in seconds; the daemon refuses tokens living longer than its "
+                   "[control] max_token_lifetime (default 86400)")
+      ->check(CLI::Range(1L, 366L * 24 * 3600));
+  mint->add_option("--iss", a.issuer, "issuer claim (needed when the daemon sets [control] jwt_issuer)");
+  mint->add_option("--aud", a.audience,
+                   "audience claim, repeatable (needed when the daemon sets [control] jwt_audience)");
   mint->callback([&] { action = [&] { mint_token(a); }; });
 }
 

@@ -121,6 +121,8 @@ Result<KeyConfig> KeyConfig::parse(const crypto::SecretBytes& text) {
   nlohmann::json doc = nlohmann::json::parse(text.view().begin(), text.view().end(), nullptr, false);
   JsonWiper wiper{doc};
   if (doc.is_discarded() || !doc.is_object()) return bad_config("not a JSON object");
+  if (auto m = doc.find("keys_masked"); m != doc.end() && m->is_boolean() && m->get<bool>())
+    return bad_config("its keys are masked (the config was read with a read-scope token); export it with an admin token");
   const nlohmann::json* cfg = &doc;
   if (auto it = doc.find("config"); it != doc.end()) {
     if (!it->is_object()) return bad_config("\"config\" is not an object");

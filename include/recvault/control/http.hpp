@@ -39,8 +39,14 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string content_type = "application/json";
   std::string body;
+  // The body carries key material: the server hands it to libmicrohttpd in
+  // a buffer it wipes when freed, and wipes `body` once sent.
+  bool sensitive = false;
 
   static Response json(int status, const nlohmann::json& body);
+  // Response::json for a body holding key material: serialized without
+  // leaving copies behind, `body` wiped afterwards, `sensitive` set.
+  static Response sensitive_json(int status, nlohmann::json& body);
   // {"success": false, "message": message}
   static Response error(int status, std::string_view message);
 };

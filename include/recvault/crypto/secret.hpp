@@ -1,15 +1,20 @@
 // SecretBytes: a byte buffer for key material that wipes itself.
 //
-// Every buffer it ever allocates (including the old one on growth) is cleansed
-// with OPENSSL_cleanse before it is freed, so keys do not linger on the heap.
-// Copying is allowed but explicit in intent: prefer moving.
+// Every buffer it ever allocates (including the old one on growth) comes from
+// secure_memory.hpp: pages locked in RAM (no swap) and excluded from core
+// dumps, wiped before they are freed or reused, so keys do not linger on the
+// heap, in swap or in a core file. Copying is allowed but explicit in intent:
+// prefer moving.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "recvault/crypto/secure_memory.hpp"
 
 namespace recvault::crypto {
 
@@ -21,11 +26,12 @@ struct SecureAllocator {
   SecureAllocator() noexcept = default;
   template <class U>
   SecureAllocator(const SecureAllocator<U>&) noexcept {}  // NOLINT
-  T* allocate(std::size_t n) { return std::allocator<T>{}.allocate(n); }
-  void deallocate(T* p, std::size_t n) noexcept {
-    secure_wipe(p, n * sizeof(T));
-    std::allocator<T>{}.deallocate(p, n);
+  T* allocate(std::size_t n) {
+    if (n > static_cast<std::size_t>(-1) / sizeof(T)) throw std::bad_alloc();
+    return static_cast<T*>(secure_allocate(n * sizeof(T)));
   }
+  // Wipes, then returns the block to the locked pool.
+  void deallocate(T* p, std::size_t n) noexcept { secure_deallocate(p, n * sizeof(T)); }
   template <class U>
   bool operator==(const SecureAllocator<U>&) const noexcept { return true; }
 };

@@ -58,6 +58,9 @@ struct Config {
   std::filesystem::path jwt_es256_public_key;
   std::filesystem::path audit_log;
   std::size_t max_body_bytes = 64 * 1024;
+  std::chrono::seconds max_token_lifetime{24 * 3600};  // exp - iat (or exp - now) at most
+  std::string jwt_issuer;    // tokens must carry this `iss` ("" = not checked)
+  std::string jwt_audience;  // tokens' `aud` must contain this ("" = not checked)
   // [openpgp] (docs/OPENPGP.md)
   std::filesystem::path gnupg_home;  // default <keystore path>/gnupg; public keys only
   bool pgp_armor = false;            // ASCII-armored messages instead of binary
