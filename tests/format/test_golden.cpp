@@ -13,6 +13,7 @@
 #include "../test_util.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/format/encrypted_file.hpp"
+#include "recvault/format/record.hpp"
 #include "recvault/sys/fd.hpp"
 
 using namespace recvault;
@@ -142,4 +143,79 @@ TEST_CASE("a golden file opened with the other version's key is a wrong key", "[
     REQUIRE_FALSE(f.ok());
     CHECK(f.error().code == Errc::wrong_key);
   }
+}
+
+namespace {
+
+std::string copy_golden(const TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name);
+  write_all(path, read_all(golden_dir() + name));
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a version 1 file never has holes: it grows by records, and a zero run is tampered", "[golden][holes]") {
+  const auto m = manifest();
+  const auto keys = manifest_keys(m);
+  const auto resolve = manifest_resolver(keys);
+  TempDir dir;
+  // Format version 1, AES-256-GCM, 4 KiB chunks, 20000 bytes (5 chunks).
+  const std::string path = copy_golden(dir, "gcm-v2-20000-c4k.rv");
+  const auto plain = read_all(golden_dir() + "plain/rec-20000.bin");
+  const std::uint64_t r = format::record_size(format::Algorithm::aes256_gcm, 4096);
+  {
+    sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    auto f = format::EncryptedFile::open(fd.get(), resolve).value();
+    REQUIRE(f->header().format_version == 1);
+    REQUIRE(f->truncate(40 * 4096));
+    REQUIRE(f->seal());
+    CHECK(f->header().format_version == 1);
+    const auto h = f->header().encoded_size();
+    // Every chunk is a record on disk, none of them zeros.
+    const auto raw = read_all(path);
+    REQUIRE(raw.size() == h + 40 * r);
+    for (std::uint64_t i = 0; i < 40; ++i) {
+      INFO("chunk " << i);
+      const auto at = raw.begin() + static_cast<std::ptrdiff_t>(h + i * r);
+      CHECK_FALSE(std::all_of(at, at + static_cast<std::ptrdiff_t>(r), [](std::uint8_t b) { return b == 0; }));
+    }
+    auto v = f->verify();
+    REQUIRE(v);
+    CHECK(v->holes == 0);
+  }
+  sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  auto f = format::EncryptedFile::open(fd.get(), resolve).value();
+  std::vector<std::uint8_t> all(f->size());
+  REQUIRE(f->read(0, all).value() == 40 * 4096);
+  CHECK(std::equal(plain.begin(), plain.end(), all.begin()));
+  CHECK(std::all_of(all.begin() + 20000, all.end(), [](std::uint8_t b) { return b == 0; }));
+
+  // Zero chunks 10..19 and put an authentic hole marker for them at 20: a
+  // version 2 reader would take them for a hole, a version 1 file must not.
+  const format::Header h = f->header();
+  const auto vk = format::VersionKey::derive(keys.at(2).key, keys.at(2).salt, h.kdf).value();
+  const auto file_keys = format::derive_file_keys(vk, h).value();
+  format::RecordCodec codec(h, file_keys);
+  const auto encoded = format::encode_header(h);
+  codec.set_core_digest(crypto::sha256({std::span(encoded).first(h.core_size())}));
+  std::vector<std::uint8_t> marker(format::record_size(h.algorithm, 8));
+  const std::uint8_t start[8] = {10, 0, 0, 0, 0, 0, 0, 0};
+  REQUIRE(codec.seal(20, format::RecordFlags::hole_marker, start, marker));
+  std::vector<std::uint8_t> slot(r, 0);
+  for (std::uint64_t i = 10; i < 20; ++i) REQUIRE(sys::pwrite_full(fd.get(), slot, h.encoded_size() + i * r));
+  std::copy(marker.begin(), marker.end(), slot.begin());
+  REQUIRE(sys::pwrite_full(fd.get(), slot, h.encoded_size() + 20 * r));
+  f.reset();
+  auto g = format::EncryptedFile::open(fd.get(), resolve).value();
+  std::vector<std::uint8_t> chunk(4096);
+  for (std::uint64_t i : {10, 15, 20}) {
+    INFO("chunk " << i);
+    auto n = g->read(i * 4096, chunk);
+    REQUIRE_FALSE(n.ok());
+    CHECK(n.error().code == Errc::tampered);
+  }
+  auto v = format::verify_file(fd.get(), resolve);
+  REQUIRE_FALSE(v.ok());
+  CHECK(v.error().code == Errc::tampered);
 }
