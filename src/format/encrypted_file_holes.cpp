@@ -1,5 +1,5 @@
 // EncryptedFile, the parts about holes (format version 2, docs/FORMAT.md
-// §5.3-5.5): growing a file in O(1), writing into a hole, the state an
+// §5.2-5.5): growing a file in O(1), writing into a hole, the state an
 // interrupted growth leaves, and verification that skips hole runs. The
 // slot-level work (finding and writing markers) is in holes.cpp.
 #include <fcntl.h>

@@ -1,4 +1,4 @@
-// Hole chunks of format version 2 (docs/FORMAT.md §5.3): finding the marker
+// Hole chunks of format version 2 (docs/FORMAT.md §5.2-5.4): finding the marker
 // that authenticates a zero slot, and reading and writing markers.
 //
 // A slot is the room of one full record, bytes [H + i·R, H + (i+1)·R) for

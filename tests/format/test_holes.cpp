@@ -1,4 +1,4 @@
-// Holes (format version 2, docs/FORMAT.md §5.3-5.5): growing a file costs no
+// Holes (format version 2, docs/FORMAT.md §5.2-5.5): growing a file costs no
 // disk, holes read as zeros, writes into them read back, and zeroing,
 // punching or swapping records is still detected, never read as zeros.
 #include <catch2/catch.hpp>

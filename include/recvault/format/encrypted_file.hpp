@@ -11,7 +11,7 @@
 // last one that is all zero bytes on disk (a file-system hole) and ends with
 // a small hole-marker record; they read as zeros. Growing a file (truncate
 // up, a write past the end) makes one, so it costs O(1) disk and time
-// whatever the new size (docs/FORMAT.md §5.3). Version 1 files never have
+// whatever the new size (docs/FORMAT.md §5.2-5.5). Version 1 files never have
 // holes and still grow by writing records of zeros.
 //
 // The last chunk (the "tail") is kept in memory: writes into it are buffered

@@ -39,7 +39,7 @@
 namespace recvault::format {
 
 // The version new files are written in, and the oldest one still read.
-// Version 2 = version 1 + hole chunks (docs/FORMAT.md §5.3).
+// Version 2 = version 1 + hole chunks (docs/FORMAT.md §5.2).
 inline constexpr std::uint8_t kFormatVersion = 2;
 inline constexpr std::uint8_t kOldestFormatVersion = 1;
 inline constexpr char kMagic[8] = {'R', 'E', 'C', 'V', 'A', 'U', 'L', 'T'};

@@ -23,7 +23,7 @@ inline constexpr std::size_t kCbcOverhead = 16 + 32;  // plus 1..16 bytes of pad
 enum class RecordFlags : std::uint8_t {
   none = 0,
   final = 1,        // the last record of a sealed file
-  hole_marker = 2,  // ends a run of hole chunks (docs/FORMAT.md §5.3); plaintext u64le(run start)
+  hole_marker = 2,  // ends a run of hole chunks (docs/FORMAT.md §5.2); plaintext u64le(run start)
 };
 constexpr RecordFlags data_flags(bool final) noexcept { return final ? RecordFlags::final : RecordFlags::none; }
 
