@@ -434,7 +434,9 @@ Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> 
   if (in.empty()) return {};
   std::uint64_t end = 0;
   if (__builtin_add_overflow(offset, in.size(), &end)) return sys_error("write past the largest file size", EFBIG);
-  if (end > size_) RV_TRY(check_growth(end));
+  // Appends (the recording path) pay no system call for the check: the file
+  // system answers their EFBIG itself, a chunk at a time.
+  if (end > size_) RV_TRY(check_growth(end, offset > size_));
   if (header_.sealed) RV_TRY(unseal());
   if (offset > size_ && !header_.allows_holes()) RV_TRY(extend_with_zeros(offset));
   if (offset > size_ && header_.allows_holes()) {
@@ -450,7 +452,7 @@ Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> 
 
 Status EncryptedFile::truncate(std::uint64_t new_size) {
   if (new_size == size_) return {};
-  if (new_size > size_) RV_TRY(check_growth(new_size));
+  if (new_size > size_) RV_TRY(check_growth(new_size, true));
   drop_cached_chunk();
   if (header_.sealed) RV_TRY(unseal());
   if (new_size > size_) return header_.allows_holes() ? grow(new_size) : extend_with_zeros(new_size);

@@ -154,9 +154,10 @@ class EncryptedFile {
                          std::optional<detail::HoleRun>& run) const;
   // Writes `in` at `offset` <= size().
   Status write_at_most_size(std::uint64_t offset, std::span<const std::uint8_t> in);
-  // EFBIG unless a file of `new_size` plaintext bytes fits in off_t and in
-  // the backing file system; writes nothing.
-  Status check_growth(std::uint64_t new_size);
+  // EFBIG unless a file of `new_size` plaintext bytes fits in off_t and,
+  // when asked (one fstat and one fallocate), in the backing file system.
+  // Writes nothing.
+  Status check_growth(std::uint64_t new_size, bool ask_file_system);
   // Version 1: writes records of zeros up to new_size.
   Status extend_with_zeros(std::uint64_t new_size);
   // Version 2: the old tail becomes a full chunk, the chunks after it up to
