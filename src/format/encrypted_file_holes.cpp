@@ -27,8 +27,8 @@ Status EncryptedFile::check_growth(std::uint64_t new_size, bool ask_file_system)
   const std::uint64_t c = header_.chunk_size(), full = new_size / c, rem = new_size % c;
   std::uint64_t end = 0;
   const std::uint64_t rest = header_.encoded_size() + (rem == 0 ? 0 : record_size(header_.algorithm, rem));
-  if (__builtin_mul_overflow(full, record_size(header_.algorithm, c), &end) || __builtin_add_overflow(end, rest, &end) ||
-      end > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
+  if (__builtin_mul_overflow(full, record_size(header_.algorithm, c), &end) ||
+      __builtin_add_overflow(end, rest, &end) || end > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) {
     return too_large(new_size);
   }
   if (!ask_file_system) return {};

@@ -299,10 +299,9 @@ TEST_CASE("random writes far past the end, truncates and reopens match a plain f
           const std::uint64_t off = pick(size + 1);
           const std::size_t n = static_cast<std::size_t>(pick(4 * kC) + 1);
           const auto want = mirror.contents();
+          const auto from = want.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(off, want.size()));
           const std::size_t expect = off >= want.size() ? 0 : std::min<std::size_t>(n, want.size() - off);
-          CHECK(read_range(*f, off, n) ==
-                std::vector<std::uint8_t>(want.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(off, want.size())),
-                                          want.begin() + static_cast<std::ptrdiff_t>(std::min<std::uint64_t>(off, want.size()) + expect)));
+          CHECK(read_range(*f, off, n) == std::vector<std::uint8_t>(from, from + static_cast<std::ptrdiff_t>(expect)));
           break;
         }
         case 4:  // close, sealed or not, and reopen
@@ -353,7 +352,9 @@ TEST_CASE("zeroed, punched or swapped records next to holes are tampered, never 
          }},
         {"a byte after the marker in its slot", 9, [&] { put_bytes(path, slot_at(path, 9) + 100, {1}); }},
         {"everything from the hole to the last chunk zeroed", 4,
-         [&] { put_bytes(path, slot_at(path, 3), std::vector<std::uint8_t>(slot_at(path, 13) - slot_at(path, 3), 0)); }},
+         [&] {
+           put_bytes(path, slot_at(path, 3), std::vector<std::uint8_t>(slot_at(path, 13) - slot_at(path, 3), 0));
+         }},
         {"a whole data record punched out", 11,
          [&] {
            auto fd = open_rw(path);
@@ -366,8 +367,8 @@ TEST_CASE("zeroed, punched or swapped records next to holes are tampered, never 
         {"a data record punched in part", 0,
          [&] {
            auto fd = open_rw(path);
-           if (::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(slot_at(path, 0) + 1000),
-                           4096) != 0) {
+           const auto at = static_cast<off_t>(slot_at(path, 0) + 1000);
+           if (::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, at, 4096) != 0) {
              put_bytes(path, slot_at(path, 0) + 1000, std::vector<std::uint8_t>(4096, 0));
            }
          }},
@@ -471,7 +472,8 @@ TEST_CASE("a crash while growing or filling a hole leaves a readable file", "[ho
         auto s = file_a;
         for (auto i : from_b) {
           const auto at = static_cast<std::ptrdiff_t>(slot_at(path, i));
-          std::copy(file_b.begin() + at, file_b.begin() + at + static_cast<std::ptrdiff_t>(slot_size(alg)), s.begin() + at);
+          const auto n = static_cast<std::ptrdiff_t>(slot_size(alg));
+          std::copy(file_b.begin() + at, file_b.begin() + at + n, s.begin() + at);
         }
         write_all(path, s);
       };
@@ -520,7 +522,8 @@ TEST_CASE("sizes past what off_t holds are EFBIG and change nothing", "[holes][l
     } ops[] = {
         {"truncate to the largest off_t", [&] { return f->truncate(static_cast<std::uint64_t>(LLONG_MAX)); }},
         {"truncate to 2^64-1", [&] { return f->truncate(~std::uint64_t{0}); }},
-        {"write near the largest off_t", [&] { return f->write(static_cast<std::uint64_t>(LLONG_MAX) - 10, std::span(&one, 1)); }},
+        {"write near the largest off_t",
+         [&] { return f->write(static_cast<std::uint64_t>(LLONG_MAX) - 10, std::span(&one, 1)); }},
         {"write whose end overflows", [&] { return f->write(~std::uint64_t{0}, std::span(&one, 1)); }},
     };
     for (const auto& o : ops) {

@@ -230,7 +230,7 @@ TEST_CASE("recvault-encrypt rejects bad arguments and leaves no output", "[tool]
   CHECK(as_string(read_all(d.file("exists"))) == "x");
 }
 
-TEST_CASE("holes: --sparse makes them, --verify counts them, --out keeps them holes, stdout gets zeros", "[tool][holes]") {
+TEST_CASE("holes: --sparse makes them, --verify counts them, --out keeps them, stdout gets zeros", "[tool][holes]") {
   TempDir d;
   auto data = pseudo_random(300000, 12);
   std::fill(data.begin() + 65536, data.begin() + 4 * 65536, 0);  // chunks 1..3 are zeros

@@ -155,7 +155,8 @@ int main(int argc, char** argv) {
     const auto piece = std::span(buf).first(n);
     // A whole chunk of zeros is skipped: the next write (or the final
     // truncate) past it makes it part of a hole.
-    const bool hole = sparse && n == buf.size() && std::all_of(piece.begin(), piece.end(), [](auto b) { return b == 0; });
+    const bool hole =
+        sparse && n == buf.size() && std::all_of(piece.begin(), piece.end(), [](auto b) { return b == 0; });
     if (!hole) {
       if (auto st = (*file)->write(offset, piece); !st) return fail_and_remove(st.error());
     }
