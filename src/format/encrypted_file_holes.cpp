@@ -47,11 +47,14 @@ Status EncryptedFile::check_growth(std::uint64_t new_size, bool ask_file_system)
   return {};
 }
 
-// O(1) disk and time whatever new_size is. The order of the writes keeps
-// every crash state readable (§5.4): (1) the old tail is completed, which is
-// a valid file on its own; (2) the marker, then its slot extended to full
-// size, after which a reader sees an interrupted growth and opens the file
-// as it was; (3) the new tail.
+// O(1) disk and time whatever new_size is. Only data writes, in file order,
+// as an append makes them, so every crash state is readable (§5.4): (1) the
+// old tail completed, a valid file on its own; (2) the marker, after which a
+// reader sees an interrupted growth and opens the file as it was; (3) the new
+// tail, written at once: it extends the file past the marker's slot, which
+// the file system leaves a hole. (Extending with ftruncate instead would let
+// a file system commit the new length before the marker's data, and a power
+// loss leave zeros where the marker should be.)
 Status EncryptedFile::grow(std::uint64_t new_size) {
   const std::uint64_t c = header_.chunk_size();
   const std::uint64_t new_tail = (new_size - 1) / c;
@@ -90,20 +93,14 @@ Status EncryptedFile::grow(std::uint64_t new_size) {
   }
   if (new_tail > hole_start) {
     if (auto st = write_marker(new_tail - 1, hole_start); !st) return undo(std::move(st).error());
-    // The marker's slot is whole on disk, like every slot before the tail
-    // (the rest of it a file-system hole).
-    if (::ftruncate(fd_, static_cast<off_t>(record_offset(new_tail))) != 0) {
-      int e = errno;
-      return undo(sys_error("ftruncate", e));
-    }
   }
-  // Buffered like any tail; until the next flush writes it, the file on disk
-  // ends with the marker's slot.
+  const std::vector<std::uint8_t> zeros(static_cast<std::size_t>(new_size - new_tail * c), 0);
+  if (auto st = write_record(new_tail, zeros, false); !st) return undo(std::move(st).error());
   crypto::secure_wipe(tail_.data(), tail_.size());
   tail_index_ = new_tail;
-  tail_.assign(static_cast<std::size_t>(new_size - new_tail * c), 0);
+  tail_ = zeros;
   tail_loaded_ = true;
-  tail_dirty_ = true;
+  tail_dirty_ = false;
   tail_disk_final_ = false;
   size_ = new_size;
   return {};

@@ -425,24 +425,33 @@ TEST_CASE("a crash while growing or filling a hole leaves a readable file", "[ho
       CHECK(read_range(*f, 40 * kC, 100) == more);
       CHECK(zeros(read_range(*f, 2 * kC, 38 * kC)));
     };
-    auto grow_without_flush = [&] {
+    // Grown to 50 chunks (chunk 1 completed, a hole 2..48 with its marker at
+    // 48, the last chunk 49), then cut back to what a crash leaves.
+    auto grow = [&] {
       auto fd = open_rw(path, true);
       auto f = EncryptedFile::create(fd.get(), key_spec(alg), kC).value();
       REQUIRE(f->write(0, data));
-      REQUIRE(f->truncate(50 * kC));  // the new last chunk 49 stays in memory
+      REQUIRE(f->truncate(50 * kC));
     };
-    SECTION("the process dies after the marker") {
-      grow_without_flush();
+    auto cut = [&](std::uint64_t length) { REQUIRE(::truncate(path.c_str(), static_cast<off_t>(length)) == 0); };
+    SECTION("the process dies after writing the marker") {
+      grow();
+      cut(slot_at(path, 48) + format::record_size(alg, 8));
       expect_old_size();
     }
-    SECTION("before the marker's slot is extended") {
-      grow_without_flush();
-      REQUIRE(::truncate(path.c_str(), static_cast<off_t>(slot_at(path, 48) + format::record_size(alg, 8))) == 0);
+    SECTION("the marker's slot is whole, nothing after it") {
+      grow();
+      cut(slot_at(path, 49));
       expect_old_size();
     }
-    SECTION("while writing the new last chunk") {
-      grow_without_flush();
-      put_bytes(path, slot_at(path, 49), pseudo_random(100, 9));  // a torn record
+    SECTION("the process dies while writing the new last chunk") {
+      grow();
+      cut(slot_at(path, 49) + 100);
+      expect_old_size();
+    }
+    SECTION("a power loss left the new last chunk's blocks unwritten (zeros)") {
+      grow();
+      put_bytes(path, slot_at(path, 49), std::vector<std::uint8_t>(backing_length(path) - slot_at(path, 49), 0));
       expect_old_size();
     }
     SECTION("between the steps of a write into a hole") {

@@ -161,7 +161,7 @@ class EncryptedFile {
   // Version 1: writes records of zeros up to new_size.
   Status extend_with_zeros(std::uint64_t new_size);
   // Version 2: the old tail becomes a full chunk, the chunks after it up to
-  // new_size's chunk a hole, and a tail of zeros is buffered. O(1).
+  // new_size's chunk a hole, and the new tail a record of zeros. O(1).
   Status grow(std::uint64_t new_size);
   // Writes chunk `index` of hole run `run` as a data record, splitting the
   // run around it (markers before and after it) in crash-safe order.
