@@ -108,9 +108,9 @@ void bench_codec(format::Algorithm alg, std::uint32_t chunk) {
   std::vector<std::uint8_t> plain(chunk, 5), record(format::record_size(alg, chunk)), out(record.size());
   const std::string k = std::to_string(chunk / 1024) + "k";
   measure(("codec." + std::string(tag(alg)) + ".seal." + k).c_str(), chunk,
-          [&] { check(codec.seal(3, false, plain, record), "seal"); });
+          [&] { check(codec.seal(3, format::RecordFlags::none, plain, record), "seal"); });
   measure(("codec." + std::string(tag(alg)) + ".open." + k).c_str(), chunk,
-          [&] { check(codec.open(3, false, record, out), "open"); });
+          [&] { check(codec.open(3, format::RecordFlags::none, record, out), "open"); });
 }
 
 // Through the file: EncryptedFile writes of 16 KiB blocks (a whole file per

@@ -1,6 +1,8 @@
 // The fixed key of the format fuzz target and its seed generator, and the
 // plaintext every seed file holds: any byte the reader returns must equal
-// pattern_byte(offset), because a mutated file cannot authenticate new content.
+// pattern_byte(offset), or be a zero of a hole (the seeds have holes in
+// chunks 4 and up only), because a mutated file cannot authenticate new
+// content.
 #pragma once
 
 #include <cstdint>

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "holes.hpp"
 #include "recvault/crypto/cipher.hpp"
 #include "recvault/format/record.hpp"
 #include "recvault/format/xattrs.hpp"
@@ -14,7 +15,11 @@
 namespace recvault::format {
 
 EncryptedFile::EncryptedFile(int fd, Header header, FileKeys keys)
-    : fd_(fd), header_(std::move(header)), keys_(std::move(keys)), codec_(header_, keys_) {}
+    : fd_(fd),
+      header_(std::move(header)),
+      keys_(std::move(keys)),
+      codec_(header_, keys_),
+      holes_(std::make_unique<detail::Holes>(fd_, header_, codec_)) {}
 
 EncryptedFile::~EncryptedFile() {
   crypto::secure_wipe(tail_.data(), tail_.size());
@@ -150,12 +155,17 @@ Status EncryptedFile::load_last_record() {
 
   std::vector<std::uint8_t> plain(stored);
   bool final = true;
-  auto len = codec_.open(index, true, record, plain);
+  auto len = codec_.open(index, RecordFlags::final, record, plain);
   if (!len && len.error().code == Errc::tampered) {
     final = false;
-    len = codec_.open(index, false, record, plain);
+    len = codec_.open(index, RecordFlags::none, record, plain);
   }
   if (!len && len.error().code != Errc::tampered) return std::move(len).error();
+  if (!len && !header_.sealed && header_.allows_holes()) {
+    auto interrupted = load_interrupted_growth(index, record);
+    if (!interrupted) return std::move(interrupted).error();
+    if (*interrupted) return {};
+  }
 
   if (len && (*len > c || (rem == 0 && *len != c) || (*len == 0 && index != 0))) {
     return make_error(Errc::tampered, "last chunk has an impossible length");
@@ -188,7 +198,7 @@ Status EncryptedFile::load_last_record() {
 Status EncryptedFile::load_tail() {
   if (tail_loaded_) return {};
   std::vector<std::uint8_t> buf;
-  RV_TRY(read_chunk(tail_index_, header_.chunk_size(), buf));
+  RV_TRY(read_chunk(tail_index_, buf));
   tail_ = std::move(buf);
   tail_loaded_ = true;
   return {};
@@ -200,9 +210,10 @@ std::uint64_t EncryptedFile::record_offset(std::uint64_t index) const noexcept {
 
 Status EncryptedFile::write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final) {
   if (index == cached_index_) drop_cached_chunk();
+  holes_->forget();
   thread_local std::vector<std::uint8_t> record;
   record.resize(record_size(header_.algorithm, plain.size()));
-  RV_TRY(codec_.seal(index, final, plain, record));
+  RV_TRY(codec_.seal(index, data_flags(final), plain, record));
   auto st = sys::pwrite_full(fd_, record, record_offset(index));
   // A record cut short (ENOSPC) may leave bytes past the tail's record: the
   // next flush or seal cuts the file back.
@@ -210,22 +221,52 @@ Status EncryptedFile::write_record(std::uint64_t index, std::span<const std::uin
   return st;
 }
 
-Status EncryptedFile::read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out) {
+Status EncryptedFile::read_chunk(std::uint64_t index, std::vector<std::uint8_t>& out,
+                                 std::optional<detail::HoleRun>* run) {
+  const std::size_t c = header_.chunk_size();
   thread_local std::vector<std::uint8_t> record;
-  record.resize(record_size(header_.algorithm, expected_len));
+  record.resize(static_cast<std::size_t>(record_size(header_.algorithm, c)));
   auto n = sys::pread_full(fd_, record, record_offset(index));
   if (!n) return std::move(n).error();
   if (*n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
   out.resize(record.size());
-  auto len = codec_.open(index, false, record, out);
+  std::optional<detail::HoleRun> found;
+  RV_TRY(open_slot(index, record, out, found));
+  out.resize(c);
+  if (run != nullptr) *run = found;
+  return {};
+}
+
+Result<bool> EncryptedFile::open_slot(std::uint64_t index, std::span<const std::uint8_t> record,
+                                      std::span<std::uint8_t> dest, std::optional<detail::HoleRun>& run) const {
+  const std::size_t c = header_.chunk_size();
+  const bool holes = header_.allows_holes() && index < tail_index_;
+  // A real record is never all zeros: no decryption is wasted on a hole.
+  if (holes && detail::all_zero(record)) {
+    if (!run || run->first > index || index >= run->marker) {
+      auto found = holes_->resolve(index, record, tail_index_);
+      if (!found) return std::move(found).error();
+      run = *found;
+    }
+    std::memset(dest.data(), 0, c);
+    return true;
+  }
+  auto len = codec_.open(index, RecordFlags::none, record, dest);
   if (!len) {
     Error e = std::move(len).error();
-    if (e.code == Errc::tampered) e.message = "chunk " + std::to_string(index) + " fails authentication";
+    if (e.code != Errc::tampered) return e;
+    if (holes) {  // a hole marker, or the error resolve() names
+      auto found = holes_->resolve(index, record, tail_index_);
+      if (!found) return std::move(found).error();
+      run = *found;
+      std::memset(dest.data(), 0, c);
+      return true;
+    }
+    e.message = "chunk " + std::to_string(index) + " fails authentication";
     return e;
   }
-  if (*len != expected_len) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " has a wrong length");
-  out.resize(*len);
-  return {};
+  if (*len != c) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " has a wrong length");
+  return false;
 }
 
 Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count,
@@ -248,6 +289,7 @@ Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count
   // What open() writes: GCM the plaintext, CBC the padded plaintext.
   const std::size_t written = header_.algorithm == Algorithm::aes256_gcm ? c : rs - kCbcOverhead;
   thread_local std::vector<std::uint8_t> spill;
+  std::optional<detail::HoleRun> run;
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t index = first + i;
     const std::size_t at = static_cast<std::size_t>(i) * rs;
@@ -261,13 +303,8 @@ Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count
       spill.resize(written);
       dest = spill;
     }
-    auto len = codec_.open(index, false, record, dest);
-    if (!len) {
-      Error e = std::move(len).error();
-      if (e.code == Errc::tampered) e.message = "chunk " + std::to_string(index) + " fails authentication";
-      return e;
-    }
-    if (*len != c) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " has a wrong length");
+    auto opened = open_slot(index, record, dest, run);
+    if (!opened) return std::move(opened).error();
     if (spilled) {
       std::memcpy(out.data() + static_cast<std::size_t>(i) * c, spill.data(), c);
       crypto::secure_wipe(spill.data(), spill.size());
@@ -315,7 +352,7 @@ Result<std::size_t> EncryptedFile::read(std::uint64_t offset, std::span<std::uin
     } else {
       if (index != cached_index_) {
         drop_cached_chunk();
-        RV_TRY(read_chunk(index, static_cast<std::size_t>(c), cached_));
+        RV_TRY(read_chunk(index, cached_));
         cached_index_ = index;
       }
       std::memcpy(out.data() + done, cached_.data() + within, take);
@@ -345,13 +382,15 @@ Status EncryptedFile::write_at_most_size(std::uint64_t offset, std::span<const s
     const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(c) - within, in.size() - done);
     const auto piece = in.subspan(done, take);
     if (index < tail_index_) {
+      std::optional<detail::HoleRun> run;
       if (take == c) {
-        RV_TRY(write_record(index, piece, false));
+        RV_TRY(find_hole_before_overwrite(index, run));
       } else {
-        RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
+        RV_TRY(read_chunk(index, chunk, &run));
         std::memcpy(chunk.data() + within, piece.data(), take);
-        RV_TRY(write_record(index, chunk, false));
       }
+      const auto plain = take == c ? piece : std::span<const std::uint8_t>(chunk);
+      RV_TRY(run ? fill_hole(index, *run, plain) : write_record(index, plain, false));
     } else {
       if (index > tail_index_) {  // the tail is full: it stops being the last chunk
         RV_TRY(load_tail());
@@ -393,16 +432,30 @@ Status EncryptedFile::extend_with_zeros(std::uint64_t new_size) {
 
 Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   if (in.empty()) return {};
+  std::uint64_t end = 0;
+  if (__builtin_add_overflow(offset, in.size(), &end)) return sys_error("write past the largest file size", EFBIG);
+  // Appends (the recording path) pay no system call for the check: the file
+  // system answers their EFBIG itself, a chunk at a time.
+  if (end > size_) RV_TRY(check_growth(end, offset > size_));
   if (header_.sealed) RV_TRY(unseal());
-  if (offset > size_) RV_TRY(extend_with_zeros(offset));
+  if (offset > size_ && !header_.allows_holes()) RV_TRY(extend_with_zeros(offset));
+  if (offset > size_ && header_.allows_holes()) {
+    // When `offset` starts a chunk, growing one byte further makes that chunk
+    // the new tail, so the chunk before it joins the hole instead of being
+    // written as a record of zeros. The extra zero byte is the first one `in`
+    // overwrites, in memory, before anything can fail.
+    const std::uint64_t c = header_.chunk_size();
+    RV_TRY(grow(offset % c == 0 ? offset + 1 : offset));
+  }
   return write_at_most_size(offset, in);
 }
 
 Status EncryptedFile::truncate(std::uint64_t new_size) {
   if (new_size == size_) return {};
+  if (new_size > size_) RV_TRY(check_growth(new_size, true));
   drop_cached_chunk();
   if (header_.sealed) RV_TRY(unseal());
-  if (new_size > size_) return extend_with_zeros(new_size);
+  if (new_size > size_) return header_.allows_holes() ? grow(new_size) : extend_with_zeros(new_size);
   const std::uint64_t c = header_.chunk_size();
   const std::uint64_t index = new_size == 0 ? 0 : (new_size - 1) / c;
   const std::size_t keep = static_cast<std::size_t>(new_size - index * c);
@@ -410,7 +463,15 @@ Status EncryptedFile::truncate(std::uint64_t new_size) {
     RV_TRY(load_tail());
   } else {
     std::vector<std::uint8_t> chunk;
-    RV_TRY(read_chunk(index, static_cast<std::size_t>(c), chunk));
+    std::optional<detail::HoleRun> run;
+    RV_TRY(read_chunk(index, chunk, &run));
+    // Cut inside a hole: the new tail will be a record of zeros, and the
+    // chunks of the run before it need their own marker, written first.
+    if (run && index > run->start) {
+      auto zero = holes_->slot_is_zero(index - 1);
+      if (!zero) return std::move(zero).error();
+      if (*zero) RV_TRY(write_marker(index - 1, run->start));
+    }
     crypto::secure_wipe(tail_.data(), tail_.size());
     tail_ = std::move(chunk);
     tail_index_ = index;
@@ -432,15 +493,20 @@ Status EncryptedFile::flush() {
     tail_disk_final_ = false;
   }
   if (needs_trim_) {
-    const std::uint64_t end = tail_.empty() ? record_offset(tail_index_)
-                                            : record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
-    if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
-      int e = errno;
-      return sys_error("ftruncate", e);
-    }
-    needs_trim_ = false;
-    torn_tail_ = false;
+    RV_TRY(trim_to(tail_.empty() ? record_offset(tail_index_)
+                                 : record_offset(tail_index_) + record_size(header_.algorithm, tail_.size())));
   }
+  return {};
+}
+
+Status EncryptedFile::trim_to(std::uint64_t end) {
+  holes_->forget();
+  if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
+    int e = errno;
+    return sys_error("ftruncate", e);
+  }
+  needs_trim_ = false;
+  torn_tail_ = false;
   return {};
 }
 
@@ -452,15 +518,7 @@ Status EncryptedFile::seal() {
   tail_disk_final_ = true;
   // The file ends at the final record unless something (truncate, a torn or
   // failed record) left bytes behind it; only then does it need cutting.
-  if (needs_trim_) {
-    const std::uint64_t end = record_offset(tail_index_) + record_size(header_.algorithm, tail_.size());
-    if (::ftruncate(fd_, static_cast<off_t>(end)) != 0) {
-      int e = errno;
-      return sys_error("ftruncate", e);
-    }
-    needs_trim_ = false;
-    torn_tail_ = false;
-  }
+  if (needs_trim_) RV_TRY(trim_to(record_offset(tail_index_) + record_size(header_.algorithm, tail_.size())));
   header_.sealed = true;
   return write_header();
 }
@@ -479,24 +537,6 @@ Status EncryptedFile::write_header() {
   header_.mac = crypto::hmac_sha256(keys_.header.span(), {std::span(bytes).first(bytes.size() - 32)});
   std::copy(header_.mac.begin(), header_.mac.end(), bytes.end() - 32);
   return sys::pwrite_full(fd_, bytes, 0);
-}
-
-Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve) {
-  auto f = EncryptedFile::open(fd, resolve);
-  if (!f) return std::move(f).error();
-  VerifyReport report;
-  report.state = (*f)->state();
-  report.plaintext_size = (*f)->size();
-  report.torn_tail = (*f)->torn_tail();
-  const std::uint64_t c = (*f)->header().chunk_size();
-  report.chunks = (report.plaintext_size + c - 1) / c;
-  std::vector<std::uint8_t> buf(static_cast<std::size_t>(c));
-  for (std::uint64_t off = 0; off < report.plaintext_size; off += c) {
-    auto n = (*f)->read(off, buf);
-    if (!n) return std::move(n).error();
-  }
-  crypto::secure_wipe(buf.data(), buf.size());
-  return report;
 }
 
 }  // namespace recvault::format

@@ -85,9 +85,10 @@ Result<Header> decode_header(std::span<const std::uint8_t> bytes) {
   Header h;
   std::size_t declared = get_u16(p + 8);
   h.format_version = p[10];
-  if (h.format_version != kFormatVersion) {
+  if (h.format_version < kOldestFormatVersion || h.format_version > kFormatVersion) {
     return make_error(Errc::unsupported, "format version " + std::to_string(h.format_version) +
                                              " is not supported by this build (knows " +
+                                             std::to_string(kOldestFormatVersion) + " to " +
                                              std::to_string(kFormatVersion) + ")");
   }
   if (p[11] != 1 && p[11] != 2) return make_error(Errc::unsupported, "unknown algorithm id " + std::to_string(p[11]));

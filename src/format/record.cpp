@@ -5,20 +5,20 @@
 
 namespace recvault::format {
 
-std::array<std::uint8_t, 41> RecordCodec::aad(std::uint64_t index, bool final) const noexcept {
+std::array<std::uint8_t, 41> RecordCodec::aad(std::uint64_t index, RecordFlags flags) const noexcept {
   std::array<std::uint8_t, 41> a{};
   std::copy(core_digest_.begin(), core_digest_.end(), a.begin());
   for (int i = 0; i < 8; ++i) a[32 + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(index >> (8 * i));
-  a[40] = final ? 1 : 0;
+  a[40] = static_cast<std::uint8_t>(flags);
   return a;
 }
 
-Status RecordCodec::seal(std::uint64_t index, bool final, std::span<const std::uint8_t> plain,
+Status RecordCodec::seal(std::uint64_t index, RecordFlags flags, std::span<const std::uint8_t> plain,
                          std::span<std::uint8_t> record) const {
   if (record.size() != record_size(header_.algorithm, plain.size())) {
     return make_error(Errc::internal, "record buffer has the wrong size");
   }
-  const auto ad = aad(index, final);
+  const auto ad = aad(index, flags);
   auto& cipher = crypto::thread_cipher();
   if (header_.algorithm == Algorithm::aes256_gcm) {
     auto nonce = record.first(12);
@@ -31,9 +31,9 @@ Status RecordCodec::seal(std::uint64_t index, bool final, std::span<const std::u
   return cipher.cbc_seal(keys_.data.span(), iv, ad, plain, record.subspan(16, record.size() - 48), record.last(32));
 }
 
-Result<std::size_t> RecordCodec::open(std::uint64_t index, bool final, std::span<const std::uint8_t> record,
+Result<std::size_t> RecordCodec::open(std::uint64_t index, RecordFlags flags, std::span<const std::uint8_t> record,
                                       std::span<std::uint8_t> out) const {
-  const auto ad = aad(index, final);
+  const auto ad = aad(index, flags);
   auto& cipher = crypto::thread_cipher();
   if (header_.algorithm == Algorithm::aes256_gcm) {
     if (record.size() < kGcmOverhead) return make_error(Errc::tampered, "record too short");

@@ -13,6 +13,7 @@
 #include "../test_util.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/format/encrypted_file.hpp"
+#include "recvault/format/record.hpp"
 #include "recvault/sys/fd.hpp"
 
 using namespace recvault;
@@ -64,11 +65,10 @@ std::string sha256_hex(const std::vector<std::uint8_t>& data) {
 
 TEST_CASE("every golden file decrypts to its committed plaintext", "[golden]") {
   const auto m = manifest();
-  REQUIRE(m.at("format_version") == 1);
   const auto keys = manifest_keys(m);
   const auto resolve = manifest_resolver(keys);
   const auto& files = m.at("files");
-  REQUIRE(files.size() >= 8);
+  REQUIRE(files.size() >= 11);
   std::map<std::string, int> seen;  // coverage the golden set must keep
 
   for (const auto& e : files) {
@@ -85,6 +85,7 @@ TEST_CASE("every golden file decrypts to its committed plaintext", "[golden]") {
     REQUIRE(f.ok());
     const format::Header& h = (*f)->header();
     const auto& k = keys.at(h.key_version);
+    CHECK(h.format_version == e.at("format_version").get<int>());
     CHECK(format::algorithm_name(h.algorithm) == e.at("algorithm").get<std::string>());
     CHECK(h.key_version == e.at("key_version").get<std::uint32_t>());
     CHECK(h.chunk_size() == e.at("chunk_size").get<std::uint32_t>());
@@ -108,14 +109,20 @@ TEST_CASE("every golden file decrypts to its committed plaintext", "[golden]") {
     auto report = format::verify_file(fd.get(), resolve);
     REQUIRE(report.ok());
     CHECK(report->plaintext_size == expected.size());
+    CHECK(report->holes == e.at("holes").get<std::uint64_t>());
 
     seen[std::string(format::algorithm_name(h.algorithm)) + (sealed ? " sealed" : " open")]++;
     if (expected.empty()) seen["empty"]++;
     if (expected.size() > h.chunk_size()) seen["multi-chunk"]++;
     seen["v" + std::to_string(h.key_version)]++;
+    seen["format " + std::to_string(h.format_version)]++;
+    if (report->holes > 0) seen[std::string(format::algorithm_name(h.algorithm)) + " holes"]++;
+    if (report->holes > 0 && !sealed) seen["holes open"]++;
   }
+  // The eight files of format version 1 stay (make.sh never remakes them).
+  CHECK(seen["format 1"] >= 8);
   for (const char* must : {"AES-256-GCM sealed", "AES-256-CBC sealed", "AES-256-GCM open", "empty", "multi-chunk", "v1",
-                           "v2"}) {
+                           "v2", "format 2", "AES-256-GCM holes", "AES-256-CBC holes", "holes open"}) {
     INFO("the golden set must include: " << must);
     CHECK(seen[must] > 0);
   }
@@ -136,4 +143,79 @@ TEST_CASE("a golden file opened with the other version's key is a wrong key", "[
     REQUIRE_FALSE(f.ok());
     CHECK(f.error().code == Errc::wrong_key);
   }
+}
+
+namespace {
+
+std::string copy_golden(const TempDir& dir, const std::string& name) {
+  const std::string path = dir.file(name);
+  write_all(path, read_all(golden_dir() + name));
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("a version 1 file never has holes: it grows by records, and a zero run is tampered", "[golden][holes]") {
+  const auto m = manifest();
+  const auto keys = manifest_keys(m);
+  const auto resolve = manifest_resolver(keys);
+  TempDir dir;
+  // Format version 1, AES-256-GCM, 4 KiB chunks, 20000 bytes (5 chunks).
+  const std::string path = copy_golden(dir, "gcm-v2-20000-c4k.rv");
+  const auto plain = read_all(golden_dir() + "plain/rec-20000.bin");
+  const std::uint64_t r = format::record_size(format::Algorithm::aes256_gcm, 4096);
+  {
+    sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+    auto f = format::EncryptedFile::open(fd.get(), resolve).value();
+    REQUIRE(f->header().format_version == 1);
+    REQUIRE(f->truncate(40 * 4096));
+    REQUIRE(f->seal());
+    CHECK(f->header().format_version == 1);
+    const auto h = f->header().encoded_size();
+    // Every chunk is a record on disk, none of them zeros.
+    const auto raw = read_all(path);
+    REQUIRE(raw.size() == h + 40 * r);
+    for (std::uint64_t i = 0; i < 40; ++i) {
+      INFO("chunk " << i);
+      const auto at = raw.begin() + static_cast<std::ptrdiff_t>(h + i * r);
+      CHECK_FALSE(std::all_of(at, at + static_cast<std::ptrdiff_t>(r), [](std::uint8_t b) { return b == 0; }));
+    }
+    auto v = f->verify();
+    REQUIRE(v);
+    CHECK(v->holes == 0);
+  }
+  sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+  auto f = format::EncryptedFile::open(fd.get(), resolve).value();
+  std::vector<std::uint8_t> all(f->size());
+  REQUIRE(f->read(0, all).value() == 40 * 4096);
+  CHECK(std::equal(plain.begin(), plain.end(), all.begin()));
+  CHECK(std::all_of(all.begin() + 20000, all.end(), [](std::uint8_t b) { return b == 0; }));
+
+  // Zero chunks 10..19 and put an authentic hole marker for them at 20: a
+  // version 2 reader would take them for a hole, a version 1 file must not.
+  const format::Header h = f->header();
+  const auto vk = format::VersionKey::derive(keys.at(2).key, keys.at(2).salt, h.kdf).value();
+  const auto file_keys = format::derive_file_keys(vk, h).value();
+  format::RecordCodec codec(h, file_keys);
+  const auto encoded = format::encode_header(h);
+  codec.set_core_digest(crypto::sha256({std::span(encoded).first(h.core_size())}));
+  std::vector<std::uint8_t> marker(format::record_size(h.algorithm, 8));
+  const std::uint8_t start[8] = {10, 0, 0, 0, 0, 0, 0, 0};
+  REQUIRE(codec.seal(20, format::RecordFlags::hole_marker, start, marker));
+  std::vector<std::uint8_t> slot(r, 0);
+  for (std::uint64_t i = 10; i < 20; ++i) REQUIRE(sys::pwrite_full(fd.get(), slot, h.encoded_size() + i * r));
+  std::copy(marker.begin(), marker.end(), slot.begin());
+  REQUIRE(sys::pwrite_full(fd.get(), slot, h.encoded_size() + 20 * r));
+  f.reset();
+  auto g = format::EncryptedFile::open(fd.get(), resolve).value();
+  std::vector<std::uint8_t> chunk(4096);
+  for (std::uint64_t i : {10, 15, 20}) {
+    INFO("chunk " << i);
+    auto n = g->read(i * 4096, chunk);
+    REQUIRE_FALSE(n.ok());
+    CHECK(n.error().code == Errc::tampered);
+  }
+  auto v = format::verify_file(fd.get(), resolve);
+  REQUIRE_FALSE(v.ok());
+  CHECK(v.error().code == Errc::tampered);
 }

@@ -3,6 +3,8 @@
 
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
+#include "recvault/format/record.hpp"
+#include "recvault/sys/fd.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
@@ -142,4 +144,63 @@ TEST_CASE("fsck reports damage and missing keys, and one account on its own", "[
 
   auto wrong = fsck(d, "--account acme --keystore " + d.dir().file("nowhere") + " " + b);
   CHECK(wrong.code == 8);
+}
+
+TEST_CASE("fsck authenticates holes, and seals a growth cut short by a crash as the file was before", "[fsck][holes]") {
+  Daemon d("[fuse]\nwriteback_cache = false\n");
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const auto data = pseudo_random(100000, 21);  // chunk 0 and part of chunk 1
+  for (const char* n : {"grown.wav", "zeroed.wav"}) {
+    const std::string p = d.mnt() + "/acme/" + n;
+    write_all(p, data);
+    REQUIRE(::truncate(p.c_str(), std::int64_t{1} << 30) == 0);
+  }
+  int fd = ::open((d.mnt() + "/acme/cut.wav").c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+  REQUIRE(::fsync(fd) == 0);
+  REQUIRE(::ftruncate(fd, std::int64_t{512} << 20) == 0);
+  d.kill9();
+  ::close(fd);
+  const std::string z = d.backing() + "/acme/zeroed.wav", c = d.backing() + "/acme/cut.wav";
+  const auto h = backing_header(z);
+  const std::uint64_t r = format::record_size(h.algorithm, h.chunk_size());
+  // What a crash in the middle of that ftruncate leaves: the hole's marker
+  // (chunks 2 .. n-2, the marker at n-2) and not the new last chunk.
+  const std::uint64_t marker = (std::uint64_t{512} << 20) / h.chunk_size() - 2;
+  const std::uint64_t marker_end = h.encoded_size() + marker * r + format::record_size(h.algorithm, 8);
+  REQUIRE(::truncate(c.c_str(), static_cast<off_t>(marker_end)) == 0);
+  // Chunk 1, completed with zeros before the hole, zeroed: next to the hole,
+  // it must not pass for part of it.
+  {
+    sys::UniqueFd zf(::open(z.c_str(), O_WRONLY | O_CLOEXEC));
+    REQUIRE(sys::pwrite_full(zf.get(), std::vector<std::uint8_t>(r, 0), h.encoded_size() + r));
+  }
+
+  auto before = fsck(d, "--json");
+  INFO(before.out);
+  auto j = nlohmann::json::parse(before.out, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  std::map<std::string, nlohmann::json> by_path;
+  for (auto& f : j["files"]) by_path[f["path"].get<std::string>()] = f;
+  CHECK(by_path["acme/grown.wav"]["status"] == "sealed");
+  CHECK(by_path["acme/grown.wav"]["holes"] == 1);
+  CHECK(by_path["acme/grown.wav"]["size"] == std::uint64_t{1} << 30);
+  CHECK(by_path["acme/zeroed.wav"]["status"] == "tampered");
+  // Opened as before the growth: the old last chunk completed with zeros.
+  CHECK(by_path["acme/cut.wav"]["status"] == "torn-tail");
+  CHECK(by_path["acme/cut.wav"]["size"] == 2 * h.chunk_size());
+
+  auto sealing = fsck(d, "--seal");
+  INFO(sealing.out);
+  CHECK(backing_header(c).sealed);
+  d.start();
+  auto cut = read_all(d.mnt() + "/acme/cut.wav");
+  REQUIRE(cut.size() == 2 * h.chunk_size());
+  CHECK(std::equal(data.begin(), data.end(), cut.begin()));
+  CHECK(std::all_of(cut.begin() + static_cast<std::ptrdiff_t>(data.size()), cut.end(), [](auto b) { return b == 0; }));
+  std::vector<std::uint8_t> got;
+  CHECK(try_read_all(d.mnt() + "/acme/zeroed.wav", got) == EIO);
 }

@@ -93,3 +93,42 @@ TEST_CASE("a failed tail flush keeps the data buffered for the next try", "[writ
   REQUIRE(g->read(0, back).value() == 1000);
   CHECK(back == data);
 }
+
+TEST_CASE("a growth refused half-way (EFBIG at the hole marker) puts the old size back", "[write-failure][holes]") {
+  for (auto alg : {format::Algorithm::aes256_gcm, format::Algorithm::aes256_cbc_hmac}) {
+    INFO(format::algorithm_name(alg));
+    TempDir dir;
+    auto fd = open_rw(dir.file("f"), true);
+    constexpr std::uint32_t c = 4096;
+    auto f = format::EncryptedFile::create(fd.get(), key_spec(alg), c).value();
+    const auto data = pseudo_random(5000, 4);  // chunk 0 and a short chunk 1
+    REQUIRE(f->write(0, data));
+    REQUIRE(f->flush());
+    const std::uint64_t length = sys::file_size(fd.get()).value();
+    // Chunk 1 can be completed to a full record; the marker at chunk 98 and
+    // the new last chunk cannot be written.
+    const std::uint64_t limit = f->header().encoded_size() + 2 * format::record_size(alg, c);
+    for (int how = 0; how < 2; ++how) {
+      INFO((how == 0 ? "truncate" : "write") << " far past the end");
+      {
+        FileSizeLimit lim(limit);
+        const std::uint8_t one = 1;
+        auto st = how == 0 ? f->truncate(100 * c) : f->write(100 * c, std::span(&one, 1));
+        REQUIRE_FALSE(st);
+        CHECK(st.error().to_errno() == EFBIG);
+      }
+      CHECK(f->size() == data.size());
+      CHECK(sys::file_size(fd.get()).value() == length);
+      std::vector<std::uint8_t> back(data.size());
+      REQUIRE(f->read(0, back).value() == data.size());
+      CHECK(back == data);
+    }
+    REQUIRE(f->seal());
+    f.reset();
+    auto g = format::EncryptedFile::open(fd.get(), resolver()).value();
+    CHECK(g->size() == data.size());
+    std::vector<std::uint8_t> back(data.size());
+    REQUIRE(g->read(0, back).value() == data.size());
+    CHECK(back == data);
+  }
+}

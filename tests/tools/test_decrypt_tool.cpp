@@ -4,6 +4,7 @@
 
 #include <sys/xattr.h>
 
+#include "recvault/format/encrypted_file.hpp"
 #include "tool_fixture.hpp"
 
 using namespace recvault;
@@ -227,4 +228,47 @@ TEST_CASE("recvault-encrypt rejects bad arguments and leaves no output", "[tool]
   r = run({encrypt_tool(), "--key", kV1.key, "--salt", "s", d.file("in"), d.file("exists")});
   CHECK(r.status != 0);
   CHECK(as_string(read_all(d.file("exists"))) == "x");
+}
+
+TEST_CASE("holes: --sparse makes them, --verify counts them, --out keeps them, stdout gets zeros", "[tool][holes]") {
+  TempDir d;
+  auto data = pseudo_random(300000, 12);
+  std::fill(data.begin() + 65536, data.begin() + 4 * 65536, 0);  // chunks 1..3 are zeros
+  const auto f = encrypt(d, "f", data, kV1, "AES-256-GCM", {"--sparse"});
+  struct stat st {};
+  REQUIRE(::stat(f.c_str(), &st) == 0);
+  CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 < 200000);  // two data chunks and the last one
+  auto r = decrypt({"--key", kV1.key, "--verify", f});
+  CHECK(r.status == 0);
+  CHECK(r.out == "ok state=sealed size=300000 chunks=5 algorithm=AES-256-GCM key_version=1 "
+                 "key_id=key_auto_toolstest holes=1 hole_chunks=3\n");
+  r = decrypt({"--key", kV1.key, f});
+  CHECK(r.status == 0);
+  CHECK(r.out == as_string(data));
+
+  // Grown to 4 GiB: --out writes a file of that size that holds no more
+  // blocks than the encrypted one.
+  constexpr std::uint64_t big = std::uint64_t{4} << 30;
+  {
+    auto key = std::make_shared<const format::VersionKey>(format::VersionKey::derive(kV1.key, kV1.salt).value());
+    sys::UniqueFd fd(::open(f.c_str(), O_RDWR | O_CLOEXEC));
+    auto file = format::EncryptedFile::open(fd.get(), [&](const format::Header&) -> Result<format::VersionKeyPtr> {
+                  return key;
+                }).value();
+    REQUIRE(file->truncate(big));
+    REQUIRE(file->seal());
+  }
+  const std::string out = d.file("out.wav");
+  r = decrypt({"--key", kV1.key, "--out", out, f});
+  CHECK(r.status == 0);
+  REQUIRE(::stat(out.c_str(), &st) == 0);
+  CHECK(static_cast<std::uint64_t>(st.st_size) == big);
+  CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 < (std::uint64_t{4} << 20));
+  std::vector<std::uint8_t> got(data.size() + 70000, 0xAA);
+  sys::UniqueFd o(::open(out.c_str(), O_RDONLY | O_CLOEXEC));
+  REQUIRE(sys::pread_full(o.get(), got, 0).value() == got.size());
+  CHECK(std::equal(data.begin(), data.end(), got.begin()));
+  CHECK(std::all_of(got.begin() + static_cast<std::ptrdiff_t>(data.size()), got.end(), [](auto b) { return b == 0; }));
+  REQUIRE(sys::pread_full(o.get(), got, big - got.size()).value() == got.size());
+  CHECK(std::all_of(got.begin(), got.end(), [](auto b) { return b == 0; }));
 }

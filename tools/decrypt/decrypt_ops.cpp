@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <iostream>
@@ -84,7 +85,13 @@ std::string state_name(const format::VerifyReport& r) {
   return r.state == format::FileState::sealed ? "sealed" : "unterminated";
 }
 
+bool all_zero(std::span<const std::uint8_t> b) {
+  return std::all_of(b.begin(), b.end(), [](std::uint8_t x) { return x == 0; });
+}
+
 // Decrypts chunk by chunk into `out`; every byte read has been authenticated.
+// A hole (format version 2) becomes a hole of a file output, so decrypting a
+// file grown to a terabyte does not write a terabyte.
 Status write_plaintext(format::EncryptedFile& f, Output& out) {
   std::vector<std::uint8_t> buf(f.header().chunk_size());
   Status st;
@@ -93,6 +100,18 @@ Status write_plaintext(format::EncryptedFile& f, Output& out) {
     if (!n) {
       st = std::move(n).error();
       break;
+    }
+    if (*n == buf.size() && all_zero(buf)) {
+      auto end = f.hole_end(off);
+      if (!end) {
+        st = std::move(end).error();
+        break;
+      }
+      if (*end > off) {
+        st = out.skip(*end - off);
+        off = *end;
+        continue;
+      }
     }
     st = out.write(std::span(buf).first(*n));
     off += *n;
@@ -164,7 +183,9 @@ int run_verify(const RunOptions& o) {
   if (!r) return fail(o, r.error());
   std::cout << "ok state=" << state_name(*r) << " size=" << r->plaintext_size << " chunks=" << r->chunks
             << " algorithm=" << format::algorithm_name(h->algorithm) << " key_version=" << h->key_version
-            << " key_id=" << h->key_id << (r->torn_tail ? " torn_tail=yes" : "") << '\n';
+            << " key_id=" << h->key_id << (r->torn_tail ? " torn_tail=yes" : "");
+  if (r->holes > 0) std::cout << " holes=" << r->holes << " hole_chunks=" << r->hole_chunks;
+  std::cout << '\n';
   if (r->state == format::FileState::open && o.strict) {
     return fail_with(o, exit_unterminated, "the file was never sealed (--strict)");
   }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <iostream>
@@ -23,7 +24,7 @@ constexpr const char* kDescription = R"(NAME
 SYNOPSIS
   recvault-encrypt (--key TEXT | --key-file PATH) --salt TEXT [--key-version N] [--key-id ID]
                    [--algorithm AES-256-GCM|AES-256-CBC] [--chunk-size BYTES] [--write-size BYTES]
-                   [--no-seal] [--force] INPUT OUTPUT
+                   [--sparse] [--no-seal] [--force] INPUT OUTPUT
 
 DESCRIPTION
   Encrypts INPUT (- = standard input) into the backing file OUTPUT exactly as
@@ -31,8 +32,11 @@ DESCRIPTION
   user.recvault.* xattrs (where the file system has them). The file is sealed
   at the end unless --no-seal leaves it unterminated, as if its writer had
   died. --write-size sets the size of each write, to mimic a recorder's small
-  appends. Used to make the golden test files and by the demo; not part of
-  the daemon. OUTPUT is removed again if encryption fails.
+  appends. --sparse turns every whole chunk of zeros in INPUT (except the
+  last) into a hole: no record, no disk blocks, read back as zeros (format
+  version 2; it reads and writes a chunk at a time). Used to make the golden
+  test files and by the demo; not part of the daemon. OUTPUT is removed
+  again if encryption fails.
 )";
 
 constexpr const char* kFooter = R"(
@@ -42,6 +46,23 @@ EXIT STATUS
 EXAMPLES
   recvault-encrypt --key-file acct.key --salt "$SALT" --key-version 2 call.wav backing/call.wav
 )";
+
+// One read, or with `fill` as many as it takes to fill `buf` up to EOF.
+recvault::Result<std::size_t> read_up_to(int fd, std::vector<std::uint8_t>& buf, bool fill) {
+  std::size_t done = 0;
+  while (done < buf.size()) {
+    ssize_t n = ::read(fd, buf.data() + done, buf.size() - done);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      return recvault::sys_error("read", e);
+    }
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+    if (!fill) break;
+  }
+  return done;
+}
 
 int fail(const std::string& what, const recvault::Error& e) {
   std::cerr << "recvault-encrypt: " << what << ": " << e.message << '\n';
@@ -62,7 +83,7 @@ int main(int argc, char** argv) {
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string key_text, key_file, salt, key_id = "key_auto_dev", algorithm = "AES-256-GCM", input, output;
   std::uint32_t key_version = 1, chunk_size = format::kDefaultChunkSize, write_size = 64 * 1024;
-  bool no_seal = false, force = false;
+  bool no_seal = false, force = false, sparse = false;
   auto* key_opt = app.add_option("--key", key_text, "the account key (text)");
   auto* file_opt = app.add_option("--key-file", key_file, "read the key from PATH (- = standard input)")->type_name("PATH");
   app.add_option("--salt", salt, "the salt (text)")->required();
@@ -71,6 +92,7 @@ int main(int argc, char** argv) {
   app.add_option("--algorithm", algorithm, "AES-256-GCM (default) or AES-256-CBC");
   app.add_option("--chunk-size", chunk_size, "plaintext bytes per chunk: power of two, 4096..1048576 (default 65536)");
   app.add_option("--write-size", write_size, "bytes per write call (default 65536)")->check(CLI::Range(1u, 1u << 24));
+  app.add_flag("--sparse", sparse, "whole chunks of zeros become holes");
   app.add_flag("--no-seal", no_seal, "leave the file unterminated (its last chunk not marked final)");
   app.add_flag("--force", force, "overwrite OUTPUT if it exists");
   app.add_option("INPUT", input, "plaintext file (- = standard input)")->required();
@@ -123,22 +145,27 @@ int main(int argc, char** argv) {
   auto file = format::EncryptedFile::create(out.get(), spec, chunk_size);
   if (!file) return fail_and_remove(file.error());
 
-  std::vector<std::uint8_t> buf(write_size);
+  std::vector<std::uint8_t> buf(sparse ? chunk_size : write_size);
   std::uint64_t offset = 0;
   for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0) {
-      int e = errno;
-      if (e == EINTR) continue;
-      return fail_and_remove(sys_error("read " + input, e));
-    }
+    auto got = read_up_to(in.get(), buf, sparse);
+    if (!got) return fail_and_remove(sys_error("read " + input, got.error().sys_errno));
+    const std::size_t n = *got;
     if (n == 0) break;
-    if (auto st = (*file)->write(offset, std::span(buf).first(static_cast<std::size_t>(n))); !st) {
-      return fail_and_remove(st.error());
+    const auto piece = std::span(buf).first(n);
+    // A whole chunk of zeros is skipped: the next write (or the final
+    // truncate) past it makes it part of a hole.
+    const bool hole =
+        sparse && n == buf.size() && std::all_of(piece.begin(), piece.end(), [](auto b) { return b == 0; });
+    if (!hole) {
+      if (auto st = (*file)->write(offset, piece); !st) return fail_and_remove(st.error());
     }
-    offset += static_cast<std::uint64_t>(n);
+    offset += n;
   }
   crypto::secure_wipe(buf.data(), buf.size());
+  if ((*file)->size() < offset) {
+    if (auto st = (*file)->truncate(offset); !st) return fail_and_remove(st.error());
+  }
   auto st = no_seal ? (*file)->flush() : (*file)->seal();
   if (!st) return fail_and_remove(st.error());
   if (::fsync(out.get()) != 0) {

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
+#include <vector>
 
 namespace recvault::tools {
 
@@ -39,6 +41,7 @@ Output::~Output() {
 }
 
 Status Output::write(std::span<const std::uint8_t> data) {
+  if (!data.empty()) pending_hole_ = false;
   std::size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd_, data.data() + done, data.size() - done);
@@ -52,8 +55,34 @@ Status Output::write(std::span<const std::uint8_t> data) {
   return {};
 }
 
+Status Output::skip(std::uint64_t n) {
+  if (temp_path_.empty()) {
+    static const std::vector<std::uint8_t> zeros(1 << 16, 0);
+    while (n > 0) {
+      const std::size_t take = static_cast<std::size_t>(std::min<std::uint64_t>(n, zeros.size()));
+      RV_TRY(write(std::span(zeros).first(take)));
+      n -= take;
+    }
+    return {};
+  }
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return sys_error("seek", EFBIG);
+  if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) {
+    int e = errno;
+    return sys_error("seek in " + temp_path_, e);
+  }
+  pending_hole_ = n > 0 || pending_hole_;
+  return {};
+}
+
 Status Output::commit() {
   if (committed_) return {};
+  if (pending_hole_) {  // a hole at the very end needs the length set
+    const off_t end = ::lseek(fd_, 0, SEEK_CUR);
+    if (end < 0 || ::ftruncate(fd_, end) != 0) {
+      int e = errno;
+      return sys_error("set the length of " + temp_path_, e);
+    }
+  }
   if (::fsync(fd_) != 0) {
     int e = errno;
     return sys_error("fsync " + temp_path_, e);

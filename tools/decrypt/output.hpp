@@ -25,6 +25,9 @@ class Output {
   Output& operator=(const Output&) = delete;
 
   Status write(std::span<const std::uint8_t> data);
+  // Appends `n` zero bytes: a hole in a file output (no disk used), written
+  // zeros on standard output (which may be a pipe, or a file in append mode).
+  Status skip(std::uint64_t n);
   // File: fsync, rename over the target, fsync the directory. Stdout: no-op.
   Status commit();
 
@@ -35,6 +38,7 @@ class Output {
   std::string temp_path_;
   std::string final_path_;
   bool committed_ = false;
+  bool pending_hole_ = false;  // skip() moved past the end of the written data
 };
 
 }  // namespace recvault::tools

@@ -67,6 +67,7 @@ Result<Status> stored_as(int fd) {
 void fill_from_verify(FileReport& r, const format::VerifyReport& v) {
   r.plaintext_size = v.plaintext_size;
   r.chunks = v.chunks;
+  r.holes = v.holes;
   if (v.state == format::FileState::sealed) {
     r.status = Status::sealed;
   } else {

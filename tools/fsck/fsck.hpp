@@ -43,6 +43,7 @@ struct FileReport {
   Status status = Status::error;
   std::uint64_t plaintext_size = 0;
   std::uint64_t chunks = 0;
+  std::uint64_t holes = 0;  // runs of hole chunks (format version 2), each authenticated by its marker
   bool sealed_now = false;  // --seal sealed it in this run
   std::string detail;       // the reason, for damaged files (no key material)
 };

@@ -100,7 +100,8 @@ int main(int argc, char** argv) {
                        !r.sealed_now;
     if (json) {
       nlohmann::json f = {{"path", r.path.string()}, {"account", r.account}, {"status", fsck::status_name(r.status)},
-                          {"size", r.plaintext_size}, {"chunks", r.chunks}, {"sealed_now", r.sealed_now}};
+                          {"size", r.plaintext_size}, {"chunks", r.chunks}, {"holes", r.holes},
+                          {"sealed_now", r.sealed_now}};
       if (!r.detail.empty()) f["detail"] = r.detail;
       files.push_back(std::move(f));
     } else if (!quiet || !clean) {

@@ -4,20 +4,30 @@
 // where record i holds plaintext chunk i (chunk_size bytes, the last may be
 // shorter) as  nonce ‖ ciphertext ‖ tag  (GCM: 12 ‖ n ‖ 16;
 // CBC: 16 ‖ pad16(n+1) ‖ 32). Every record's AAD is
-//   SHA-256(header core) ‖ u64le(index) ‖ u8(final)
-// and exactly the last record of a sealed file has final = 1.
+//   SHA-256(header core) ‖ u64le(index) ‖ u8(flags)
+// and exactly the last record of a sealed file has the final flag.
+//
+// Format version 2 (every new file) adds holes: a run of chunks before the
+// last one that is all zero bytes on disk (a file-system hole) and ends with
+// a small hole-marker record; they read as zeros. Growing a file (truncate
+// up, a write past the end) makes one, so it costs O(1) disk and time
+// whatever the new size (docs/FORMAT.md §5.2-5.5). Version 1 files never have
+// holes and still grow by writing records of zeros.
 //
 // The last chunk (the "tail") is kept in memory: writes into it are buffered
 // and reach the disk on flush(), when the file grows past it, on truncate, and
 // on seal(). Chunks before the tail are read-modify-written in place.
 //
-// Thread safety: none. The daemon serialises access per file.
+// Thread safety: none, except as noted for read_whole(). The daemon
+// serialises access per file.
 // Ownership: the fd is borrowed; it must outlive the EncryptedFile and be
-// opened O_RDWR for writing (never O_APPEND).
+// opened O_RDWR for writing (never O_APPEND). Its file offset is not used
+// (pread/pwrite; lseek(SEEK_DATA) may move it).
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -27,9 +37,24 @@
 
 namespace recvault::format {
 
+namespace detail {
+class Holes;
+struct HoleRun;
+}  // namespace detail
+
 enum class FileState {
   sealed,        // closed cleanly: the last chunk is marked final
   open,          // being written, or its writer died (unterminated); readable
+};
+
+// Integrity report for recvault-decrypt --verify and fsck.
+struct VerifyReport {
+  FileState state = FileState::open;
+  std::uint64_t plaintext_size = 0;
+  std::uint64_t chunks = 0;
+  bool torn_tail = false;
+  std::uint64_t holes = 0;        // runs of hole chunks (format version 2)
+  std::uint64_t hole_chunks = 0;  // chunks in them, markers included
 };
 
 class EncryptedFile {
@@ -51,8 +76,12 @@ class EncryptedFile {
   //   Errc::wrong_key     the key check does not match this key
   //   Errc::tampered      header or last record fails authentication
   //   Errc::truncated     sealed, but the last record is not marked final
+  //   Errc::unsupported  a format version this build does not know
   // An open (unterminated) file whose last record is torn is opened without
   // it: size() covers only the complete chunks, and torn_tail() is true.
+  // So is a version 2 file whose writer died while growing it, after the
+  // hole marker and before the new last record: it is opened as it was
+  // before (size() ends where the hole begins).
   static Result<std::unique_ptr<EncryptedFile>> open(int fd, const KeyResolver& resolve);
 
   const Header& header() const noexcept { return header_; }
@@ -71,14 +100,27 @@ class EncryptedFile {
   // writers out). read_whole() serves exactly those.
   bool is_whole_chunk_read(std::uint64_t offset, std::size_t length) const noexcept;
   Result<std::size_t> read_whole(std::uint64_t offset, std::span<std::uint8_t> out) const;
-  // Writes all of `in` at `offset`; a gap past the end reads back as zeros.
-  // Unseals a sealed file first.
+  // Writes all of `in` at `offset`; a gap past the end reads back as zeros
+  // (a hole in version 2 files). Unseals a sealed file first. A size whose
+  // backing file would exceed what off_t holds or what the backing file
+  // system allows is EFBIG (Errc::io) before anything is written.
   Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
+  // Growing is O(1) in version 2 files (a hole), with the same EFBIG rule.
   Status truncate(std::uint64_t new_size);
   // Writes the buffered tail (not marked final). Does not fsync.
   Status flush();
   // flush() + marks the last chunk final and the header sealed. Idempotent.
   Status seal();
+
+  // When the chunk holding byte `offset` (< size()) is a hole, the offset
+  // where its run ends (a chunk boundary after `offset`); otherwise `offset`
+  // itself (always so in version 1 files). Authenticated like read(), so
+  // callers can skip a hole instead of reading its zeros.
+  Result<std::uint64_t> hole_end(std::uint64_t offset);
+  // Authenticates every chunk: data records are decrypted (into scratch
+  // memory), hole runs checked through their markers without reading their
+  // zeros. Errc::tampered names the first chunk that fails.
+  Result<VerifyReport> verify();
 
   // Backing-file length of a file with this header and plaintext size.
   static std::uint64_t backing_size(const Header& h, std::uint64_t plaintext_size, bool sealed);
@@ -91,18 +133,45 @@ class EncryptedFile {
 
   std::uint64_t record_offset(std::uint64_t index) const noexcept;
   Status load_last_record();
+  // The file's state when its writer died growing it (version 2): a marker
+  // as the last record, or a torn record right after one. False otherwise.
+  Result<bool> load_interrupted_growth(std::uint64_t index, std::span<const std::uint8_t> last);
   Status load_tail();
   // Writes the tail as a non-final record if it is dirty or marked final.
   Status leave_tail();
   Status write_record(std::uint64_t index, std::span<const std::uint8_t> plain, bool final);
-  // Decrypts a full, non-final chunk before the tail.
-  Status read_chunk(std::uint64_t index, std::size_t expected_len, std::vector<std::uint8_t>& out);
+  // Decrypts full, non-final chunk `index` (zeros for a hole chunk before the
+  // tail). When `run` is given, it receives the hole run, if any.
+  Status read_chunk(std::uint64_t index, std::vector<std::uint8_t>& out, std::optional<detail::HoleRun>* run = nullptr);
   // Decrypts `count` full chunks before the tail, from index `first`, with
   // one pread, straight into `out` (count * chunk_size bytes).
   Status read_whole_chunks(std::uint64_t first, std::uint64_t count, std::span<std::uint8_t> out) const;
+  // Opens the full slot `index` (its bytes `record`) into `dest` (room for
+  // the decrypted record): a data record, or in version 2 a hole chunk before
+  // the tail, zero-filled (true). `run` carries the hole run found by an
+  // earlier slot of the same pass, so the rest of that run needs no search.
+  Result<bool> open_slot(std::uint64_t index, std::span<const std::uint8_t> record, std::span<std::uint8_t> dest,
+                         std::optional<detail::HoleRun>& run) const;
   // Writes `in` at `offset` <= size().
   Status write_at_most_size(std::uint64_t offset, std::span<const std::uint8_t> in);
+  // EFBIG unless a file of `new_size` plaintext bytes fits in off_t and,
+  // when asked (one fstat and one fallocate), in the backing file system.
+  // Writes nothing.
+  Status check_growth(std::uint64_t new_size, bool ask_file_system);
+  // Version 1: writes records of zeros up to new_size.
   Status extend_with_zeros(std::uint64_t new_size);
+  // Version 2: the old tail becomes a full chunk, the chunks after it up to
+  // new_size's chunk a hole, and the new tail a record of zeros. O(1).
+  Status grow(std::uint64_t new_size);
+  // Writes chunk `index` of hole run `run` as a data record, splitting the
+  // run around it (markers before and after it) in crash-safe order.
+  Status fill_hole(std::uint64_t index, const detail::HoleRun& run, std::span<const std::uint8_t> plain);
+  // The hole run of chunk `index` (< the tail) when a full write is about
+  // to replace it; reads the slot only when its last bytes are zero.
+  Status find_hole_before_overwrite(std::uint64_t index, std::optional<detail::HoleRun>& run);
+  Status write_marker(std::uint64_t index, std::uint64_t start);
+  // Cuts the backing file at `end` (dropping whatever lay behind the tail).
+  Status trim_to(std::uint64_t end);
   Status unseal();
   Status write_header();
 
@@ -110,6 +179,7 @@ class EncryptedFile {
   Header header_;
   FileKeys keys_;
   RecordCodec codec_;  // borrows header_ and keys_
+  std::unique_ptr<detail::Holes> holes_;  // borrows fd_, header_ and codec_
   crypto::Digest core_digest_{};
   // Invariant: tail_index_ == (size_ == 0 ? 0 : (size_ - 1) / chunk_size), and
   // when tail_loaded_, tail_ holds plaintext [tail_index_ * chunk_size, size_).
@@ -130,14 +200,7 @@ class EncryptedFile {
   void drop_cached_chunk() noexcept;
 };
 
-// Integrity report for recvault-decrypt --verify and fsck.
-struct VerifyReport {
-  FileState state = FileState::open;
-  std::uint64_t plaintext_size = 0;
-  std::uint64_t chunks = 0;
-  bool torn_tail = false;
-};
-// Authenticates every chunk. Errors as for open(), plus Errc::tampered naming
+// open() + verify(): authenticates every chunk. Errors as for open(), plus Errc::tampered naming
 // the first chunk that fails.
 Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve);
 

@@ -4,7 +4,7 @@
 //
 //   0   8  magic "RECVAULT"
 //   8   2  header length H (total, including the MAC)
-//   10  1  format version (1)
+//   10  1  format version (1 or 2; new files are written as 2)
 //   11  1  algorithm (1 = AES-256-GCM, 2 = AES-256-CBC + HMAC-SHA256)
 //   12  1  log2(chunk size)
 //   13  1  KDF id (1 = scrypt)
@@ -38,7 +38,10 @@
 
 namespace recvault::format {
 
-inline constexpr std::uint8_t kFormatVersion = 1;
+// The version new files are written in, and the oldest one still read.
+// Version 2 = version 1 + hole chunks (docs/FORMAT.md §5.2).
+inline constexpr std::uint8_t kFormatVersion = 2;
+inline constexpr std::uint8_t kOldestFormatVersion = 1;
 inline constexpr char kMagic[8] = {'R', 'E', 'C', 'V', 'A', 'U', 'L', 'T'};
 inline constexpr std::uint32_t kDefaultChunkSize = 64 * 1024;
 inline constexpr std::uint8_t kMinChunkShift = 12;  // 4 KiB
@@ -74,6 +77,8 @@ struct Header {
   std::size_t encoded_size() const noexcept { return kFixedHeaderBytes + key_id.size() + salt.size() + kTrailerBytes; }
   // Bytes before the state byte: immutable for the file's life.
   std::size_t core_size() const noexcept { return kFixedHeaderBytes + key_id.size() + salt.size(); }
+  // Whether chunks may be holes (version 2); a version 1 file never has any.
+  bool allows_holes() const noexcept { return format_version >= 2; }
 };
 
 // Serialises all fields (the MAC and key check as stored in `h`).

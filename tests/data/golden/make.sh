@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Generates the golden backing files of format version 1 with recvault-encrypt.
+# Generates the golden backing files with recvault-encrypt, and manifest.json.
 #
-# Run ONCE per format version; the outputs are committed and every later
-# version of recvault must still decrypt them byte for byte. Never regenerate
-# existing files to make a failing test pass: a failure means the reader broke
-# compatibility. Usage: tests/data/golden/make.sh path/to/recvault-encrypt
+# Files are made once, by the format version current at the time, and
+# committed; every later version of recvault must still decrypt them byte for
+# byte. Existing files are never regenerated (a build writing version 2 could
+# not remake the version 1 files anyway): a failing test means the reader
+# broke compatibility. A new format version adds files next to the old ones.
+# Usage: tests/data/golden/make.sh path/to/recvault-encrypt
 set -euo pipefail
 
 enc=${1:?usage: make.sh path/to/recvault-encrypt}
@@ -32,6 +34,20 @@ gen rec-20000.bin 20000
 gen rec-8192.bin 8192
 gen rec-5000.bin 5000
 : >plain/empty.bin
+# Format version 2, holes: whole chunks (4 KiB) of zeros become holes with
+# recvault-encrypt --sparse. Data from the plaintexts above.
+sparse() {  # sparse NAME PIECE... where PIECE is FILE:BYTES or zero:BYTES
+  local name=$1 piece
+  shift
+  [ -e "plain/$name" ] && return 0
+  for piece in "$@"; do
+    if [ "${piece%%:*}" = zero ]; then head -c "${piece#*:}" /dev/zero; else head -c "${piece#*:}" "plain/${piece%%:*}"; fi
+  done >"plain/$name"
+}
+# data 2 chunks, hole of 8 chunks, data 1 chunk, hole of 1 chunk (a marker alone), last chunk 1000 B
+sparse sparse-50152.bin rec-20000.bin:8192 zero:32768 rec-8192.bin:4096 zero:4096 rec-5000.bin:1000
+# a hole from the first chunk (3 chunks), data 1 chunk, last chunk 100 B
+sparse sparse-16484.bin zero:12288 rec-70000.bin:4096 rec-100000.bin:100
 
 entries=()
 make() {  # make FILE PLAIN VERSION ALGORITHM CHUNK STATE [extra args]
@@ -45,10 +61,12 @@ make() {  # make FILE PLAIN VERSION ALGORITHM CHUNK STATE [extra args]
     printf '%s' "$key" | "$enc" --key-file - --salt "$salt" --key-version "$version" --key-id "$KEY_ID" \
       --algorithm "$alg" --chunk-size "$chunk" "$@" "plain/$plain" "$file"
   fi
-  local size sha
+  local size sha format holes=0
   size=$(stat -c %s "plain/$plain")
   sha=$(sha256sum "plain/$plain" | cut -d' ' -f1)
-  entries+=("    {\"file\": \"$file\", \"plaintext\": \"plain/$plain\", \"sha256\": \"$sha\", \"size\": $size, \"algorithm\": \"$alg\", \"key_version\": $version, \"chunk_size\": $chunk, \"state\": \"$state\"}")
+  format=$(od -An -tu1 -j10 -N1 "$file" | tr -d ' ')  # the header's version byte
+  case " $* " in *" --sparse "*) holes=$hole_count ;; esac
+  entries+=("    {\"file\": \"$file\", \"format_version\": $format, \"plaintext\": \"plain/$plain\", \"sha256\": \"$sha\", \"size\": $size, \"algorithm\": \"$alg\", \"key_version\": $version, \"chunk_size\": $chunk, \"state\": \"$state\", \"holes\": $holes}")
 }
 
 make gcm-v1-150000.rv        rec-150000.bin 1 AES-256-GCM 65536 sealed --write-size 320
@@ -59,10 +77,13 @@ make gcm-v1-unterminated.rv  rec-100000.bin 1 AES-256-GCM 65536 unterminated --n
 make cbc-v2-unterminated.rv  rec-5000.bin   2 AES-256-CBC 4096  unterminated --no-seal
 make gcm-v2-empty.rv         empty.bin      2 AES-256-GCM 65536 sealed
 make cbc-v1-empty.rv         empty.bin      1 AES-256-CBC 65536 sealed
+# Format version 2 ("f2"): files with holes.
+hole_count=2 make gcm-f2-sparse-c4k.rv         sparse-50152.bin 2 AES-256-GCM 4096 sealed --sparse
+hole_count=1 make cbc-f2-sparse-c4k.rv         sparse-16484.bin 1 AES-256-CBC 4096 sealed --sparse
+hole_count=1 make gcm-f2-sparse-unterminated.rv sparse-16484.bin 1 AES-256-GCM 4096 unterminated --sparse --no-seal
 
 {
   echo '{'
-  echo '  "format_version": 1,'
   echo '  "keys": {'
   echo "    \"1\": {\"key\": \"$V1_KEY\", \"salt\": \"$V1_SALT\", \"key_id\": \"$KEY_ID\"},"
   echo "    \"2\": {\"key\": \"$V2_KEY\", \"salt\": \"$V2_SALT\", \"key_id\": \"$KEY_ID\"}"
