@@ -11,14 +11,13 @@
 
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
+#include "parity.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
 using namespace recvault::test;
 
 namespace {
-
-int err_of(long rc) { return rc < 0 ? errno : 0; }
 
 int rename2(const std::string& from, const std::string& to, unsigned flags) {
   return err_of(::syscall(SYS_renameat2, AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), flags));
@@ -29,8 +28,6 @@ std::string content(const std::string& p) {
   int e = try_read_all(p, out);
   return e != 0 ? "errno " + std::to_string(e) : std::string(out.begin(), out.end());
 }
-
-using Steps = std::vector<std::pair<std::string, std::string>>;
 
 Steps run_steps(const std::string& base) {
   Steps out;
@@ -156,14 +153,6 @@ Steps run_as_other(const std::string& base) {
   return out;
 }
 
-void compare(const Steps& want, const Steps& got) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("step: " << want[i].first << " (plain " << want[i].second << ", mount " << got[i].second << ")");
-    CHECK(got[i] == want[i]);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("errno parity: renameat2, open flags, names, links, file size limits", "[errno]") {
@@ -173,7 +162,7 @@ TEST_CASE("errno parity: renameat2, open flags, names, links, file size limits",
   REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
   const std::string plain = d.dir().file("plain");
   REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
-  compare(run_steps(plain), run_steps(d.mnt() + "/acme"));
+  compare_steps(run_steps(plain), run_steps(d.mnt() + "/acme"));
   // The cross-account rename is EXDEV, as between two file systems.
   d.configure("globex", {{"enabled", true}});
   REQUIRE(::mkdir((d.mnt() + "/globex").c_str(), 0755) == 0);
@@ -193,5 +182,5 @@ TEST_CASE("errno parity as a non-root user: EACCES and EPERM", "[errno]") {
   REQUIRE(::chmod((d.mnt() + "/acme").c_str(), 0755) == 0);  // account dirs default to 0750
   const std::string plain = d.dir().file("plain");
   REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
-  compare(run_as_other(plain), run_as_other(d.mnt() + "/acme"));
+  compare_steps(run_as_other(plain), run_as_other(d.mnt() + "/acme"));
 }

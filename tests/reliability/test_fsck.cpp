@@ -5,6 +5,7 @@
 #include "../fuse/fs_util.hpp"
 #include "recvault/format/record.hpp"
 #include "recvault/sys/fd.hpp"
+#include "fsck_runner.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
@@ -12,23 +13,9 @@ using namespace recvault::test;
 
 namespace {
 
-struct Run {
-  int code = -1;
-  std::string out;
-};
+FsckRun fsck(const Daemon& d, const std::string& args) { return run_fsck(d, args); }
 
-Run fsck(const Daemon& d, const std::string& args) {
-  std::string cmd = env_or_fail("RECVAULT_FSCK") + " --config " + d.config_path() + " " + args + " 2>&1";
-  Run r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) r.out += buf;
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-nlohmann::json statuses(const Run& r) {
+nlohmann::json statuses(const FsckRun& r) {
   auto j = nlohmann::json::parse(r.out, nullptr, false);
   nlohmann::json by_path;
   if (j.is_discarded()) return by_path;

@@ -18,16 +18,13 @@
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
 #include "../pgp/pgp_mount_util.hpp"
+#include "parity.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
 using namespace recvault::test;
 
 namespace {
-
-int err_of(long rc) { return rc < 0 ? errno : 0; }
-
-using Steps = std::vector<std::pair<std::string, std::string>>;
 
 std::string describe(const std::string& p) {
   struct stat st {};
@@ -110,14 +107,6 @@ Steps links_and_specials(const std::string& base) {
   return out;
 }
 
-void compare(const Steps& want, const Steps& got) {
-  REQUIRE(got.size() == want.size());
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    INFO("step: " << want[i].first << " (plain " << want[i].second << ", mount " << got[i].second << ")");
-    CHECK(got[i] == want[i]);
-  }
-}
-
 // Runs `steps` in `base` as uid 1001 (whose directory it is), collecting the results in a file.
 Steps as_tenant(const std::string& base, Steps (*steps)(const std::string&)) {
   const std::string out = base + ".steps";
@@ -180,7 +169,7 @@ TEST_CASE("hard links, FIFOs and sockets behave as in a plain directory", "[posi
         got = drop_reads(got);
       }
       INFO(tag);
-      compare(want, got);
+      compare_steps(want, got);
     }
   }
   // Device nodes: a plain directory lets root make them; the view never does.

@@ -8,6 +8,7 @@
 
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
+#include "fsck_runner.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
@@ -17,30 +18,7 @@ namespace {
 
 constexpr uid_t kTenant = 1001;
 
-struct FsckRun {
-  int code = -1;
-  std::string out;
-};
-
-FsckRun fsck_json(const Daemon& d) {
-  std::string cmd = env_or_fail("RECVAULT_FSCK") + " --config " + d.config_path() + " --json 2>/dev/null";
-  FsckRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  while (std::fgets(buf, sizeof buf, p) != nullptr) r.out += buf;
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::string fsck_status(const FsckRun& r, const std::string& rel) {
-  auto j = nlohmann::json::parse(r.out, nullptr, false);
-  if (j.is_discarded()) return "unparsable: " + r.out;
-  for (auto& f : j["files"]) {
-    if (f["path"] == rel) return f["status"];
-  }
-  return "missing";
-}
+FsckRun fsck_json(const Daemon& d) { return run_fsck(d, "--json"); }
 
 // An encrypted account with one directory the tenant may use.
 void encrypted_account(Daemon& d, const std::string& account = "acme") {
