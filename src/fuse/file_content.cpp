@@ -194,12 +194,12 @@ std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t of
   return Extent{start, static_cast<std::size_t>(c)};
 }
 
-Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
+Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in, bool kernel_keeps_times) {
   std::shared_ptr<pgp::SealStream> stream;
   note_writer();
   {
     std::lock_guard<std::shared_mutex> lock(m_);
-    unpin_locked();
+    if (!kernel_keeps_times) unpin_locked();
     if (enc_) return enc_->write(offset, in);
     if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
     if (!seal_) {

@@ -353,7 +353,8 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
       return;
     }
   }
-  auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size));
+  auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size),
+                              fs.writeback_active() && !h.content->sealing());
   may_wait.reset();
   fs.settle(node, *h.content);
   if (!st) {

@@ -143,3 +143,32 @@ TEST_CASE("sox writes a WAV recording through the mount byte for byte", "[tool-c
   CHECK(read_all(view).size() > 48000);
   CHECK_FALSE(contains(read_all(d.backing() + "/acme/tone.wav"), "RIFF"));
 }
+
+TEST_CASE("futimens before close keeps its time, with and without the writeback cache", "[tool-compat]") {
+  for (bool writeback : {true, false}) {
+    INFO("writeback cache " << writeback);
+    Daemon d(std::string("[fuse]\nwriteback_cache = ") + (writeback ? "true" : "false") + "\n");
+    d.start();
+    d.configure("acme", {{"enabled", true}});
+    REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+    const struct timespec old[2] = {{1600000000, 0}, {1600000000, 500}};
+    for (int i = 0; i < 30; ++i) {
+      // What tar -x does: write, set the times on the descriptor, close.
+      const std::string p = d.mnt() + "/acme/f" + std::to_string(i);
+      int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
+      REQUIRE(fd >= 0);
+      const auto data = pseudo_random(1000 + 7000 * static_cast<std::size_t>(i), static_cast<std::uint64_t>(i));
+      REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+      REQUIRE(::futimens(fd, old) == 0);
+      REQUIRE(::close(fd) == 0);
+    }
+    REQUIRE(d.stop() == 0);  // every release and seal has happened
+    for (int i = 0; i < 30; ++i) {
+      struct stat st {};
+      REQUIRE(::stat((d.backing() + "/acme/f" + std::to_string(i)).c_str(), &st) == 0);
+      INFO("f" << i);
+      CHECK(st.st_mtim.tv_sec == 1600000000);
+      CHECK(st.st_mtim.tv_nsec == 500);
+    }
+  }
+}

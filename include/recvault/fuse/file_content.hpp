@@ -64,7 +64,10 @@ class FileContent {
     std::size_t length = 0;
   };
   std::optional<Extent> enclosing_chunk(std::uint64_t offset, std::size_t length);
-  Status write(std::uint64_t offset, std::span<const std::uint8_t> in);
+  // `kernel_keeps_times`: the write is the kernel's writeback of its page
+  // cache, which owns the file's times and sends them itself (pin_times);
+  // otherwise a write is the caller's and ends pinned times.
+  Status write(std::uint64_t offset, std::span<const std::uint8_t> in, bool kernel_keeps_times = false);
   Status truncate(std::uint64_t size);
   // Discards the content and starts a new recording (open with O_TRUNC):
   // it gets the account's current key version, not the old one.
