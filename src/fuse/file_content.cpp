@@ -229,10 +229,12 @@ Status FileContent::truncate(std::uint64_t size) {
   return {};
 }
 
-void FileContent::pin_times() {
-  struct stat st {};
+int FileContent::set_times(const struct timespec times[2]) {
   std::lock_guard<std::shared_mutex> lock(m_);
+  if (::futimens(fd_.get(), times) != 0) return errno;
+  struct stat st {};
   if (::fstat(fd_.get(), &st) == 0) pinned_ = std::array<struct timespec, 2>{st.st_atim, st.st_mtim};
+  return 0;
 }
 
 void FileContent::restore_pinned_locked() noexcept {

@@ -78,7 +78,7 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
 
 namespace {
 
-int set_times(const Inode& node, const struct stat* attr, int to_set) {
+int set_times(Inode& node, const struct stat* attr, int to_set) {
   struct timespec tv[2];
   tv[0].tv_sec = 0;
   tv[1].tv_sec = 0;
@@ -88,6 +88,16 @@ int set_times(const Inode& node, const struct stat* attr, int to_set) {
   else if (to_set & FUSE_SET_ATTR_ATIME) tv[0] = attr->st_atim;
   if (to_set & FUSE_SET_ATTR_MTIME_NOW) tv[1].tv_nsec = UTIME_NOW;
   else if (to_set & FUSE_SET_ATTR_MTIME) tv[1] = attr->st_mtim;
+  if (node.type == S_IFREG) {
+    std::shared_ptr<FileContent> content;
+    {
+      std::lock_guard lock(node.m);
+      content = node.content;
+    }
+    // An open recording sets and pins them in one step, so that none of the
+    // daemon's own writes (the tail flusher) falls in between.
+    if (content) return content->set_times(tv);
+  }
   // utimensat cannot follow an O_PATH fd with flags; go through /proc.
   if (node.type == S_IFLNK) {
     return ::utimensat(node.fd.get(), "", tv, AT_EMPTY_PATH) == 0 ? 0 : errno;
@@ -141,14 +151,6 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   if (err == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
                              FUSE_SET_ATTR_MTIME_NOW))) {
     err = set_times(node, attr, to_set);
-    if (err == 0 && node.type == S_IFREG) {
-      std::shared_ptr<FileContent> content;
-      {
-        std::lock_guard lock(node.m);
-        content = node.content;
-      }
-      if (content) content->pin_times();  // the daemon's own later writes keep them
-    }
   }
   if (err != 0) {
     fuse_reply_err(req, err);

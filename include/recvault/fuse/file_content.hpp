@@ -84,12 +84,13 @@ class FileContent {
   Status seal();
   // An opener that may write was admitted.
   void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
-  // Times were just set on the backing file (utimensat through the view):
-  // they are the recording's until the next write or truncate, so the
-  // daemon's own later writes (tail flush, seal, the end of an OpenPGP
-  // message) put them back. This is how `cp -a`, `rsync -a` and `tar -x`
-  // keep a recording's mtime.
-  void pin_times();
+  // Sets the backing file's times (futimens semantics, UTIME_NOW and
+  // UTIME_OMIT included) and pins them: they are the recording's until the
+  // next write or truncate by a caller, so the daemon's own later writes
+  // (tail flush, seal, the end of an OpenPGP message) put them back. This
+  // is how `cp -a`, `rsync -a` and `tar -x` keep a recording's mtime.
+  // Returns an errno.
+  int set_times(const struct timespec times[2]);
   bool dirty();
   int fd() const noexcept { return fd_.get(); }
   // How much more (or less) the backing file allocates than when this was
