@@ -15,14 +15,19 @@ namespace {
 
 int sh(const std::string& script) { return std::system(("bash -c '" + script + "' 2>/dev/null").c_str()); }
 
+// Starts `d` with account "clinic" sealing every recording to `client`'s key.
+void start_sealing_clinic(Daemon& d, const GpgHome& client) {
+  d.start();
+  d.configure("clinic", {{"enabled", true}, {"public_key_id", upload_key(d, "clinic", client.armored())}});
+  REQUIRE(::mkdir((d.mnt() + "/clinic").c_str(), 0755) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("shell redirection, dd and subshells write OpenPGP recordings gpg decrypts", "[pgp][mount][redirection]") {
   auto& keys = ClientKeys::get();
   Daemon d;
-  d.start();
-  d.configure("clinic", {{"enabled", true}, {"public_key_id", upload_key(d, "clinic", keys.ed.armored())}});
-  REQUIRE(::mkdir((d.mnt() + "/clinic").c_str(), 0755) == 0);
+  start_sealing_clinic(d, keys.ed);
   const std::string audio = d.dir().file("audio.raw");
   write_all(audio, pseudo_random(300000, 11));
   std::vector<std::uint8_t> twice = read_all(audio);
@@ -60,9 +65,7 @@ TEST_CASE("shell redirection, dd and subshells write OpenPGP recordings gpg decr
 TEST_CASE("a writer that truncates its own OpenPGP recording starts the message again", "[pgp][mount][redirection]") {
   auto& keys = ClientKeys::get();
   Daemon d;
-  d.start();
-  d.configure("clinic", {{"enabled", true}, {"public_key_id", upload_key(d, "clinic", keys.ed.armored())}});
-  REQUIRE(::mkdir((d.mnt() + "/clinic").c_str(), 0755) == 0);
+  start_sealing_clinic(d, keys.ed);
   const std::string p = d.mnt() + "/clinic/again.wav";
   const auto first = pseudo_random(50000, 1), second = pseudo_random(70000, 2);
   int a = ::open(p.c_str(), O_WRONLY | O_CREAT, 0644);
