@@ -18,6 +18,7 @@ const char* errc_name(Errc code) noexcept {
     case Errc::key_unavailable: return "key_unavailable";
     case Errc::conflict: return "conflict";
     case Errc::not_permitted: return "not_permitted";
+    case Errc::unavailable: return "unavailable";
     case Errc::internal: return "internal";
   }
   return "unknown";

@@ -22,6 +22,7 @@ Response backend_error(const Error& error, std::string_view generic) {
     case Errc::invalid_argument: return Response::error(400, error.message);
     case Errc::not_found: return Response::error(404, error.message);
     case Errc::conflict: return Response::error(409, error.message);
+    case Errc::unavailable: return Response::error(503, error.message);
     default: return Response::error(500, generic);
   }
 }

@@ -9,9 +9,12 @@ namespace {
 
 Error key_not_found() { return make_error(Errc::not_found, "Public key not found"); }
 
-// Storage failures reach the client as a generic 500; validation reasons pass.
+// Storage failures reach the client as a generic 500; validation reasons and
+// an unreachable cluster keystore (503: retry later) pass.
 Error from_store(Error e) {
-  if (e.code == Errc::invalid_argument || e.code == Errc::conflict || e.code == Errc::not_found) return e;
+  if (e.code == Errc::invalid_argument || e.code == Errc::conflict || e.code == Errc::not_found ||
+      e.code == Errc::unavailable)
+    return e;
   return make_error(Errc::internal, "keystore failure");
 }
 

@@ -138,8 +138,31 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
-    RV_TRY(check_keys(*t, "keystore", {"path", "master_key_file", "master_key_credential"}));
+    RV_TRY(check_keys(*t, "keystore", {"path", "master_key_file", "master_key_credential", "backend", "endpoints",
+                                       "prefix", "ca_file", "cert_file", "key_file", "dial_timeout_ms",
+                                       "request_timeout_ms"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
+    RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
+    if (const toml::node* n = t->get("endpoints")) {
+      const toml::array* a = n->as_array();
+      if (a == nullptr) return bad("[keystore] endpoints must be an array of URLs");
+      for (const auto& e : *a) {
+        if (!e.is_string()) return bad("[keystore] endpoints must be an array of URLs");
+        c.etcd.endpoints.push_back(e.as_string()->get());
+      }
+    }
+    RV_TRY(get(*t, "keystore", "prefix", c.etcd.prefix));
+    RV_TRY(get_path(*t, "keystore", "ca_file", base, c.etcd.ca_file));
+    RV_TRY(get_path(*t, "keystore", "cert_file", base, c.etcd.cert_file));
+    RV_TRY(get_path(*t, "keystore", "key_file", base, c.etcd.key_file));
+    std::uint32_t dial = static_cast<std::uint32_t>(c.etcd.dial_timeout.count());
+    std::uint32_t request = static_cast<std::uint32_t>(c.etcd.request_timeout.count());
+    RV_TRY(get(*t, "keystore", "dial_timeout_ms", dial));
+    RV_TRY(get(*t, "keystore", "request_timeout_ms", request));
+    if (dial < 10 || dial > 60000 || request < 10 || request > 600000)
+      return bad("[keystore] dial_timeout_ms must be 10..60000 and request_timeout_ms 10..600000");
+    c.etcd.dial_timeout = std::chrono::milliseconds(dial);
+    c.etcd.request_timeout = std::chrono::milliseconds(request);
     RV_TRY(get_path(*t, "keystore", "master_key_file", base, c.master_key_file));
     RV_TRY(get(*t, "keystore", "master_key_credential", c.master_key_credential));
   }
@@ -202,6 +225,20 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (c.backing_dir.empty()) return bad("[storage] backing_dir is required");
   if (c.mount_point.empty()) return bad("[storage] mount_point is required");
   if (c.keystore_dir.empty()) return bad("[keystore] path is required");
+  if (c.keystore_backend != "lmdb" && c.keystore_backend != "etcd")
+    return bad("[keystore] backend must be \"lmdb\" or \"etcd\"");
+  if (c.keystore_backend == "etcd") {
+    if (c.etcd.endpoints.empty()) return bad("[keystore] backend = \"etcd\" needs endpoints = [\"https://host:2379\", ...]");
+    for (const auto& e : c.etcd.endpoints)
+      if (!e.starts_with("http://") && !e.starts_with("https://"))
+        return bad("[keystore] endpoint \"" + e + "\" must start with http:// or https://");
+    if (c.etcd.prefix.empty() || c.etcd.prefix.front() != '/' || c.etcd.prefix.back() != '/')
+      return bad("[keystore] prefix must start and end with '/'");
+    if (c.etcd.cert_file.empty() != c.etcd.key_file.empty())
+      return bad("[keystore] cert_file and key_file go together");
+  } else if (!c.etcd.endpoints.empty()) {
+    return bad("[keystore] endpoints is set but backend is not \"etcd\"");
+  }
   if (c.master_key_file.empty() == c.master_key_credential.empty()) {
     return bad("[keystore] needs exactly one of master_key_file and master_key_credential");
   }

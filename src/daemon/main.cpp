@@ -119,8 +119,19 @@ int main(int argc, char** argv) {
   auto master = config.master_key_file.empty() ? keystore::MasterKey::load_credential(config.master_key_credential)
                                                : keystore::MasterKey::load_file(config.master_key_file);
   if (!master) return fail(kExitKeystore, master.error().message);
-  auto store = keystore::Store::open(config.keystore_dir, std::move(master).value());
-  if (!store) return fail(kExitKeystore, "keystore " + config.keystore_dir.string() + ": " + store.error().message);
+  // etcd down at start: the daemon does not start (it has no keys to write
+  // with); systemd's Restart= tries again (docs/CLUSTER.md).
+  auto store = config.keystore_backend == "etcd"
+                   ? keystore::Store::open_etcd(config.etcd, std::move(master).value())
+                   : keystore::Store::open(config.keystore_dir, std::move(master).value());
+  if (!store) {
+    const std::string where = config.keystore_backend == "etcd" ? "etcd keystore" : "keystore " + config.keystore_dir.string();
+    return fail(kExitKeystore, where + ": " + store.error().message);
+  }
+  if (config.keystore_backend == "etcd") {
+    std::error_code ec;
+    std::filesystem::create_directories(config.keystore_dir, ec);  // local state (gnupg/)
+  }
   keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
 
   // Client OpenPGP keys: public keys only, imported from the keystore on demand.
@@ -172,7 +183,16 @@ int main(int argc, char** argv) {
       accounts[account] = {{"used_bytes", fs.quotas().used(account)},
                            {"quota_bytes", config.owner_of(account).quota_bytes}};
     }
+    const keystore::StoreInfo ks = key_store.info();
+    nlohmann::json keystore_json = {{"engine", ks.engine}, {"healthy", ks.healthy}};
+    if (ks.engine == "etcd") {
+      keystore_json["endpoints"] = ks.endpoints;
+      keystore_json["prefix"] = ks.prefix;
+    } else {
+      keystore_json["path"] = ks.path.string();
+    }
     return nlohmann::json{{"version", RECVAULT_VERSION},
+                          {"keystore", keystore_json},
                           {"uptime_seconds", up.count()},
                           {"mount_point", config.mount_point.string()},
                           {"key_derivations", keys.derivations()},

@@ -31,45 +31,95 @@ Status fsync_dir(const fs::path& dir) {
   return {};
 }
 
-// Renames `from` to `to`, failing with Errc::conflict if `to` exists.
-Status rename_noreplace(const fs::path& from, const fs::path& to) {
-  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) != 0) {
-    int err = errno;
-    if (err == EEXIST) return make_error(Errc::conflict, to.string() + " already exists");
-    return sys_error("cannot rename to " + to.string(), err);
-  }
-  return {};
-}
-
-fs::path parent_or_dot(const fs::path& p) { return p.has_parent_path() ? p.parent_path() : fs::path("."); }
 
 }  // namespace
 
 Status Store::backup(const fs::path& dest) const {
+  if (impl_->engine->info().engine == "lmdb") return impl_->engine->backup(dest);
+  // Another engine: copy its records (sealed as stored) into a temporary LMDB
+  // store beside `dest`, check the copy, then back that up as usual.
   std::error_code ec;
   if (fs::exists(dest, ec)) return make_error(Errc::conflict, "backup file " + dest.string() + " already exists");
-  fs::path tmp = dest;
-  tmp += ".partial";
-  sys::UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) {
-    int err = errno;
-    return sys_error("cannot create " + tmp.string(), err);
+  fs::path staging = dest;
+  staging += ".staging";
+  fs::remove_all(staging, ec);
+  Status result = [&]() -> Status {
+    StoreOptions o;
+    o.clock = impl_->options.clock;
+    auto copy = Store::open(staging, impl_->master.clone(), o);
+    RV_TRY(copy);
+    RV_TRY(copy_into(**copy));
+    return (*copy)->backup(dest);
+  }();
+  fs::remove_all(staging, ec);
+  return result;
+}
+
+Result<std::size_t> Store::copy_into(Store& dest) const {
+  using engine::Table;
+  {
+    auto dr = dest.impl_->engine->read();
+    RV_TRY(dr);
+    bool empty = true;
+    for (Table t : {Table::accounts, Table::versions, Table::public_keys})
+      RV_TRY((*dr)->scan(t, "", [&](std::string_view, std::string_view) { return empty = false; }));
+    if (!empty) return make_error(Errc::conflict, "the destination keystore is not empty; refusing to merge into it");
   }
-  Status result;
-  // One read transaction inside LMDB: a consistent snapshot while writers run.
-  if (int rc = mdb_env_copyfd2(impl_->env.get(), fd.get(), MDB_CP_COMPACT); rc != 0) {
-    result = lmdb::error(rc, "keystore backup failed");
-  } else if (::fsync(fd.get()) != 0) {
-    int err = errno;
-    result = sys_error("cannot fsync " + tmp.string(), err);
+  // One consistent read of the source.
+  std::vector<std::pair<std::string, std::string>> accounts, versions, public_keys;
+  {
+    auto r = impl_->engine->read();
+    RV_TRY(r);
+    auto collect = [&](Table t, std::vector<std::pair<std::string, std::string>>& out) {
+      return (*r)->scan(t, "", [&](std::string_view k, std::string_view v) {
+        out.emplace_back(k, v);
+        return true;
+      });
+    };
+    RV_TRY(collect(Table::accounts, accounts));
+    RV_TRY(collect(Table::versions, versions));
+    RV_TRY(collect(Table::public_keys, public_keys));
   }
-  fd.reset();
-  if (result) result = rename_noreplace(tmp, dest);
-  if (!result) {
-    ::unlink(tmp.c_str());
-    return result;
+  auto put_all = [&](Table t, const std::vector<std::pair<std::string, std::string>>& recs) -> Status {
+    // Batches: etcd limits the operations of one transaction (--max-txn-ops).
+    constexpr std::size_t kBatch = 100;
+    for (std::size_t i = 0; i < recs.size(); i += kBatch) {
+      RV_TRY(dest.impl_->with_writer([&](engine::Writer& w) -> Result<bool> {
+        for (std::size_t j = i; j < std::min(recs.size(), i + kBatch); ++j)
+          RV_TRY(w.put(t, recs[j].first, recs[j].second, true));
+        return true;
+      }));
+    }
+    return {};
+  };
+  // Versions before the accounts that name them: a copy cut short shows no
+  // account with missing versions (check() reports the orphans).
+  RV_TRY(put_all(Table::public_keys, public_keys));
+  RV_TRY(put_all(Table::versions, versions));
+  RV_TRY(put_all(Table::accounts, accounts));
+
+  // Verify: the destination holds exactly the records read, and every key
+  // version in it opens with the master key.
+  std::size_t verified = 0;
+  auto r = dest.impl_->engine->read();
+  RV_TRY(r);
+  for (auto [t, recs] : {std::pair{Table::accounts, &accounts}, std::pair{Table::versions, &versions},
+                         std::pair{Table::public_keys, &public_keys}}) {
+    for (const auto& [k, v] : *recs) {
+      auto got = (*r)->get(t, k);
+      RV_TRY(got);
+      if (!*got || **got != v) return make_error(Errc::internal, "a record differs after the copy");
+      if (t != Table::versions) continue;
+      const std::string name = k.substr(0, k.find('\0'));
+      const std::uint32_t n = records::version_of(k, name);
+      auto kv = records::decode_version(impl_->master, name, n, **got);
+      RV_TRY(kv);
+      if (kv->key.empty() || kv->salt.empty())
+        return make_error(Errc::internal, "account " + name + ": key version " + std::to_string(n) + " is empty");
+      ++verified;
+    }
   }
-  return fsync_dir(parent_or_dot(dest));
+  return verified;
 }
 
 Status restore_backup(const fs::path& backup_file, const fs::path& dest_dir, const MasterKey& master, bool force) {
@@ -136,11 +186,13 @@ Status restore_backup(const fs::path& backup_file, const fs::path& dest_dir, con
 }
 
 Result<CheckReport> Store::check() const {
-  auto txn = lmdb::ReadTxn::begin(impl_->env.get());
-  RV_TRY(txn);
+  using engine::Table;
+  auto r = impl_->engine->read();
+  RV_TRY(r);
+  const engine::Reader& txn = **r;
   CheckReport report;
   std::vector<std::pair<std::string, std::uint32_t>> accounts;
-  RV_TRY(txn->scan(impl_->accounts, "", [&](std::string_view k, std::string_view v) {
+  RV_TRY(txn.scan(Table::accounts, "", [&](std::string_view k, std::string_view v) {
     ++report.accounts;
     const std::string name(k);
     if (!validate_account_id(k)) report.problems.push_back("invalid account id in the accounts table");
@@ -154,7 +206,7 @@ Result<CheckReport> Store::check() const {
   }));
   for (const auto& [name, key_version] : accounts) {
     for (std::uint32_t n = 1; n <= key_version; ++n) {
-      auto rec = txn->get(impl_->versions, records::version_key(name, n));
+      auto rec = txn.get(Table::versions, records::version_key(name, n));
       RV_TRY(rec);
       if (!*rec) {
         report.problems.push_back("account " + name + ": key version " + std::to_string(n) + " is missing");
@@ -166,7 +218,7 @@ Result<CheckReport> Store::check() const {
         report.problems.push_back("account " + name + ": key version " + std::to_string(n) + " is empty");
     }
   }
-  RV_TRY(txn->scan(impl_->versions, "", [&](std::string_view k, std::string_view) {
+  RV_TRY(txn.scan(Table::versions, "", [&](std::string_view k, std::string_view) {
     ++report.key_versions;
     auto nul = k.find('\0');
     std::string name(k.substr(0, nul));
@@ -176,7 +228,7 @@ Result<CheckReport> Store::check() const {
     if (!known) report.problems.push_back("a key version record of account " + name + " has no account config");
     return true;
   }));
-  RV_TRY(txn->scan(impl_->public_keys, "", [&](std::string_view k, std::string_view v) {
+  RV_TRY(txn.scan(Table::public_keys, "", [&](std::string_view k, std::string_view v) {
     ++report.public_keys;
     auto rec = records::decode_public_key(k, v);
     if (!rec) report.problems.push_back("public key " + std::string(k.substr(0, 36)) + ": " + rec.error().message);

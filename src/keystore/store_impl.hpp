@@ -7,39 +7,39 @@
 #include <shared_mutex>
 #include <string>
 
-#include "lmdb.hpp"
+#include "engine.hpp"
 #include "recvault/keystore/store.hpp"
 #include "recvault/sys/fd.hpp"
 
 namespace recvault::keystore {
 
 inline constexpr const char* kLockFileName = "recvault.lock";
+// How often an update is read and applied again when another writer (an
+// etcd host) changed the same records first.
+inline constexpr int kMaxUpdateAttempts = 64;
 
 struct Store::Impl {
-  Impl(std::filesystem::path d, MasterKey m, StoreOptions o)
-      : dir(std::move(d)), master(std::move(m)), options(std::move(o)) {}
+  Impl(std::unique_ptr<engine::Engine> e, MasterKey m, StoreOptions o)
+      : engine(std::move(e)), master(std::move(m)), options(std::move(o)) {}
 
-  std::filesystem::path dir;
+  std::unique_ptr<engine::Engine> engine;
   MasterKey master;
   StoreOptions options;
-  // Held shared for the Store's life; restore_backup takes it exclusively, so a
-  // store cannot be replaced under a process that has it open. Declared before
-  // env so it is released after the env is closed.
-  sys::UniqueFd lock_fd;
-  lmdb::Env env;
-  MDB_dbi meta = 0, accounts = 0, versions = 0, public_keys = 0;
+  std::filesystem::path dir;  // lmdb only
 
   mutable std::shared_mutex generations_mutex;
   std::map<std::string, std::uint64_t, std::less<>> generations;
 
   // The account's full config (nullopt if never configured), keys decrypted.
-  Result<std::optional<AccountConfig>> load_config(const lmdb::Txn& txn, std::string_view account) const;
-  Result<std::vector<std::string>> accounts_using(const lmdb::Txn& txn, std::string_view public_key_id) const;
+  Result<std::optional<AccountConfig>> load_config(const engine::Reader& r, std::string_view account) const;
+  Result<std::vector<std::string>> accounts_using(const engine::Reader& r, std::string_view public_key_id) const;
   void bump_generation(std::string_view account);
-  Status init_tables(lmdb::Txn& txn, bool create);
   // A fresh store gets its schema version and master-key check; an existing
-  // one must match both. `writer` is null for a read-only open.
-  Status check_or_write_meta(lmdb::Txn& txn, lmdb::WriteTxn* writer);
+  // one must match both. `where` names the store in messages.
+  Status check_or_write_meta(const std::string& where);
+  // Runs `attempt` with a new Writer until it commits (or fails), at most
+  // kMaxUpdateAttempts times. `attempt` returns false to stop without writing.
+  Status with_writer(const std::function<Result<bool>(engine::Writer&)>& attempt);
 };
 
 // Takes flock(`how` | LOCK_NB) on <dir>/recvault.lock (created 0600 if absent).

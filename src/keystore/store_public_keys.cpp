@@ -6,6 +6,8 @@
 
 namespace recvault::keystore {
 
+using engine::Table;
+
 namespace {
 
 constexpr std::size_t kMaxFingerprintLength = 128;
@@ -19,11 +21,11 @@ Result<std::string> normalise_id(std::string_view id) {
 
 }  // namespace
 
-Result<std::vector<std::string>> Store::Impl::accounts_using(const lmdb::Txn& txn,
+Result<std::vector<std::string>> Store::Impl::accounts_using(const engine::Reader& r,
                                                              std::string_view public_key_id) const {
   std::vector<std::string> out;
   Status failed;
-  RV_TRY(txn.scan(accounts, "", [&](std::string_view k, std::string_view v) {
+  RV_TRY(r.scan(Table::accounts, "", [&](std::string_view k, std::string_view v) {
     AccountConfig c;
     if (auto s = records::decode_account(v, c); !s) {
       failed = std::move(s).error();
@@ -46,35 +48,35 @@ Result<PublicKeyRecord> Store::add_public_key(std::string_view account, std::str
     return make_error(Errc::invalid_argument, "fingerprint must be 1..128 characters");
   for (char c : fingerprint)
     if (c < 0x20 || c > 0x7E) return make_error(Errc::invalid_argument, "fingerprint must be printable ASCII");
-  if (impl_->options.read_only) return make_error(Errc::conflict, "keystore is open read-only");
+  if (impl_->engine->read_only()) return make_error(Errc::conflict, "keystore is open read-only");
 
   PublicKeyRecord rec;
   rec.account = std::string(account);
   rec.armored = std::string(armored);
   rec.fingerprint = std::string(fingerprint);
   rec.created_at = impl_->options.clock ? impl_->options.clock() : system_now();
-  auto txn = lmdb::WriteTxn::begin(impl_->env.get());
-  RV_TRY(txn);
-  for (int attempt = 0;; ++attempt) {
-    auto id = generate_uuid_v4();
-    RV_TRY(id);
-    rec.id = std::move(id).value();
-    auto existing = txn->get(impl_->public_keys, rec.id);
-    RV_TRY(existing);
-    if (!*existing) break;
-    if (attempt == 3) return make_error(Errc::internal, "cannot generate a unique public key id");
-  }
-  RV_TRY(txn->put(impl_->public_keys, rec.id, records::encode_public_key(rec), MDB_NOOVERWRITE));
-  RV_TRY(txn->commit());
+  RV_TRY(impl_->with_writer([&](engine::Writer& w) -> Result<bool> {
+    for (int attempt = 0;; ++attempt) {
+      auto id = generate_uuid_v4();
+      RV_TRY(id);
+      rec.id = std::move(id).value();
+      auto existing = w.get(Table::public_keys, rec.id);
+      RV_TRY(existing);
+      if (!*existing) break;
+      if (attempt == 3) return make_error(Errc::internal, "cannot generate a unique public key id");
+    }
+    RV_TRY(w.put(Table::public_keys, rec.id, records::encode_public_key(rec), true));
+    return true;
+  }));
   return rec;
 }
 
 Result<PublicKeyRecord> Store::get_public_key(std::string_view public_key_id) const {
   auto id = normalise_id(public_key_id);
   RV_TRY(id);
-  auto txn = lmdb::ReadTxn::begin(impl_->env.get());
-  RV_TRY(txn);
-  auto v = txn->get(impl_->public_keys, *id);
+  auto r = impl_->engine->read();
+  RV_TRY(r);
+  auto v = (*r)->get(Table::public_keys, *id);
   RV_TRY(v);
   if (!*v) return make_error(Errc::not_found, "no public key " + *id);
   return records::decode_public_key(*id, **v);
@@ -82,11 +84,11 @@ Result<PublicKeyRecord> Store::get_public_key(std::string_view public_key_id) co
 
 Result<std::vector<PublicKeyRecord>> Store::list_public_keys(std::string_view account) const {
   RV_TRY(validate_account_id(account));
-  auto txn = lmdb::ReadTxn::begin(impl_->env.get());
-  RV_TRY(txn);
+  auto r = impl_->engine->read();
+  RV_TRY(r);
   std::vector<PublicKeyRecord> out;
   Status failed;
-  RV_TRY(txn->scan(impl_->public_keys, "", [&](std::string_view k, std::string_view v) {
+  RV_TRY((*r)->scan(Table::public_keys, "", [&](std::string_view k, std::string_view v) {
     auto rec = records::decode_public_key(k, v);
     if (!rec) {
       failed = std::move(rec).error();
@@ -102,28 +104,28 @@ Result<std::vector<PublicKeyRecord>> Store::list_public_keys(std::string_view ac
 Result<std::vector<std::string>> Store::accounts_using(std::string_view public_key_id) const {
   auto id = normalise_id(public_key_id);
   RV_TRY(id);
-  auto txn = lmdb::ReadTxn::begin(impl_->env.get());
-  RV_TRY(txn);
-  return impl_->accounts_using(*txn, *id);
+  auto r = impl_->engine->read();
+  RV_TRY(r);
+  return impl_->accounts_using(**r, *id);
 }
 
 Status Store::delete_public_key(std::string_view public_key_id, bool force) {
   auto id = normalise_id(public_key_id);
   RV_TRY(id);
-  if (impl_->options.read_only) return make_error(Errc::conflict, "keystore is open read-only");
-  auto txn = lmdb::WriteTxn::begin(impl_->env.get());
-  RV_TRY(txn);
-  auto users = impl_->accounts_using(*txn, *id);  // same txn: no race with an update
-  RV_TRY(users);
-  if (!users->empty() && !force) {
-    std::string names;
-    for (const auto& a : *users) names += (names.empty() ? "" : ", ") + a;
-    return make_error(Errc::conflict, "public key " + *id + " is in use by account(s): " + names);
-  }
-  auto removed = txn->del(impl_->public_keys, *id);
-  RV_TRY(removed);
-  if (!*removed) return make_error(Errc::not_found, "no public key " + *id);
-  return txn->commit();
+  if (impl_->engine->read_only()) return make_error(Errc::conflict, "keystore is open read-only");
+  return impl_->with_writer([&](engine::Writer& w) -> Result<bool> {
+    auto users = impl_->accounts_using(w, *id);  // same txn: no race with an update
+    RV_TRY(users);
+    if (!users->empty() && !force) {
+      std::string names;
+      for (const auto& a : *users) names += (names.empty() ? "" : ", ") + a;
+      return make_error(Errc::conflict, "public key " + *id + " is in use by account(s): " + names);
+    }
+    auto removed = w.del(Table::public_keys, *id);
+    RV_TRY(removed);
+    if (!*removed) return make_error(Errc::not_found, "no public key " + *id);
+    return true;
+  });
 }
 
 }  // namespace recvault::keystore

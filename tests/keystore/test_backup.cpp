@@ -18,7 +18,7 @@ std::string key_for(int i) { return std::string(kKey2) + "#" + std::to_string(i)
 
 TEST_CASE("backup while another thread writes; the restored store has every version", "[backup]") {
   TempDir dir;
-  auto store = Store::open(dir / "live", test_master()).value();
+  auto store = open_test_store(dir / "live", test_master()).value();
   REQUIRE(store->update_config("acct", req(true, kKey1, "salt_start")));
   std::atomic<bool> stop{false};
   std::atomic<int> committed{1};
@@ -48,7 +48,7 @@ TEST_CASE("backup while another thread writes; the restored store has every vers
   CHECK(restored->check().value().ok());
 }
 
-TEST_CASE("restore refuses to overwrite a store, and a live store even with force", "[backup]") {
+TEST_CASE("restore refuses to overwrite a store, and a live store even with force", "[backup][lmdb]") {
   TempDir dir;
   {
     auto store = Store::open(dir / "a", test_master()).value();
@@ -76,7 +76,7 @@ TEST_CASE("restore refuses to overwrite a store, and a live store even with forc
   CHECK(kept);
 }
 
-TEST_CASE("restore verifies the backup first: wrong master key or garbage is refused", "[backup]") {
+TEST_CASE("restore verifies the backup first: wrong master key or garbage is refused", "[backup][lmdb]") {
   TempDir dir;
   {
     auto store = Store::open(dir / "a", test_master()).value();

@@ -26,7 +26,7 @@ KeyCache::Deriver counting(std::atomic<int>& calls) {
 
 TEST_CASE("key cache: current key, derived once, reused", "[key_cache]") {
   TempDir dir;
-  auto store = Store::open(dir.path(), test_master()).value();
+  auto store = open_test_store(dir.path(), test_master()).value();
   REQUIRE(store->update_config("acct", req(true, kKey1, "salt_value_1")));
   std::atomic<int> calls{0};
   KeyCache cache(*store, counting(calls));
@@ -49,7 +49,7 @@ TEST_CASE("key cache: current key, derived once, reused", "[key_cache]") {
 
 TEST_CASE("key cache: unknown account, missing version, wrong salt", "[key_cache]") {
   TempDir dir;
-  auto store = Store::open(dir.path(), test_master()).value();
+  auto store = open_test_store(dir.path(), test_master()).value();
   REQUIRE(store->update_config("acct", req(true, kKey1, "salt_value_1")));
   std::atomic<int> calls{0};
   KeyCache cache(*store, counting(calls));
@@ -64,7 +64,7 @@ TEST_CASE("key cache: unknown account, missing version, wrong salt", "[key_cache
 
 TEST_CASE("key cache: an update through the store invalidates current; old versions stay cached", "[key_cache]") {
   TempDir dir;
-  auto store = Store::open(dir.path(), test_master()).value();
+  auto store = open_test_store(dir.path(), test_master()).value();
   REQUIRE(store->update_config("acct", req(true, kKey1, "salt_value_1")));
   std::atomic<int> calls{0};
   KeyCache cache(*store, counting(calls));
@@ -90,7 +90,7 @@ TEST_CASE("key cache: an update through the store invalidates current; old versi
 
 TEST_CASE("key cache: heavy concurrency derives each (account, version) once", "[key_cache]") {
   TempDir dir;
-  auto store = Store::open(dir.path(), test_master()).value();
+  auto store = open_test_store(dir.path(), test_master()).value();
   const std::vector<std::string> accounts = {"a1", "a2", "a3", "a4"};
   for (const auto& a : accounts) {
     REQUIRE(store->update_config(a, req(true, kKey1, "salt_" + a)));

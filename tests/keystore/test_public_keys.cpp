@@ -15,7 +15,7 @@ const std::string kArmored =
 
 TEST_CASE("public keys: add, get, list by account, exact bytes, UUID v4", "[public_keys]") {
   TempDir dir;
-  auto s = Store::open(dir.path(), test_master()).value();
+  auto s = open_test_store(dir.path(), test_master()).value();
   std::string armored(kArmored.data(), kArmored.size());
   armored.push_back('\0');
   auto a = s->add_public_key("acct", armored, "0123456789ABCDEF0123456789ABCDEF01234567");
@@ -44,7 +44,7 @@ TEST_CASE("public keys: add, get, list by account, exact bytes, UUID v4", "[publ
 
 TEST_CASE("public keys: accounts_using and refusable delete", "[public_keys]") {
   TempDir dir;
-  auto s = Store::open(dir.path(), test_master()).value();
+  auto s = open_test_store(dir.path(), test_master()).value();
   auto k = s->add_public_key("acct", kArmored, "FPR").value();
   UpdateRequest r = req(true);
   r.public_key_id = k.id;
@@ -70,7 +70,7 @@ TEST_CASE("public keys: accounts_using and refusable delete", "[public_keys]") {
 
 TEST_CASE("public keys: forced delete; config may only name an own, existing key", "[public_keys]") {
   TempDir dir;
-  auto s = Store::open(dir.path(), test_master()).value();
+  auto s = open_test_store(dir.path(), test_master()).value();
   auto mine = s->add_public_key("acct", kArmored, "FPR").value();
   auto theirs = s->add_public_key("other", kArmored, "FPR").value();
   UpdateRequest r = req(true);

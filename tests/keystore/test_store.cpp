@@ -15,7 +15,7 @@ using namespace recvault::keystore::test;
 namespace {
 std::unique_ptr<Store> open_store(const std::filesystem::path& dir, StoreOptions o = {}) {
   if (!o.clock) o.clock = fixed_clock();
-  auto s = Store::open(dir, test_master(), std::move(o));
+  auto s = open_test_store(dir, test_master(), std::move(o));
   INFO((s ? std::string() : s.error().message));
   REQUIRE(s);
   return std::move(s).value();
@@ -60,7 +60,7 @@ TEST_CASE("store: never configured is distinguishable, update persists across re
   CHECK(s->list_accounts().value() == std::vector<std::string>{"your_account_id"});
 }
 
-TEST_CASE("store: key material is encrypted at rest (no key text or base64 of it in data.mdb)", "[store]") {
+TEST_CASE("store: key material is encrypted at rest (no key text or base64 of it in data.mdb)", "[store][lmdb]") {
   TempDir dir;
   {
     auto s = open_store(dir.path());
@@ -75,7 +75,7 @@ TEST_CASE("store: key material is encrypted at rest (no key text or base64 of it
 TEST_CASE("store: a wrong master key is refused at open", "[store]") {
   TempDir dir;
   { open_store(dir.path()); }
-  auto s = Store::open(dir.path(), test_master(0x01));
+  auto s = open_test_store(dir.path(), test_master(0x01));
   REQUIRE_FALSE(s);
   CHECK(s.error().code == Errc::wrong_key);
 }
@@ -108,7 +108,7 @@ TEST_CASE("store: same values again write nothing and keep the generation", "[st
   CHECK(s->generation("other") == 0);
 }
 
-TEST_CASE("store: a corrupted data.mdb is reported at open, no crash", "[store]") {
+TEST_CASE("store: a corrupted data.mdb is reported at open, no crash", "[store][lmdb]") {
   TempDir dir;
   {
     auto s = open_store(dir.path());
@@ -123,7 +123,7 @@ TEST_CASE("store: a corrupted data.mdb is reported at open, no crash", "[store]"
   CHECK(s.error().message.find("corrupt") != std::string::npos);
 }
 
-TEST_CASE("store: MDB_MAP_FULL is a clear error and the store is unchanged", "[store]") {
+TEST_CASE("store: MDB_MAP_FULL is a clear error and the store is unchanged", "[store][lmdb]") {
   TempDir dir;
   StoreOptions o;
   o.map_size = 256 * 1024;
@@ -155,7 +155,7 @@ TEST_CASE("store: read-only open reads and refuses writes", "[store]") {
   auto s = open_store(dir.path(), o);
   CHECK(s->get_config("acct").value()->key.view() == kKey1);
   CHECK_FALSE(s->update_config("acct", req(true, kKey2)));
-  auto empty = Store::open(dir / "nothing-here", test_master(), o);
+  auto empty = open_test_store(dir / "nothing-here", test_master(), o);
   CHECK_FALSE(empty);
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 
+#include "recvault/keystore/store.hpp"
 #include "recvault/util/log.hpp"
 #include "recvault/util/result.hpp"
 
@@ -46,7 +47,9 @@ struct Config {
   // mean fewer requests, each decrypted with one pread. 0 keeps the kernel's.
   unsigned read_ahead_kb = 1024;
   // [keystore]
-  std::filesystem::path keystore_dir;
+  std::string keystore_backend = "lmdb";      // or "etcd" (docs/CLUSTER.md)
+  keystore::EtcdOptions etcd;                 // backend = "etcd"
+  std::filesystem::path keystore_dir;         // lmdb: the store; etcd: local state (gnupg/)
   std::filesystem::path master_key_file;      // or:
   std::string master_key_credential;          // systemd credential name
   // [control]

@@ -1,5 +1,8 @@
 // The keystore: account configurations, every key version ever created, and
-// client public keys, in one LMDB environment.
+// client public keys, in one of two engines: an LMDB environment on this host
+// (the default) or an etcd cluster shared by many hosts (docs/CLUSTER.md).
+// The rules and the record formats are the same on both; only where the
+// records live differs.
 //
 // Layout and guarantees (docs/KEYSTORE.md):
 //   - Every update runs in ONE write transaction: read current state, apply the
@@ -14,9 +17,18 @@
 // serialises writers; readers never block). Open a given directory at most
 // once per process (an LMDB rule); other processes may open it too (e.g.
 // `recvault-keystore backup` while the daemon runs).
+//
+// etcd: every update is one etcd transaction that compares the mod_revision of
+// each record it read; a concurrent writer (another host) makes it fail, and
+// the update is read again and re-applied (so two rotations give N+1 and N+2).
+// Reads come from an in-memory mirror of the prefix (sealed records, as
+// stored) that a watch keeps current; a change made elsewhere bumps
+// generation() for its account. While etcd is unreachable reads keep
+// answering from the mirror and updates fail with Errc::unavailable.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -40,6 +52,27 @@ struct StoreOptions {
   Clock clock = system_now;
 };
 
+// Where an etcd-backed store lives and how to reach it.
+struct EtcdOptions {
+  std::vector<std::string> endpoints;  // "http://host:2379" or "https://host:2379"
+  std::string prefix = "/recvault/";   // every record's key starts with it
+  std::filesystem::path ca_file;       // TLS: CA bundle that signed the members' certificates
+  std::filesystem::path cert_file;     // TLS client certificate (etcd --client-cert-auth)
+  std::filesystem::path key_file;      // and its private key
+  std::chrono::milliseconds dial_timeout{2000};
+  std::chrono::milliseconds request_timeout{5000};
+  bool watch = true;  // false for one-shot tools: no watch thread, the mirror is read once
+};
+
+// What GET /v1/status shows of the keystore.
+struct StoreInfo {
+  std::string engine;                  // "lmdb" or "etcd"
+  std::filesystem::path path;          // lmdb
+  std::vector<std::string> endpoints;  // etcd
+  std::string prefix;                  // etcd
+  bool healthy = true;                 // etcd: the watch is connected and current
+};
+
 // What check() found. ok() when problems is empty.
 struct CheckReport {
   std::size_t accounts = 0;
@@ -57,6 +90,11 @@ class Store {
   // that does not match the one the store was created with.
   static Result<std::unique_ptr<Store>> open(const std::filesystem::path& dir, MasterKey master,
                                              StoreOptions options = {});
+  // Opens the store under `etcd.prefix`, creating its meta records if absent.
+  // Errc::unavailable when no endpoint answers within the timeouts;
+  // Errc::wrong_key when the store was created with another master key.
+  static Result<std::unique_ptr<Store>> open_etcd(const EtcdOptions& etcd, MasterKey master,
+                                                  StoreOptions options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -77,8 +115,8 @@ class Store {
   // Accounts with a config, sorted.
   Result<std::vector<std::string>> list_accounts() const;
 
-  // Bumped (in this process) after every committed change of the account's
-  // config; caches compare it to know they are stale.
+  // Bumped after every committed change of the account's config, in this
+  // process or (etcd) on another host; caches compare it to know they are stale.
   std::uint64_t generation(std::string_view account) const;
 
   // --- public keys -------------------------------------------------------
@@ -98,12 +136,24 @@ class Store {
   // A consistent, compacted copy of the live store (mdb_env_copyfd2 with
   // MDB_CP_COMPACT) written to the new file `dest` (refused if it exists),
   // fsynced, then renamed into place. Writers keep running meanwhile.
+  // etcd: the records (sealed, as stored) are copied into an LMDB store first,
+  // so the backup file is the same format and restores the same way.
   Status backup(const std::filesystem::path& dest) const;
+
+  // Copies every record, sealed as stored, into `dest` (another engine or
+  // prefix, same master key) in one update per account, then reads every key
+  // version back from `dest` and compares it with this store's. Refused
+  // (Errc::conflict) when `dest` already has an account or a public key.
+  // Returns the number of key versions verified.
+  Result<std::size_t> copy_into(Store& dest) const;
+
+  StoreInfo info() const;
 
   // Verifies every record: schema, each account's versions 1..key_version all
   // present and decryptable, salts present, public keys well-formed.
   Result<CheckReport> check() const;
 
+  // The LMDB directory; empty for etcd.
   const std::filesystem::path& path() const noexcept;
 
  private:

@@ -25,6 +25,7 @@ enum class Errc {
   key_unavailable,    // the keystore has no key for the file's version
   conflict,           // the request conflicts with current state
   not_permitted,      // a policy refuses it (EACCES through the mount)
+  unavailable,        // a service it needs (the etcd keystore) cannot be reached now; retry later
   internal,           // a bug or a library failure that has no better name
 };
 
