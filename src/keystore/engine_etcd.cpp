@@ -145,6 +145,7 @@ class EtcdEngine final : public Engine {
   Status reload() {
     auto r = client_.range(prefix_, etcd::prefix_end(prefix_));
     RV_TRY(r);
+    requests_ok_ = true;
     std::set<std::string> changed;
     {
       std::unique_lock lock(mirror_mutex_);
@@ -181,13 +182,28 @@ class EtcdEngine final : public Engine {
     }
   }
 
-  // The current state of the compared keys and ranges, read by a failed txn.
-  void take_current(const std::vector<etcd::Compare>& compares, const etcd::TxnResult& r) {
+  // What a failed txn read instead: for each compared key or range its
+  // current contents, and for each compared account record all its versions,
+  // so the mirror never holds an account newer than its versions.
+  std::vector<etcd::Range> refresh_for(const std::vector<etcd::Compare>& compares) const {
+    std::vector<etcd::Range> out;
+    for (const auto& c : compares) {
+      out.push_back({c.key, c.range_end});
+      const std::string accounts = prefix_ + std::string(kTableNames[1]);
+      if (c.range_end.empty() && c.key.starts_with(accounts)) {
+        const std::string versions = prefix_ + std::string(kTableNames[2]) + c.key.substr(accounts.size()) + "/";
+        out.push_back({versions, etcd::prefix_end(versions)});
+      }
+    }
+    return out;
+  }
+
+  void take_current(const std::vector<etcd::Range>& ranges, const etcd::TxnResult& r) {
     std::set<std::string> changed;
     {
       std::unique_lock lock(mirror_mutex_);
-      for (std::size_t i = 0; i < compares.size() && i < r.current.size(); ++i) {
-        const auto& c = compares[i];
+      for (std::size_t i = 0; i < ranges.size() && i < r.current.size(); ++i) {
+        const auto& c = ranges[i];
         std::set<std::string> present;
         for (const auto& kv : r.current[i]) {
           present.insert(kv.key);
@@ -297,11 +313,16 @@ class EtcdEngine final : public Engine {
             std::set<std::string> changed;
             {
               std::unique_lock lock(mirror_mutex_);
+              // A response's header revision may be ahead of its events (the
+              // next ones are in a later response); a response without
+              // events (progress) says everything up to it was sent.
+              std::int64_t applied = events.empty() ? revision : 0;
               for (auto& ev : events) {
+                applied = std::max(applied, ev.kv.mod_revision);
                 if (ev.deleted) take(ev.kv.key, std::nullopt, ev.kv.mod_revision, changed);
                 else take(ev.kv.key, Entry{std::move(ev.kv.value), ev.kv.mod_revision}, ev.kv.mod_revision, changed);
               }
-              revision_ = std::max(revision_, revision);
+              revision_ = std::max(revision_, applied);
             }
             notify(changed);
           });
@@ -410,7 +431,16 @@ Result<bool> EtcdWriter::del(Table table, std::string_view key) {
 Result<bool> EtcdWriter::commit() {
   lock_.unlock();  // never across the network
   if (ops_.empty()) return true;
-  auto r = engine_.client().txn(compares_, ops_);
+  const auto refresh = engine_.refresh_for(compares_);
+  // A failed attempt (member gone, leader election) is sent again for one
+  // more request timeout: safe, because the compares make a txn that did
+  // apply the first time fail the second (the Store then reads again).
+  auto r = engine_.client().txn(compares_, ops_, refresh);
+  const auto deadline = std::chrono::steady_clock::now() + engine_.client().options().request_timeout;
+  while (!r && r.error().code == Errc::unavailable && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    r = engine_.client().txn(compares_, ops_, refresh);
+  }
   if (!r) {
     if (r.error().code == Errc::unavailable) engine_.request_result(false);
     Error e = std::move(r).error();
@@ -420,7 +450,7 @@ Result<bool> EtcdWriter::commit() {
   }
   engine_.request_result(true);
   if (!r->succeeded) {
-    engine_.take_current(compares_, *r);
+    engine_.take_current(refresh, *r);
     return false;
   }
   engine_.take_committed(pending_, r->revision);

@@ -184,19 +184,20 @@ Result<RangeResult> Client::range(const std::string& key, const std::string& ran
   return out;
 }
 
-Result<TxnResult> Client::txn(const std::vector<Compare>& compares, const std::vector<Op>& ops) {
+Result<TxnResult> Client::txn(const std::vector<Compare>& compares, const std::vector<Op>& ops,
+                              const std::vector<Range>& refresh) {
   json cmp = json::array(), success = json::array(), failure = json::array();
   for (const auto& c : compares) {
     json one = {{"key", b64(c.key)},
                 {"target", "MOD"},
                 {"result", c.result == Compare::Result::equal ? "EQUAL" : "LESS"},
                 {"mod_revision", std::to_string(c.mod_revision)}};
-    json range = {{"key", b64(c.key)}};
-    if (!c.range_end.empty()) {
-      one["range_end"] = b64(c.range_end);
-      range["range_end"] = b64(c.range_end);
-    }
+    if (!c.range_end.empty()) one["range_end"] = b64(c.range_end);
     cmp.push_back(std::move(one));
+  }
+  for (const auto& r : refresh) {
+    json range = {{"key", b64(r.key)}};
+    if (!r.range_end.empty()) range["range_end"] = b64(r.range_end);
     failure.push_back({{"request_range", std::move(range)}});
   }
   for (const auto& op : ops) {
@@ -261,14 +262,16 @@ bool handle_message(WatchState& st, std::string_view text) {
     st.failed = make_error(Errc::unavailable, "etcd watch was canceled: " + r.value("cancel_reason", std::string()));
     return false;
   }
-  if (r.value("created", false) && !st.created) {
+  if (r.value("created", false)) {
+    if (!st.created) (*st.on_created)();
     st.created = true;
-    (*st.on_created)();
+    return true;
   }
   auto events = r.find("events");
-  if (events != r.end() && events->is_array() && !events->empty()) {
+  {  // events, or none: a progress notification
     std::vector<WatchEvent> out;
-    for (const auto& e : *events) {
+    const json none = json::array();
+    for (const auto& e : (events != r.end() && events->is_array()) ? *events : none) {
       WatchEvent ev;
       ev.deleted = e.value("type", std::string("PUT")) == "DELETE";
       if (!e.contains("kv")) continue;

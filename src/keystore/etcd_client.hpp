@@ -56,11 +56,17 @@ struct Op {
   std::string value;
 };
 
+// A key (range_end empty) or the range [key, range_end).
+struct Range {
+  std::string key;
+  std::string range_end;
+};
+
 struct TxnResult {
   bool succeeded = false;
   std::int64_t revision = 0;
-  // When !succeeded: the current contents of each compared key or range, in
-  // the order of the compares (read in the same transaction).
+  // When !succeeded: the contents of each of the txn's `refresh` ranges, in
+  // order, read in the same transaction (one consistent revision).
   std::vector<std::vector<KeyValue>> current;
 };
 
@@ -80,7 +86,9 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   Result<RangeResult> range(const std::string& key, const std::string& range_end, std::int64_t revision = 0);
-  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops);
+  // Runs `ops` if every compare holds; otherwise reads `refresh` instead.
+  Result<TxnResult> txn(const std::vector<Compare>& compares, const std::vector<Op>& ops,
+                        const std::vector<Range>& refresh);
 
   // Streams changes of [key, range_end) from `start_revision` until the stream
   // breaks, etcd cancels it (Errc::not_found when `start_revision` was
