@@ -48,9 +48,11 @@ struct HttpResponse {
 
 class Daemon {
  public:
-  // Writes a configuration under a fresh temp dir; `extra` is appended TOML.
-  explicit Daemon(std::string extra = "", int tail_flush_interval_ms = 200)
-      : extra_(std::move(extra)), tail_flush_interval_ms_(tail_flush_interval_ms) {
+  // Writes a configuration under a fresh temp dir; `extra` is appended TOML,
+  // `keystore_extra` goes into [keystore] (e.g. backend = "etcd").
+  explicit Daemon(std::string extra = "", int tail_flush_interval_ms = 200, std::string keystore_extra = "")
+      : extra_(std::move(extra)), keystore_extra_(std::move(keystore_extra)),
+        tail_flush_interval_ms_(tail_flush_interval_ms) {
     for (const char* sub : {"backing", "mnt", "keystore"}) std::filesystem::create_directory(dir_.path() / sub);
     write_config();
   }
@@ -198,6 +200,12 @@ class Daemon {
     return r;
   }
 
+  // Replaces the master key file (hosts of one cluster share a master key).
+  void set_master_key_hex(const std::string& hex) const {
+    std::ofstream m(dir_.file("master.key"), std::ios::trunc);
+    m << hex << "\n";
+  }
+
   // PUT the account's config; returns the "config" object (throws on failure).
   nlohmann::json configure(const std::string& account, const nlohmann::json& request) const {
     auto r = http("PUT", "/api/v2/config/call_recording_encryption", account, request.dump());
@@ -210,7 +218,7 @@ class Daemon {
     std::ofstream out(config_path());
     out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
         << "tail_flush_interval_ms = " << tail_flush_interval_ms_ << "\n"
-        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
+        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n" << keystore_extra_
         << "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\naudit_log = \"audit.log\"\n"
         << extra_;
     std::vector<std::uint8_t> secret(32), key(32);
@@ -290,6 +298,7 @@ class Daemon {
 
   TempDir dir_;
   std::string extra_;
+  std::string keystore_extra_;
   int tail_flush_interval_ms_;
   pid_t pid_ = -1;
   pid_t detached_pid_ = -1;  // started without --foreground: not our child
