@@ -35,6 +35,7 @@
 
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
+#include "recvault/fuse/operation.hpp"
 #include "recvault/fuse/quota.hpp"
 #include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
@@ -101,6 +102,8 @@ struct FsOptions {
   // Workers one account may hold in a wait at once (wait_budget.hpp); the
   // daemon gives a quarter of [fuse] max_threads.
   unsigned waits_per_account = 4;
+  // Told of every request once answered (operation.hpp); unset: nothing.
+  RequestObserver on_request;
 };
 
 class Filesystem {
