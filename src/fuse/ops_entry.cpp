@@ -12,11 +12,12 @@ namespace recvault::fuse::ops {
 std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e) {
-  if (e.code == Errc::io) {
-    log::warn(std::string(op) + " " + fs.describe(inode) + ": " + e.message);
-  } else {
+  if (is_integrity_failure(e.code)) {
     // Integrity and key problems: always logged, naming the file, never a key.
     log::error(std::string(op) + " " + fs.describe(inode) + ": " + errc_name(e.code) + ": " + e.message);
+  } else {
+    // A system failure or a refusal: the caller gets its errno, the log a line.
+    log::warn(std::string(op) + " " + fs.describe(inode) + ": " + e.message);
   }
   return e.to_errno();
 }
