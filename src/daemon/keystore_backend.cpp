@@ -1,10 +1,10 @@
-#include "recvault/control/keystore_backend.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 
 #include <algorithm>
 
 #include "recvault/keystore/account_id.hpp"
 
-namespace recvault::control {
+namespace recvault::daemon {
 namespace {
 
 Error key_not_found() { return make_error(Errc::not_found, "Public key not found"); }
@@ -31,9 +31,8 @@ Result<nlohmann::json> KeystoreBackend::get_config(std::string_view account) {
 }
 
 Result<nlohmann::json> KeystoreBackend::update_config(std::string_view account, const nlohmann::json& request) {
-  auto parsed = keystore::parse_update_request(request);
-  if (!parsed) return std::move(parsed).error();
-  auto config = store_.update_config(account, *parsed);
+  RV_ASSIGN(auto parsed, keystore::parse_update_request(request));
+  auto config = store_.update_config(account, parsed);
   if (!config) return from_store(std::move(config).error());
   return keystore::to_json(*config);
 }
@@ -54,19 +53,18 @@ Result<std::vector<std::string>> KeystoreBackend::list_public_keys(std::string_v
   return ids;
 }
 
-Result<PublicKeyRecord> KeystoreBackend::get_public_key(std::string_view account, std::string_view id) {
+Result<control::PublicKeyRecord> KeystoreBackend::get_public_key(std::string_view account, std::string_view id) {
   auto record = store_.get_public_key(id);
   if (!record) {
     if (record.error().code == Errc::not_found) return key_not_found();
     return from_store(std::move(record).error());
   }
   if (record->account != account) return key_not_found();
-  return PublicKeyRecord{record->id, record->fingerprint, record->armored};
+  return control::PublicKeyRecord{record->id, record->fingerprint, record->armored};
 }
 
 Status KeystoreBackend::delete_public_key(std::string_view account, std::string_view id) {
-  auto record = get_public_key(account, id);
-  if (!record) return std::move(record).error();
+  RV_ASSIGN(auto record, get_public_key(account, id));
   auto st = store_.delete_public_key(id);
   if (!st) {
     if (st.error().code == Errc::not_found) return key_not_found();
@@ -77,4 +75,4 @@ Status KeystoreBackend::delete_public_key(std::string_view account, std::string_
   return {};
 }
 
-}  // namespace recvault::control
+}  // namespace recvault::daemon
