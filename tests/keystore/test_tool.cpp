@@ -111,3 +111,50 @@ TEST_CASE("recvault-keystore: clear errors for a bad master key file and a corru
   CHECK(corrupt.output.find("corrupt") != std::string::npos);
   CHECK(run("check --store " + quote(store)).status != 0);  // no master key given
 }
+
+TEST_CASE("recvault-keystore: migrate LMDB -> etcd -> LMDB, check and backup on etcd", "[tool][etcd]") {
+  TempDir dir;
+  const std::string mk = (dir / "master.key").string();
+  REQUIRE(run("init-master-key " + quote(mk)).status == 0);
+  const std::string store = (dir / "store").string();
+  {
+    auto s = Store::open(store, MasterKey::load_file(mk).value()).value();
+    REQUIRE(s->update_config("acct", req(true, kKey1, "salt_value_1")));
+    REQUIRE(s->update_config("acct", req(true, kKey2)));
+    REQUIRE(s->update_config("other", req(true, kKey3)));
+    REQUIRE(s->add_public_key("acct", "-----BEGIN PGP PUBLIC KEY BLOCK-----\n...", "ABCD"));
+  }
+  const std::string etcd = " --etcd " + test_etcd().endpoints().front() + " --prefix /tool-" +
+                           dir.path().filename().string() + "/ --master-key " + quote(mk);
+  Run to_etcd = run("migrate --to etcd --store " + quote(store) + etcd);
+  INFO(to_etcd.output);
+  REQUIRE(to_etcd.status == 0);
+  CHECK(to_etcd.output.find("migrated 2 accounts, 3 key versions (each verified), 1 public keys") !=
+        std::string::npos);
+  CHECK(run("migrate --to etcd --store " + quote(store) + etcd).status != 0);  // never merges into a store
+
+  Run check = run("check" + etcd);
+  INFO(check.output);
+  CHECK(check.status == 0);
+  CHECK(check.output.find("2 accounts, 3 key versions, 1 public keys: OK") != std::string::npos);
+  Run dump = run("dump-config --show-keys" + etcd + " acct");
+  REQUIRE(dump.status == 0);
+  CHECK(nlohmann::json::parse(dump.output).at("config").at("historical_keys").at("1") == kKey1);
+
+  const std::string bak = (dir / "etcd.bak").string();
+  Run backup = run("backup" + etcd + " " + quote(bak));
+  INFO(backup.output);
+  REQUIRE(backup.status == 0);
+  const std::string restored = (dir / "restored").string();
+  REQUIRE(run("restore " + quote(bak) + " --store " + quote(restored) + " --master-key " + quote(mk)).status == 0);
+  CHECK(run("check --store " + quote(restored) + " --master-key " + quote(mk)).status == 0);
+
+  const std::string back = (dir / "back").string();
+  Run to_lmdb = run("migrate --to lmdb --store " + quote(back) + etcd);
+  INFO(to_lmdb.output);
+  REQUIRE(to_lmdb.status == 0);
+  auto s = Store::open(back, MasterKey::load_file(mk).value()).value();
+  CHECK(s->get_config("acct").value()->key.view() == kKey2);
+  CHECK(s->get_config("other").value()->key.view() == kKey3);
+  CHECK(s->list_public_keys("acct").value().size() == 1);
+}

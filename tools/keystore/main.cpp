@@ -1,6 +1,7 @@
 // recvault-keystore: operator tool for the keystore (backup, restore, check,
-// dump-config, init-master-key). Never prints key material unless asked with
-// dump-config --show-keys.
+// dump-config, migrate, init-master-key), on an LMDB store (--store DIR) or a
+// cluster keystore on etcd (--etcd URL,... [--prefix P]). Never prints key
+// material unless asked with dump-config --show-keys.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -21,12 +22,47 @@ int fail(const recvault::Error& e) {
   return 1;
 }
 
-recvault::Result<std::unique_ptr<ks::Store>> open_store(const std::string& dir, const MasterSource& m) {
+// Where a store is: an LMDB directory or an etcd prefix.
+struct Location {
+  std::string dir;
+  std::vector<std::string> endpoints;
+  ks::EtcdOptions etcd;
+};
+
+void add_location_options(CLI::App* cmd, Location& l, bool store_required = false) {
+  auto* store = cmd->add_option("--store", l.dir, "LMDB keystore directory");
+  auto* etcd = cmd->add_option("--etcd", l.endpoints, "etcd endpoints (http(s)://host:port), comma-separated")
+                   ->delimiter(',');
+  cmd->add_option("--prefix", l.etcd.prefix, "etcd key prefix (default /recvault/)");
+  cmd->add_option("--etcd-ca", l.etcd.ca_file, "CA file for the etcd members' TLS certificates");
+  cmd->add_option("--etcd-cert", l.etcd.cert_file, "TLS client certificate for etcd");
+  cmd->add_option("--etcd-key", l.etcd.key_file, "TLS client key for etcd");
+  if (store_required) {
+    store->required();
+  } else {
+    store->excludes(etcd);
+    etcd->excludes(store);
+  }
+}
+
+recvault::Result<std::unique_ptr<ks::Store>> open_at(const Location& l, const MasterSource& m, bool read_only,
+                                                     bool use_etcd) {
   auto master = m.load();
   RV_TRY(master);
   ks::StoreOptions o;
-  o.read_only = true;
-  return ks::Store::open(dir, std::move(master).value(), o);
+  o.read_only = read_only;
+  if (!use_etcd) {
+    if (l.dir.empty()) return recvault::make_error(recvault::Errc::invalid_argument, "give --store DIR or --etcd URL,...");
+    return ks::Store::open(l.dir, std::move(master).value(), o);
+  }
+  ks::EtcdOptions e = l.etcd;
+  e.endpoints = l.endpoints;
+  e.watch = false;  // one-shot: the prefix is read once
+  return ks::Store::open_etcd(e, std::move(master).value(), o);
+}
+
+recvault::Result<std::unique_ptr<ks::Store>> open_store(const Location& l, const MasterSource& m) {
+  return open_at(l, m, true, !l.endpoints.empty());
 }
 
 void add_master_options(CLI::App* cmd, MasterSource& m) {
@@ -41,11 +77,12 @@ int main(int argc, char** argv) {
   CLI::App app{"recvault keystore maintenance"};
   app.require_subcommand(1);
   MasterSource master;
-  std::string store_dir, out, backup_file, account;
+  Location where;
+  std::string store_dir, out, backup_file, account, to;
   bool force = false, show_keys = false;
 
-  auto* backup = app.add_subcommand("backup", "consistent online copy of a keystore into a new file");
-  backup->add_option("--store", store_dir, "keystore directory")->required();
+  auto* backup = app.add_subcommand("backup", "consistent online copy of a keystore into a new (LMDB) file");
+  add_location_options(backup, where);
   backup->add_option("output", out, "backup file to create (must not exist)")->required();
   add_master_options(backup, master);
 
@@ -56,11 +93,18 @@ int main(int argc, char** argv) {
   add_master_options(restore, master);
 
   auto* check = app.add_subcommand("check", "verify every record of a keystore");
-  check->add_option("--store", store_dir, "keystore directory")->required();
+  add_location_options(check, where);
   add_master_options(check, master);
 
+  auto* migrate = app.add_subcommand("migrate", "copy every record between an LMDB store and etcd, verifying each");
+  add_location_options(migrate, where, true);
+  migrate->add_option("--to", to, "direction: \"etcd\" (LMDB -> etcd) or \"lmdb\" (etcd -> a new LMDB store)")
+      ->required()
+      ->check(CLI::IsMember({"etcd", "lmdb"}));
+  add_master_options(migrate, master);
+
   auto* dump = app.add_subcommand("dump-config", "print an account's configuration");
-  dump->add_option("--store", store_dir, "keystore directory")->required();
+  add_location_options(dump, where);
   dump->add_option("account", account, "account id")->required();
   dump->add_flag("--show-keys", show_keys, "include key material (the API's response shape)");
   add_master_options(dump, master);
@@ -82,7 +126,26 @@ int main(int argc, char** argv) {
     std::cout << "restored " << backup_file << " into " << store_dir << "\n";
     return 0;
   }
-  auto store = open_store(store_dir, master);
+  if (*migrate) {
+    if (where.endpoints.empty()) return fail(recvault::make_error(recvault::Errc::invalid_argument, "migrate needs --etcd"));
+    const bool to_etcd = to == "etcd";
+    auto from = open_at(where, master, true, !to_etcd);
+    if (!from) return fail(from.error());
+    auto dest = open_at(where, master, false, to_etcd);
+    if (!dest) return fail(dest.error());
+    auto n = (*from)->copy_into(**dest);
+    if (!n) return fail(n.error());
+    auto r = (*dest)->check();
+    if (!r) return fail(r.error());
+    if (!r->ok()) {
+      for (const auto& p : r->problems) std::cout << "problem: " << p << "\n";
+      return 2;
+    }
+    std::cout << "migrated " << r->accounts << " accounts, " << *n << " key versions (each verified), "
+              << r->public_keys << " public keys to " << (to_etcd ? "etcd" : where.dir) << "\n";
+    return 0;
+  }
+  auto store = open_store(where, master);
   if (!store) return fail(store.error());
   if (*backup) {
     if (auto s = (*store)->backup(out); !s) return fail(s.error());
