@@ -118,3 +118,45 @@ TEST_CASE("the embedded demo configuration parses", "[config]") {
   CHECK(c->backing_dir == "/tmp/demo/backing");
   CHECK(c->jwt_hs256_secret_file == "/tmp/demo/jwt.secret");
 }
+
+TEST_CASE("[keystore] backend = \"etcd\": the example of docs/CLUSTER.md parses", "[config][etcd]") {
+  std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/docs/CLUSTER.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto start = doc.find("```toml\n");
+  REQUIRE(start != std::string::npos);
+  const auto end = doc.find("```", start + 8);
+  auto c = parse_config(doc.substr(start + 8, end - start - 8), "/etc/recvault");
+  INFO((c ? std::string() : c.error().message));
+  REQUIRE(c.ok());
+  CHECK(c->keystore_backend == "etcd");
+  CHECK(c->etcd.endpoints.size() == 3);
+  CHECK(c->etcd.prefix == "/recvault/");
+  CHECK(c->etcd.ca_file == "/etc/recvault/etcd-ca.pem");
+  CHECK(c->etcd.key_file == "/etc/recvault/etcd-client.key");
+  CHECK(c->etcd.request_timeout.count() == 5000);
+  auto lmdb = parse_config(kMinimal, "/");
+  REQUIRE(lmdb.ok());
+  CHECK(lmdb->keystore_backend == "lmdb");
+}
+
+TEST_CASE("[keystore] etcd settings: every mistake is a clear error", "[config][etcd]") {
+  auto bad = [](const std::string& lines) {
+    auto c = parse_config("[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n"
+                          "master_key_file = \"/mk\"\n" + lines, "/");
+    return c ? std::string() : c.error().message;
+  };
+  CHECK(bad("backend = \"zookeeper\"\n").find("backend must be") != std::string::npos);
+  CHECK(bad("backend = \"etcd\"\n").find("needs endpoints") != std::string::npos);
+  CHECK(bad("endpoints = [\"http://e:2379\"]\n").find("backend is not") != std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = [\"e:2379\"]\n").find("http://") != std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = \"http://e:2379\"\n").find("array") != std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\nprefix = \"recvault\"\n").find("prefix") !=
+        std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\ncert_file = \"/c\"\n").find("together") !=
+        std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\nrequest_timeout_ms = 1\n").find("timeout") !=
+        std::string::npos);
+  CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\n").empty());
+}
