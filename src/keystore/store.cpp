@@ -85,7 +85,11 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
   Impl* i = impl_.get();
   impl_->engine->start_watch([i](std::string_view account) { i->bump_generation(account); });
 }
-Store::~Store() = default;
+// The engine first: its watch thread reports into generations, which Impl
+// would otherwise destroy before it.
+Store::~Store() {
+  if (impl_) impl_->engine.reset();
+}
 const std::filesystem::path& Store::path() const noexcept { return impl_->dir; }
 StoreInfo Store::info() const { return impl_->engine->info(); }
 
