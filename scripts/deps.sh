@@ -9,7 +9,7 @@ packages=(
   libtomlplusplus-dev catch2 nlohmann-json3-dev libmicrohttpd-dev
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
   attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
-  rsync sox etcd-server etcd-client
+  rsync sox etcd-server etcd-client openssl
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
   packages+=(gocryptfs)

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -57,9 +58,34 @@ inline bool port_open(int port) {
   return ok;
 }
 
+// Client TLS for the members (https client URLs, client certificates
+// required): PEM files made by make_test_pki().
+struct EtcdTls {
+  std::string ca, server_cert, server_key, client_cert, client_key;
+};
+
+// A throwaway CA, a server certificate for 127.0.0.1 and a client
+// certificate, with the openssl command line, under `dir`.
+inline EtcdTls make_test_pki(const std::filesystem::path& dir) {
+  const std::string d = dir.string();
+  const std::string cmd =
+      "cd '" + d + "' && "
+      "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca && "
+      "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+      "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext && "
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 "
+      "-extfile server.ext && "
+      "openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=recvault && "
+      "printf 'extendedKeyUsage=clientAuth\n' > client.ext && "
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 "
+      "-extfile client.ext";
+  if (std::system(("(" + cmd + ") >/dev/null 2>&1").c_str()) != 0) throw std::runtime_error("openssl failed in " + d);
+  return {d + "/ca.pem", d + "/server.pem", d + "/server.key", d + "/client.pem", d + "/client.key"};
+}
+
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members = 1) {
+  explicit EtcdCluster(int members = 1, std::optional<EtcdTls> tls = std::nullopt) : tls_(std::move(tls)) {
     const char* bin = std::getenv("RECVAULT_ETCD");
     binary_ = bin != nullptr && *bin != '\0' ? bin : "etcd";
     for (int i = 0; i < members; ++i) members_.push_back({free_loopback_port(), free_loopback_port(), -1});
@@ -73,7 +99,9 @@ class EtcdCluster {
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
   int size() const { return static_cast<int>(members_.size()); }
-  std::string endpoint(int i) const { return "http://127.0.0.1:" + std::to_string(members_[i].client_port); }
+  std::string endpoint(int i) const {
+    return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(members_[i].client_port);
+  }
   std::vector<std::string> endpoints() const {
     std::vector<std::string> out;
     for (int i = 0; i < size(); ++i) out.push_back(endpoint(i));
@@ -115,7 +143,8 @@ class EtcdCluster {
   }
 
   bool healthy(int i) const {
-    const std::string cmd = "curl -s -m 2 " + endpoint(i) + "/health";
+    std::string cmd = "curl -s -m 2 " + endpoint(i) + "/health";
+    if (tls_) cmd += " --cacert " + tls_->ca + " --cert " + tls_->client_cert + " --key " + tls_->client_key;
     FILE* p = ::popen(cmd.c_str(), "r");
     if (p == nullptr) return false;
     char buf[256] = {};
@@ -160,6 +189,12 @@ class EtcdCluster {
                                      "--unsafe-no-fsync",
                                      "--max-request-bytes", "4194304",
                                      "--log-level", "warn"};
+    if (tls_) {
+      for (const std::string& a : std::vector<std::string>{"--cert-file", tls_->server_cert, "--key-file",
+                                                           tls_->server_key, "--trusted-ca-file", tls_->ca,
+                                                           "--client-cert-auth"})
+        args.push_back(a);
+    }
     const std::string logfile = (dir_ / ("member" + std::to_string(i) + ".log")).string();
     pid_t pid = ::fork();
     if (pid < 0) throw std::runtime_error("fork");
@@ -180,6 +215,7 @@ class EtcdCluster {
     m.pid = pid;
   }
 
+  std::optional<EtcdTls> tls_;
   TempDir dir_;
   std::string binary_;
   std::vector<Member> members_;

@@ -219,6 +219,31 @@ TEST_CASE("etcd: one member of three down changes nothing; all down keeps reads,
   }
 }
 
+TEST_CASE("etcd: TLS with client certificates (ca_file, cert_file, key_file)", "[etcd][tls]") {
+  TempDir pki;
+  const auto tls = recvault::test::make_test_pki(pki.path());
+  EtcdCluster etcd(1, tls);
+  EtcdOptions o = options_for(etcd, "/recvault/");
+  REQUIRE(o.endpoints.front().starts_with("https://"));
+  o.ca_file = tls.ca;
+  o.cert_file = tls.client_cert;
+  o.key_file = tls.client_key;
+  auto s = Store::open_etcd(o, test_master());
+  INFO((s ? std::string() : s.error().message));
+  REQUIRE(s);
+  REQUIRE((*s)->update_config("acct", req(true, kKey1)));
+  CHECK(version_on(**s, "acct") == 1);
+
+  EtcdOptions no_cert = o;
+  no_cert.cert_file.clear();
+  no_cert.key_file.clear();
+  auto refused = Store::open_etcd(no_cert, test_master());
+  CHECK_FALSE(refused);
+  EtcdOptions no_ca = o;
+  no_ca.ca_file.clear();  // the system CAs do not know the test CA
+  CHECK_FALSE(Store::open_etcd(no_ca, test_master()));
+}
+
 TEST_CASE("etcd: a store cannot be opened while etcd is down (the daemon does not start)", "[etcd][failures]") {
   EtcdOptions o;
   o.endpoints = {"http://127.0.0.1:" + std::to_string(recvault::test::free_loopback_port())};
