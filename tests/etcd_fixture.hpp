@@ -119,6 +119,14 @@ class EtcdCluster {
     ::waitpid(m.pid, &status, 0);
     m.pid = -1;
   }
+  // SIGSTOP: the member keeps its connections open and answers nothing (as
+  // when it is cut off); SIGCONT resumes it.
+  void pause(int i) {
+    if (members_[i].pid > 0) ::kill(-members_[i].pid, SIGSTOP);
+  }
+  void resume(int i) {
+    if (members_[i].pid > 0) ::kill(-members_[i].pid, SIGCONT);
+  }
   void kill_all() {
     for (int i = 0; i < size(); ++i) kill(i);
   }

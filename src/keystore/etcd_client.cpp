@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,8 @@ namespace recvault::keystore::etcd {
 namespace {
 
 using json = nlohmann::json;
+
+constexpr std::chrono::seconds kProbeInterval{2};
 
 std::string b64(std::string_view s) {
   return base64_encode({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
@@ -161,8 +164,14 @@ Result<std::string> Client::post(const std::string& path, const std::string& bod
     last_error = endpoint + ": " + curl_easy_strerror(rc);
     curl_off_t connected = 0;
     curl_easy_getinfo(curl.get(), CURLINFO_CONNECT_TIME_T, &connected);
-    // A timeout after connecting may have reached etcd: never resend it.
-    if (!not_sent(rc) && !(rc == CURLE_OPERATION_TIMEDOUT && connected == 0)) break;
+    // A timeout after connecting may have reached etcd: never resend it here
+    // (the caller decides), but the next request goes to the next member:
+    // this one may hang (stopped, cut off from the majority).
+    if (!not_sent(rc) && !(rc == CURLE_OPERATION_TIMEDOUT && connected == 0)) {
+      std::lock_guard lock(mutex_);
+      if (preferred_ == index) preferred_ = (index + 1) % n;
+      break;
+    }
   }
   return make_error(Errc::unavailable, "etcd is unreachable (" + last_error + ")");
 }
@@ -312,6 +321,28 @@ size_t watch_body(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
+Status Client::probe(const std::string& endpoint, const std::string& key, const std::string& range_end) {
+  const json req = {{"key", b64(key)}, {"range_end", b64(range_end)}, {"count_only", true}};
+  const std::string body = req.dump();
+  std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
+  if (!curl) return make_error(Errc::internal, "cannot create a libcurl handle");
+  std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Content-Type: application/json"));
+  std::string response;
+  configure(curl.get(), options_, endpoint + "/v3/kv/range", static_cast<long>(options_.request_timeout.count()));
+  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
+  const CURLcode rc = curl_easy_perform(curl.get());
+  if (rc != CURLE_OK)
+    return make_error(Errc::unavailable, "etcd member " + endpoint + " does not answer: " + curl_easy_strerror(rc));
+  json j = json::parse(response, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, "etcd member " + endpoint + " answered non-JSON");
+  if (auto e = etcd_error(j)) return *e;
+  return {};
+}
+
 void Client::interrupt_watch() {
   interrupted_ = true;
   std::lock_guard lock(watch_mutex_);
@@ -358,6 +389,7 @@ Status Client::watch(const std::string& key, const std::string& range_end, std::
   Status result;
   CURLcode done = CURLE_OK;
   bool finished = false;
+  auto last_probe = std::chrono::steady_clock::now();
   while (!interrupted_ && !finished) {
     int running = 0;
     if (curl_multi_perform(multi.get(), &running) != CURLM_OK) {
@@ -373,13 +405,27 @@ Status Client::watch(const std::string& key, const std::string& range_end, std::
     }
     if (finished || running == 0) break;
     curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);
+    // A member that hangs (stopped, cut off from the majority) keeps the
+    // stream open and silent: ask it a linearizable question every few
+    // seconds; no answer ends the watch, and the caller moves on.
+    if (st.created && std::chrono::steady_clock::now() - last_probe > kProbeInterval) {
+      last_probe = std::chrono::steady_clock::now();
+      if (auto alive = probe(endpoint, key, range_end); !alive) {
+        result = std::move(alive);
+        break;
+      }
+    }
   }
   {
     std::lock_guard lock(watch_mutex_);
     watch_multi_ = nullptr;
   }
   curl_multi_remove_handle(multi.get(), curl.get());
-  if (!result) return result;
+  if (!result) {
+    std::lock_guard lock(mutex_);
+    if (preferred_ == index) preferred_ = (index + 1) % options_.endpoints.size();
+    return result;
+  }
   if (interrupted_) return {};
   if (st.failed) return *st.failed;
   if (done != CURLE_OK) {

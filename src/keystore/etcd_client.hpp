@@ -3,8 +3,10 @@
 //
 // Keys and values are raw bytes here; the gateway's base64 and int64-as-string
 // encodings stay inside etcd_client.cpp. Endpoints are tried in turn: a request
-// moves to the next endpoint only when the connection could not be made (the
-// request was certainly not sent), so a transaction is never sent twice.
+// moves on to the next endpoint at once only when the connection could not be
+// made (the request was certainly not sent), so this layer never sends a
+// transaction twice; after any other failure the next request starts with
+// the next endpoint.
 //
 // Errors: Errc::unavailable when no endpoint answers or a request times out
 // (the message names the endpoints, never a value); Errc::internal for an
@@ -91,7 +93,8 @@ class Client {
                         const std::vector<Range>& refresh);
 
   // Streams changes of [key, range_end) from `start_revision` until the stream
-  // breaks, etcd cancels it (Errc::not_found when `start_revision` was
+  // breaks, the member stops answering a linearizable read (asked every 2 s:
+  // a hung member keeps a stream open and silent), etcd cancels it (Errc::not_found when `start_revision` was
   // compacted away) or interrupt_watch() is called (returns ok). `on_created`
   // runs once the watch is established; `on_events` for each batch with the
   // batch's revision.
@@ -104,8 +107,9 @@ class Client {
   const EtcdOptions& options() const noexcept { return options_; }
 
  private:
-  struct Handle;
   Result<std::string> post(const std::string& path, const std::string& body);
+  // A linearizable count of [key, range_end) on `endpoint`: does it serve?
+  Status probe(const std::string& endpoint, const std::string& key, const std::string& range_end);
 
   EtcdOptions options_;
   std::mutex mutex_;          // guards preferred_

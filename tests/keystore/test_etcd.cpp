@@ -190,6 +190,16 @@ TEST_CASE("etcd: one member of three down changes nothing; all down keeps reads,
     CHECK(b->update_config("other", req(true, kKey3)));
   }
 
+  SECTION("one member hangs (stopped: connections open, no answers)") {
+    etcd.pause(0);
+    auto rotated = a->update_config("acct", req(true, kKey2));
+    INFO((rotated ? std::string() : rotated.error().message));
+    REQUIRE(rotated);
+    CHECK(eventually([&] { return version_on(*b, "acct") == 2; }));
+    CHECK(b->update_config("other", req(true, kKey3)));
+    etcd.resume(0);
+  }
+
   SECTION("all down, then back") {
     REQUIRE(cache_b.current("acct"));
     etcd.kill_all();
