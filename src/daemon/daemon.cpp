@@ -37,7 +37,7 @@ control::ServerOptions control_options(const Config& c) {
   return o;
 }
 
-fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer) {
+fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer, fuse::DirectoryKeyPolicy* keys) {
   fuse::FsOptions o;
   o.backing_dir = config.backing_dir;
   o.chunk_size = config.chunk_size;
@@ -56,6 +56,7 @@ fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer) {
     return fuse::AccountLimits{owner.quota_bytes, owner.refuse_unconfigured};
   };
   o.sealer = sealer;
+  o.directory_keys = keys;
   o.waits_per_account = std::max(1u, config.max_threads / 4);
   return o;
 }
@@ -93,6 +94,7 @@ struct Daemon::Parts {
   std::unique_ptr<keystore::Store> store;
   std::unique_ptr<keystore::KeyCache> keys;
   std::unique_ptr<pgp::Sealer> sealer;
+  std::unique_ptr<DirectoryKeys> directory_keys;
   std::unique_ptr<fuse::Filesystem> fs;
   std::unique_ptr<KeystoreBackend> keystore_backend;
   std::unique_ptr<PgpAwareBackend> backend;
@@ -174,7 +176,9 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   }
   p->sealer = std::move(sealer).value();
 
-  p->fs = std::make_unique<fuse::Filesystem>(filesystem_options(c, p->sealer.get()), *p->keys);
+  p->directory_keys = std::make_unique<DirectoryKeys>(c.backing_dir, p->sealer.get());
+  p->fs = std::make_unique<fuse::Filesystem>(filesystem_options(c, p->sealer.get(), p->directory_keys.get()),
+                                             *p->keys);
   if (auto st = p->fs->open_backing(); !st) {
     why = {kExitConfig, st.error().message};
     return nullptr;
@@ -187,7 +191,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
     }
   }
   p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
-  p->backend = std::make_unique<PgpAwareBackend>(*p->keystore_backend, *p->fs, p->sealer.get());
+  p->backend = std::make_unique<PgpAwareBackend>(*p->keystore_backend, *p->directory_keys, p->sealer.get());
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 

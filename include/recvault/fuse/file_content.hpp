@@ -1,12 +1,19 @@
 // FileContent: the plaintext content of one regular file while it is open,
-// shared by every handle on that inode.
+// shared by every handle on that inode. All members lock internally and may
+// be called from any FUSE thread.
 //
-// Encrypted files go through format::EncryptedFile; files written while the
-// account had encryption disabled are passed through byte for byte; files
-// sealed to a client's OpenPGP key (kind pgp, docs/OPENPGP.md) are an
-// append-only stream into GPGME while open (unreadable) and read-only
-// ciphertext once sealed. All members lock internally and may be called from
-// any FUSE thread.
+// One state per kind of content, each a type of its own (State below):
+//
+//   Plain      written while the account had encryption off: bytes as they are
+//   Encrypted  format::EncryptedFile (docs/FORMAT.md)
+//   Sealing    an OpenPGP message being written (docs/OPENPGP.md): an
+//              append-only stream into GPGME, unreadable
+//   SealedPgp  a complete OpenPGP message: read-only ciphertext
+//
+//   start_new, restart ──► Plain | Encrypted | Sealing   (the account's config, the directory key)
+//   open_existing      ──► Plain | Encrypted | SealedPgp (an OpenPGP message is never resumed)
+//   Sealing ──seal()──► SealedPgp
+//   restart (O_TRUNC) from Plain, Encrypted or Sealing starts again; SealedPgp refuses it.
 #pragma once
 
 #include <sys/stat.h>
@@ -14,29 +21,19 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
+#include <variant>
 
 #include "recvault/format/encrypted_file.hpp"
+#include "recvault/fuse/placement.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/sys/fd.hpp"
+#include "recvault/util/mutex.hpp"
 
 namespace recvault::fuse {
-
-// Where a new recording is created: what may seal it to an OpenPGP key, and
-// the key its directory chooses ("" = none; it takes precedence over the
-// account's public_key_id).
-struct Placement {
-  pgp::Sealer* sealer = nullptr;
-  std::string dir_public_key_id;
-  // An account without any configuration gets no unencrypted recordings:
-  // creating one fails (Errc::not_permitted) instead.
-  bool refuse_unconfigured = false;
-};
 
 class FileContent {
  public:
@@ -52,7 +49,7 @@ class FileContent {
                                                         keystore::KeyCache& keys, std::uint32_t chunk_size,
                                                         const Placement& where = {});
 
-  Kind kind() const noexcept { return kind_; }
+  Kind kind() const noexcept { return kind_.load(std::memory_order_relaxed); }
   std::uint64_t size();
   Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
   // The chunk that a read of [offset, offset + length) has to decrypt whole
@@ -105,8 +102,9 @@ class FileContent {
  private:
   explicit FileContent(sys::UniqueFd fd);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
-               const Placement& where);
-  Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
+               const Placement& where) RV_REQUIRES(m_);
+  Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where)
+      RV_REQUIRES(m_);
   // Plain files: a write that would make the file start with the format's
   // magic is refused (Errc::invalid_argument), since a file that starts
   // with it is always read as encrypted (format::detect).
@@ -115,16 +113,30 @@ class FileContent {
   // Exclusive for everything that changes state; shared for the reads that
   // need none (whole chunks before the tail), so readahead requests of one
   // file decrypt in parallel.
-  std::shared_mutex m_;
+  // Lock order (docs/ARCHITECTURE.md "Locks"): after Inode::m.
+  SharedMutex m_;
   sys::UniqueFd fd_;
-  Kind kind_ = Kind::plain;
-  std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
-  std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
-  std::atomic<bool> may_seal_{false};           // see seal()
-  std::atomic<std::int64_t> allocated_{0};      // see allocation_change()
-  std::optional<std::array<struct timespec, 2>> pinned_;  // see pin_times(); guarded by m_
-  void unpin_locked() noexcept { pinned_.reset(); }
-  void restore_pinned_locked() noexcept;
+  struct Plain {};
+  struct Encrypted {
+    std::unique_ptr<format::EncryptedFile> file;
+  };
+  struct Sealing {
+    std::shared_ptr<pgp::SealStream> stream;
+  };
+  struct SealedPgp {};
+  using State = std::variant<Plain, Encrypted, Sealing, SealedPgp>;
+  State state_ RV_GUARDED_BY(m_);
+  // The kind of state_, readable without m_ (it changes only at
+  // start_new/open_existing/restart; Sealing and SealedPgp are both pgp).
+  std::atomic<Kind> kind_{Kind::plain};
+  void enter(State next) RV_REQUIRES(m_);
+  format::EncryptedFile* encrypted() RV_REQUIRES_SHARED(m_);
+  std::shared_ptr<pgp::SealStream> stream() RV_REQUIRES_SHARED(m_);
+  std::atomic<bool> may_seal_{false};                              // see seal()
+  std::atomic<std::int64_t> allocated_{0};                         // see allocation_change()
+  std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
+  void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }
+  void restore_pinned_locked() noexcept RV_REQUIRES(m_);
 };
 
 // Plaintext size of a backing file that is not open, from its header alone
