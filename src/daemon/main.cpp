@@ -20,10 +20,7 @@
 #include "recvault/keystore/store.hpp"
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/util/log.hpp"
-
-#ifndef RECVAULT_VERSION
-#define RECVAULT_VERSION "unknown"
-#endif
+#include "recvault/util/version.hpp"
 
 namespace {
 
@@ -92,7 +89,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "override [log] level: debug, info, warn, error");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
-  app.set_version_flag("--version", RECVAULT_VERSION);
+  app.set_version_flag("--version", std::string("recvaultd ") + recvault::version());
   CLI11_PARSE(app, argc, argv);
 
   daemon::harden_process();
@@ -172,7 +169,7 @@ int main(int argc, char** argv) {
       accounts[account] = {{"used_bytes", fs.quotas().used(account)},
                            {"quota_bytes", config.owner_of(account).quota_bytes}};
     }
-    return nlohmann::json{{"version", RECVAULT_VERSION},
+    return nlohmann::json{{"version", recvault::version()},
                           {"uptime_seconds", up.count()},
                           {"mount_point", config.mount_point.string()},
                           {"key_derivations", keys.derivations()},

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "recvault/util/version.hpp"
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/util/encoding.hpp"
@@ -287,6 +288,7 @@ int run(int argc, char** argv) {
   o.account = env_or("RECVAULT_ACCOUNT", "");
   CLI::App app{"recvaultctl: manage recvault encryption keys over the control socket"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("recvaultctl ") + recvault::version());
   app.fallthrough();  // global options may follow the subcommand
   app.option_defaults()->always_capture_default();
   app.add_option("--socket", o.socket, "control socket (env RECVAULT_SOCKET)");
