@@ -14,6 +14,7 @@
 #include "recvault/daemon/config.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
 #include "recvault/daemon/runtime.hpp"
+#include "daemon_metrics.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/master_key.hpp"
@@ -118,7 +119,9 @@ int main(int argc, char** argv) {
   if (!master) return fail(kExitKeystore, master.error().message);
   auto store = keystore::Store::open(config.keystore_dir, std::move(master).value());
   if (!store) return fail(kExitKeystore, "keystore " + config.keystore_dir.string() + ": " + store.error().message);
+  daemon::DaemonMetrics metrics;
   keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
+  keys.set_store_timer(metrics.store_timer());
 
   // Client OpenPGP keys: public keys only, imported from the keystore on demand.
   pgp::SealOptions seal_options;
@@ -152,7 +155,9 @@ int main(int argc, char** argv) {
   };
   fs_options.sealer = sealer->get();
   fs_options.waits_per_account = std::max(1u, config.max_threads / 4);
+  fs_options.metrics = &metrics.fs();
   fuse::Filesystem fs(fs_options, keys);
+  metrics.watch(fs, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
   if (demo_dir.empty()) warn_if_sharing_a_disk(config);
   for (const auto& [account, owner] : config.owners) {
@@ -176,10 +181,20 @@ int main(int argc, char** argv) {
                           {"backing_free_bytes", free_bytes(config.backing_dir)},
                           {"accounts", accounts}};
   };
+  server_options.metrics = [&metrics](const control::Principal& caller) { return metrics.render(&caller); };
+  server_options.observe = metrics.request_observer();
   control::KeystoreBackend keystore_backend(**store);
-  daemon::PgpAwareBackend backend(keystore_backend, fs, sealer->get());
+  daemon::TimedBackend timed_backend(keystore_backend, metrics);
+  daemon::PgpAwareBackend backend(timed_backend, fs, sealer->get());
   control::Server server(std::move(server_options), backend);
   if (auto st = server.start(); !st) return fail(kExitControl, "control socket: " + st.error().message);
+  daemon::MetricsListener metrics_listener;
+  if (!config.metrics_listen.empty()) {
+    auto address = daemon::parse_listen_address(config.metrics_listen).value();  // checked by the config
+    if (auto st = metrics_listener.start(address, metrics); !st) return fail(kExitConfig, "[metrics] " + st.error().message);
+    log::info("metrics at http://" + (address.ipv6 ? "[" + address.host + "]" : address.host) + ":" +
+              std::to_string(metrics_listener.port()) + "/metrics");
+  }
 
   daemon::MountHooks hooks;
   hooks.on_ready = [&] {
@@ -188,6 +203,7 @@ int main(int argc, char** argv) {
     if (background) background->ready();
   };
   int rc = daemon::run_mount(config, fs, hooks);
+  metrics_listener.stop();
   server.stop();
   return rc;
 }

@@ -267,6 +267,7 @@ void Filesystem::flusher_loop() {
   std::unique_lock lock(flusher_mutex_);
   while (!flusher_cv_.wait_for(lock, options_.tail_flush_interval, [this] { return flusher_stop_; })) {
     lock.unlock();
+    const auto pass_started = std::chrono::steady_clock::now();
     std::vector<std::shared_ptr<FileContent>> snapshot;
     {
       std::lock_guard open_lock(open_mutex_);
@@ -276,6 +277,8 @@ void Filesystem::flusher_loop() {
       if (!c->dirty()) continue;
       if (auto st = c->flush(); !st) log::error("tail flush failed: " + st.error().message);
     }
+    snapshot.clear();
+    if (options_.metrics) options_.metrics->tail_flush_pass(std::chrono::steady_clock::now() - pass_started);
     lock.lock();
   }
 }
@@ -308,6 +311,20 @@ std::string current_path(int fd) {
 }
 
 }  // namespace
+
+std::map<std::string, Filesystem::OpenCount> Filesystem::open_per_account() {
+  std::map<std::string, OpenCount> open;
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, node] : inodes_) {
+    if (node->type != S_IFREG) continue;
+    std::lock_guard content_lock(node->m);
+    if (!node->content) continue;
+    auto& count = open[node->account];
+    ++count.files;
+    if (node->content->sealing()) ++count.sealing;
+  }
+  return open;
+}
 
 std::vector<std::string> Filesystem::open_paths() {
   const std::string base = current_path(root_.fd.get());

@@ -129,6 +129,7 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   const std::size_t at = std::min(static_cast<std::size_t>(offset - chunk->offset), plain.size());
   const std::size_t len = std::min(size, plain.size() - at);
   fuse_reply_buf(req, reinterpret_cast<const char*>(plain.data() + at), len);
+  if (fs.metrics()) fs.metrics()->read(node.account, len);
   // After the reply: until then the kernel holds the asked pages locked.
   fs.fill_page_cache(ino, chunk->offset, plain.first(at));
   fs.fill_page_cache(ino, chunk->offset + at + len, plain.subspan(at + len));
@@ -251,7 +252,11 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   attach(fs, node, shared, fi, writer);
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
-  if (fuse_reply_create(req, &e, fi) != 0) detach(fs, node, fi);
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    detach(fs, node, fi);
+  } else if (created && fs.metrics()) {
+    fs.metrics()->created(parent.account);
+  }
 }
 
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -325,6 +330,7 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
   }
   fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
   crypto::secure_wipe(buf.data(), *n);
+  if (fs.metrics()) fs.metrics()->read(fs.inode(ino).account, *n);
 }
 
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
@@ -362,6 +368,7 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
     return;
   }
   fuse_reply_write(req, size);
+  if (fs.metrics()) fs.metrics()->wrote(node.account, size);
 }
 
 void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
