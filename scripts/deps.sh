@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
   attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
   rsync sox
+  prometheus scdoc debhelper lintian fakeroot
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
   packages+=(gocryptfs)
