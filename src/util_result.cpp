@@ -18,6 +18,8 @@ const char* errc_name(Errc code) noexcept {
     case Errc::key_unavailable: return "key_unavailable";
     case Errc::conflict: return "conflict";
     case Errc::not_permitted: return "not_permitted";
+    case Errc::refused: return "refused";
+    case Errc::too_large: return "too_large";
     case Errc::internal: return "internal";
   }
   return "unknown";
@@ -30,8 +32,26 @@ int Error::to_errno() const noexcept {
     case Errc::invalid_argument: return EINVAL;
     case Errc::conflict: return EBUSY;
     case Errc::not_permitted: return EACCES;
+    case Errc::refused: return EPERM;
+    case Errc::too_large: return EFBIG;
     case Errc::unsupported: return EOPNOTSUPP;
     default: return EIO;  // integrity and key failures are EIO, never EPERM
+  }
+}
+
+bool is_integrity_failure(Errc code) noexcept {
+  switch (code) {
+    case Errc::wrong_key:
+    case Errc::tampered:
+    case Errc::truncated:
+    case Errc::not_recvault:
+    case Errc::unsupported:
+    case Errc::metadata_mismatch:
+    case Errc::key_unavailable:
+    case Errc::internal:
+      return true;
+    default:
+      return false;
   }
 }
 

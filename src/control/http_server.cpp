@@ -281,15 +281,13 @@ const Api* Server::api() const noexcept { return impl_->api.get(); }
 Status Server::start() {
   Impl& s = *impl_;
   if (s.daemon != nullptr) return make_error(Errc::conflict, "control server already running");
-  auto verifier = JwtVerifier::from_config(s.opts.auth);
-  if (!verifier) return std::move(verifier).error();
-  s.verifier = std::move(*verifier);
+  RV_ASSIGN(auto verifier, JwtVerifier::from_config(s.opts.auth));
+  s.verifier = std::move(verifier);
   if (s.opts.audit_log_path.empty()) {
     s.audit = AuditLog::disabled();
   } else {
-    auto audit = AuditLog::open(s.opts.audit_log_path, s.opts.audit_log_mode);
-    if (!audit) return std::move(audit).error();
-    s.audit = std::move(*audit);
+    RV_ASSIGN(auto audit, AuditLog::open(s.opts.audit_log_path, s.opts.audit_log_mode));
+    s.audit = std::move(audit);
   }
   s.api = std::make_unique<Api>(ApiContext{s.backend, s.verifier, *s.audit, s.opts.status, s.opts.validate_key,
                                                  s.opts.metrics, s.opts.observe});

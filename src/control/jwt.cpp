@@ -261,16 +261,14 @@ Result<JwtVerifier> JwtVerifier::from_config(const AuthConfig& config) {
   v.issuer_ = config.issuer;
   v.audience_ = config.audience;
   if (!config.hs256_secret_file.empty()) {
-    auto secret = read_hs256_secret_file(config.hs256_secret_file);
-    if (!secret) return std::move(secret).error();
-    RV_TRY(v.add_hs256_secret(std::move(*secret)));
+    RV_ASSIGN(auto secret, read_hs256_secret_file(config.hs256_secret_file));
+    RV_TRY(v.add_hs256_secret(std::move(secret)));
   }
   for (const auto& [alg, files] : {std::pair{JwtAlg::rs256, &config.rs256_public_keys},
                                    std::pair{JwtAlg::es256, &config.es256_public_keys}}) {
     for (const auto& file : *files) {
-      auto pem = read_file(file);
-      if (!pem) return std::move(pem).error();
-      auto st = v.add_public_key_pem(alg, *pem);
+      RV_ASSIGN(auto pem, read_file(file));
+      auto st = v.add_public_key_pem(alg, pem);
       if (!st) return make_error(st.error().code, file + ": " + st.error().message);
     }
   }

@@ -28,9 +28,8 @@ Result<nlohmann::json> KeystoreBackend::get_config(std::string_view account) {
 }
 
 Result<nlohmann::json> KeystoreBackend::update_config(std::string_view account, const nlohmann::json& request) {
-  auto parsed = keystore::parse_update_request(request);
-  if (!parsed) return std::move(parsed).error();
-  auto config = store_.update_config(account, *parsed);
+  RV_ASSIGN(auto parsed, keystore::parse_update_request(request));
+  auto config = store_.update_config(account, parsed);
   if (!config) return from_store(std::move(config).error());
   return keystore::to_json(*config);
 }
@@ -62,8 +61,7 @@ Result<PublicKeyRecord> KeystoreBackend::get_public_key(std::string_view account
 }
 
 Status KeystoreBackend::delete_public_key(std::string_view account, std::string_view id) {
-  auto record = get_public_key(account, id);
-  if (!record) return std::move(record).error();
+  RV_ASSIGN(auto record, get_public_key(account, id));
   auto st = store_.delete_public_key(id);
   if (!st) {
     if (st.error().code == Errc::not_found) return key_not_found();

@@ -56,14 +56,13 @@ Status clear_stale(const std::string& path, const sockaddr_un& addr) {
 
 Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const std::string& group,
                                     int backlog) {
-  auto addr = make_address(path);
-  if (!addr) return std::move(addr).error();
-  RV_TRY(clear_stale(path, *addr));
+  RV_ASSIGN(auto addr, make_address(path));
+  RV_TRY(clear_stale(path, addr));
   ListeningSocket sock;
   sock.fd = sys::UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!sock.fd.valid()) return sys_error("socket", errno);
   // Nobody can connect before listen(), so tightening the mode after bind is race-free.
-  if (::bind(sock.fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0)
+  if (::bind(sock.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     return sys_error("cannot bind " + path, errno);
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return sys_error("cannot stat " + path, errno);

@@ -131,9 +131,8 @@ int main(int argc, char** argv) {
   auto sealer = pgp::Sealer::open(
       config.gnupg_home,
       [&key_store](std::string_view id) -> Result<pgp::PublicKey> {
-        auto rec = key_store.get_public_key(id);
-        if (!rec) return std::move(rec).error();
-        return pgp::PublicKey{rec->id, rec->account, rec->armored, rec->fingerprint};
+        RV_ASSIGN(auto rec, key_store.get_public_key(id));
+        return pgp::PublicKey{rec.id, rec.account, rec.armored, rec.fingerprint};
       },
       seal_options);
   if (!sealer) return fail(kExitConfig, "[openpgp] " + sealer.error().message);

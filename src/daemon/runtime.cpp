@@ -42,8 +42,7 @@ Result<Config> prepare_demo(const std::filesystem::path& dir) {
     fs::create_directories(dir / sub, ec);
     if (ec) return make_error(Errc::io, "cannot create " + (dir / sub).string() + ": " + ec.message());
   }
-  auto master = keystore::load_or_create_master_key_file(dir / "master.key");
-  if (!master) return std::move(master).error();
+  RV_ASSIGN(auto master, keystore::load_or_create_master_key_file(dir / "master.key"));
   const fs::path secret = dir / "jwt.secret";
   if (!fs::exists(secret)) {
     std::vector<std::uint8_t> raw(32);

@@ -19,9 +19,8 @@ bool names_a_format_version(const std::string& v) {
 
 Result<Detected> detect(int fd) {
   std::uint8_t magic[sizeof kMagic] = {};
-  auto n = sys::pread_full(fd, magic, 0);
-  if (!n) return std::move(n).error();
-  if (has_magic(std::span(magic, *n))) return Detected{Detected::Kind::encrypted, {}};
+  RV_ASSIGN(auto n, sys::pread_full(fd, magic, 0));
+  if (has_magic(std::span(magic, n))) return Detected{Detected::Kind::encrypted, {}};
 
   auto fmt = sys::get_xattr(fd, xattr::format);
   if (!fmt || !fmt->has_value()) return Detected{};  // no xattrs (ENOTSUP, or copied without -X)
@@ -30,7 +29,7 @@ Result<Detected> detect(int fd) {
   if (!names_a_format_version(value)) return Detected{Detected::Kind::marked, value};
   // An empty file with encrypted-file xattrs: its creator died before the
   // header; nothing was ever written to it.
-  if (*n == 0) return Detected{};
+  if (n == 0) return Detected{};
   return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
 }
 

@@ -66,11 +66,10 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::create(int fd, const KeySp
   h.key_id = spec.key_id;
   h.salt = spec.salt;
   RV_TRY(crypto::random_bytes(h.file_id));
-  auto keys = derive_file_keys(*spec.key, h);
-  if (!keys) return std::move(keys).error();
-  h.key_check = keys->key_check;
+  RV_ASSIGN(auto keys, derive_file_keys(*spec.key, h));
+  h.key_check = keys.key_check;
 
-  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys).value()));
+  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys)));
   const std::vector<std::uint8_t> encoded = encode_header(f->header_);
   f->core_digest_ = crypto::sha256({std::span(encoded).first(f->header_.core_size())});
   f->codec_.set_core_digest(f->core_digest_);
@@ -82,9 +81,8 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::create(int fd, const KeySp
 
 Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyResolver& resolve) {
   std::vector<std::uint8_t> raw(kMaxHeaderBytes);
-  auto got = sys::pread_full(fd, raw, 0);
-  if (!got) return std::move(got).error();
-  raw.resize(*got);
+  RV_ASSIGN(auto got, sys::pread_full(fd, raw, 0));
+  raw.resize(got);
   auto hdr = decode_header(raw);
   if (!hdr) {
     // No header, but xattrs that say there should be one: the content was
@@ -101,24 +99,22 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyReso
   raw.resize(h.encoded_size());
   RV_TRY(check_xattrs(fd, h));
 
-  auto key = resolve(h);
-  if (!key) return std::move(key).error();
-  if (!*key) return make_error(Errc::key_unavailable, "no key for key_version " + std::to_string(h.key_version));
-  auto keys = derive_file_keys(**key, h);
-  if (!keys) return std::move(keys).error();
+  RV_ASSIGN(auto key, resolve(h));
+  if (!key) return make_error(Errc::key_unavailable, "no key for key_version " + std::to_string(h.key_version));
+  RV_ASSIGN(auto keys, derive_file_keys(*key, h));
 
   // Distinguish a wrong key from a tampered header: the key check value is
   // derived from the key; the MAC covers everything including the check value.
-  const auto mac = crypto::hmac_sha256(keys->header.span(), {std::span(raw).first(raw.size() - 32)});
+  const auto mac = crypto::hmac_sha256(keys.header.span(), {std::span(raw).first(raw.size() - 32)});
   const bool mac_ok = crypto::equal_ct(mac, h.mac);
-  const bool check_ok = crypto::equal_ct(keys->key_check, h.key_check);
+  const bool check_ok = crypto::equal_ct(keys.key_check, h.key_check);
   if (!mac_ok && !check_ok) {
     return make_error(Errc::wrong_key, "the key (or salt) for key_version " + std::to_string(h.key_version) +
                                            " does not open this file");
   }
   if (!mac_ok || !check_ok) return make_error(Errc::tampered, "header authentication failed");
 
-  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys).value()));
+  std::unique_ptr<EncryptedFile> f(new EncryptedFile(fd, std::move(h), std::move(keys)));
   f->core_digest_ = crypto::sha256({std::span(raw).first(f->header_.core_size())});
   f->codec_.set_core_digest(f->core_digest_);
   RV_TRY(f->load_last_record());
@@ -128,13 +124,12 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyReso
 // Finds and authenticates the last record, which fixes the plaintext size and
 // tells a sealed file from an unterminated one.
 Status EncryptedFile::load_last_record() {
-  auto length = sys::file_size(fd_);
-  if (!length) return std::move(length).error();
+  RV_ASSIGN(auto length, sys::file_size(fd_));
   const std::uint64_t hlen = header_.encoded_size();
-  if (*length < hlen) return make_error(Errc::tampered, "file is shorter than its header");
+  if (length < hlen) return make_error(Errc::tampered, "file is shorter than its header");
   const std::uint64_t c = header_.chunk_size();
   const std::uint64_t full_record = record_size(header_.algorithm, c);
-  const std::uint64_t payload = *length - hlen;
+  const std::uint64_t payload = length - hlen;
   std::uint64_t full = payload / full_record, rem = payload % full_record;
 
   if (rem == 0 && full == 0) {  // no records at all
@@ -149,9 +144,8 @@ Status EncryptedFile::load_last_record() {
   std::uint64_t stored = rem == 0 ? full_record : rem;
 
   std::vector<std::uint8_t> record(stored);
-  auto n = sys::pread_full(fd_, record, record_offset(index));
-  if (!n) return std::move(n).error();
-  record.resize(*n);
+  RV_ASSIGN(auto n, sys::pread_full(fd_, record, record_offset(index)));
+  record.resize(n);
 
   std::vector<std::uint8_t> plain(stored);
   bool final = true;
@@ -162,9 +156,8 @@ Status EncryptedFile::load_last_record() {
   }
   if (!len && len.error().code != Errc::tampered) return std::move(len).error();
   if (!len && !header_.sealed && header_.allows_holes()) {
-    auto interrupted = load_interrupted_growth(index, record);
-    if (!interrupted) return std::move(interrupted).error();
-    if (*interrupted) return {};
+    RV_ASSIGN(auto interrupted, load_interrupted_growth(index, record));
+    if (interrupted) return {};
   }
 
   if (len && (*len > c || (rem == 0 && *len != c) || (*len == 0 && index != 0))) {
@@ -226,9 +219,8 @@ Status EncryptedFile::read_chunk(std::uint64_t index, std::vector<std::uint8_t>&
   const std::size_t c = header_.chunk_size();
   thread_local std::vector<std::uint8_t> record;
   record.resize(static_cast<std::size_t>(record_size(header_.algorithm, c)));
-  auto n = sys::pread_full(fd_, record, record_offset(index));
-  if (!n) return std::move(n).error();
-  if (*n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
+  RV_ASSIGN(auto n, sys::pread_full(fd_, record, record_offset(index)));
+  if (n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
   out.resize(record.size());
   std::optional<detail::HoleRun> found;
   RV_TRY(open_slot(index, record, out, found));
@@ -244,9 +236,8 @@ Result<bool> EncryptedFile::open_slot(std::uint64_t index, std::span<const std::
   // A real record is never all zeros: no decryption is wasted on a hole.
   if (holes && detail::all_zero(record)) {
     if (!run || run->first > index || index >= run->marker) {
-      auto found = holes_->resolve(index, record, tail_index_);
-      if (!found) return std::move(found).error();
-      run = *found;
+      RV_ASSIGN(auto found, holes_->resolve(index, record, tail_index_));
+      run = found;
     }
     std::memset(dest.data(), 0, c);
     return true;
@@ -256,9 +247,8 @@ Result<bool> EncryptedFile::open_slot(std::uint64_t index, std::span<const std::
     Error e = std::move(len).error();
     if (e.code != Errc::tampered) return e;
     if (holes) {  // a hole marker, or the error resolve() names
-      auto found = holes_->resolve(index, record, tail_index_);
-      if (!found) return std::move(found).error();
-      run = *found;
+      RV_ASSIGN(auto found, holes_->resolve(index, record, tail_index_));
+      run = found;
       std::memset(dest.data(), 0, c);
       return true;
     }
@@ -284,8 +274,7 @@ Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count
   const std::size_t rs = static_cast<std::size_t>(record_size(header_.algorithm, c));
   thread_local std::vector<std::uint8_t> records;
   records.resize(static_cast<std::size_t>(count) * rs);
-  auto n = sys::pread_full(fd_, records, record_offset(first));
-  if (!n) return std::move(n).error();
+  RV_ASSIGN(auto n, sys::pread_full(fd_, records, record_offset(first)));
   // What open() writes: GCM the plaintext, CBC the padded plaintext.
   const std::size_t written = header_.algorithm == Algorithm::aes256_gcm ? c : rs - kCbcOverhead;
   thread_local std::vector<std::uint8_t> spill;
@@ -293,7 +282,7 @@ Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count
   for (std::uint64_t i = 0; i < count; ++i) {
     const std::uint64_t index = first + i;
     const std::size_t at = static_cast<std::size_t>(i) * rs;
-    if (*n < at + rs) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
+    if (n < at + rs) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
     const auto record = std::span<const std::uint8_t>(records).subspan(at, rs);
     // CBC writes its padding block past the plaintext: into the next chunk's
     // room, which that chunk then overwrites, or for the last one a spill buffer.
@@ -303,8 +292,7 @@ Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count
       spill.resize(written);
       dest = spill;
     }
-    auto opened = open_slot(index, record, dest, run);
-    if (!opened) return std::move(opened).error();
+    RV_TRY(open_slot(index, record, dest, run));
     if (spilled) {
       std::memcpy(out.data() + static_cast<std::size_t>(i) * c, spill.data(), c);
       crypto::secure_wipe(spill.data(), spill.size());
@@ -433,7 +421,7 @@ Status EncryptedFile::extend_with_zeros(std::uint64_t new_size) {
 Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   if (in.empty()) return {};
   std::uint64_t end = 0;
-  if (__builtin_add_overflow(offset, in.size(), &end)) return sys_error("write past the largest file size", EFBIG);
+  if (__builtin_add_overflow(offset, in.size(), &end)) return make_error(Errc::too_large, "write past the largest file size");
   // Appends (the recording path) pay no system call for the check: the file
   // system answers their EFBIG itself, a chunk at a time.
   if (end > size_) RV_TRY(check_growth(end, offset > size_));
@@ -468,9 +456,8 @@ Status EncryptedFile::truncate(std::uint64_t new_size) {
     // Cut inside a hole: the new tail will be a record of zeros, and the
     // chunks of the run before it need their own marker, written first.
     if (run && index > run->start) {
-      auto zero = holes_->slot_is_zero(index - 1);
-      if (!zero) return std::move(zero).error();
-      if (*zero) RV_TRY(write_marker(index - 1, run->start));
+      RV_ASSIGN(auto zero, holes_->slot_is_zero(index - 1));
+      if (zero) RV_TRY(write_marker(index - 1, run->start));
     }
     crypto::secure_wipe(tail_.data(), tail_.size());
     tail_ = std::move(chunk);

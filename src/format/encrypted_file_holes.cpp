@@ -18,7 +18,7 @@ namespace recvault::format {
 namespace {
 
 Error too_large(std::uint64_t plaintext_size) {
-  return sys_error("a file of " + std::to_string(plaintext_size) + " bytes", EFBIG);
+  return make_error(Errc::too_large, "a file of " + std::to_string(plaintext_size) + " bytes: File too large");
 }
 
 }  // namespace
@@ -37,9 +37,8 @@ Status EncryptedFile::check_growth(std::uint64_t new_size, bool ask_file_system)
   // before anything else (EFBIG), and punching a hole past the end of the
   // file changes nothing. Other errors (no hole punching here) say nothing
   // about the size: the writes will tell.
-  auto length = sys::file_size(fd_);
-  if (!length) return std::move(length).error();
-  if (end > *length &&
+  RV_ASSIGN(auto length, sys::file_size(fd_));
+  if (end > length &&
       ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(end - 1), 1) != 0) {
     int e = errno;
     if (e == EFBIG) return too_large(new_size);
@@ -114,9 +113,8 @@ Status EncryptedFile::fill_hole(std::uint64_t index, const detail::HoleRun& run,
   if (index > run.start) {
     // A start that is only a lower bound may put data at index-1: then that
     // is where the run really begins, and there is nothing before `index`.
-    auto zero = holes_->slot_is_zero(index - 1);
-    if (!zero) return std::move(zero).error();
-    if (*zero) RV_TRY(write_marker(index - 1, run.start));
+    RV_ASSIGN(auto zero, holes_->slot_is_zero(index - 1));
+    if (zero) RV_TRY(write_marker(index - 1, run.start));
   }
   RV_TRY(write_record(index, plain, false));
   if (index < run.marker) RV_TRY(write_marker(run.marker, index + 1));
@@ -129,9 +127,8 @@ Status EncryptedFile::find_hole_before_overwrite(std::uint64_t index, std::optio
   // A full data record ends with its random tag; a hole chunk, or a marker
   // at the start of its slot, ends with zeros.
   std::array<std::uint8_t, 32> end{};
-  auto n = sys::pread_full(fd_, end, record_offset(index + 1) - end.size());
-  if (!n) return std::move(n).error();
-  if (!detail::all_zero(std::span(end).first(*n))) return {};
+  RV_ASSIGN(auto n, sys::pread_full(fd_, end, record_offset(index + 1) - end.size()));
+  if (!detail::all_zero(std::span(end).first(n))) return {};
   thread_local std::vector<std::uint8_t> scratch;
   auto st = read_chunk(index, scratch, &run);
   crypto::secure_wipe(scratch.data(), scratch.size());
@@ -152,9 +149,8 @@ Result<bool> EncryptedFile::load_interrupted_growth(std::uint64_t index, std::sp
   auto start = holes_->marker_start(index, last);
   if (!start && index > 0) {
     std::vector<std::uint8_t> before(static_cast<std::size_t>(holes_->slot_size()));
-    auto n = sys::pread_full(fd_, before, record_offset(index - 1));
-    if (!n) return std::move(n).error();
-    start = holes_->marker_start(index - 1, std::span(before).first(*n));
+    RV_ASSIGN(auto n, sys::pread_full(fd_, before, record_offset(index - 1)));
+    start = holes_->marker_start(index - 1, std::span(before).first(n));
   }
   if (!start) return false;
   torn_tail_ = true;
@@ -172,9 +168,8 @@ Result<std::uint64_t> EncryptedFile::hole_end(std::uint64_t offset) {
   if (!header_.allows_holes() || offset >= size_ || index >= tail_index_) return offset;
   thread_local std::vector<std::uint8_t> record, scratch;
   record.resize(static_cast<std::size_t>(holes_->slot_size()));
-  auto n = sys::pread_full(fd_, record, record_offset(index));
-  if (!n) return std::move(n).error();
-  if (*n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
+  RV_ASSIGN(auto n, sys::pread_full(fd_, record, record_offset(index)));
+  if (n != record.size()) return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
   scratch.resize(record.size());
   std::optional<detail::HoleRun> run;
   auto hole = open_slot(index, record, scratch, run);
@@ -199,13 +194,12 @@ Result<VerifyReport> EncryptedFile::verify() {
   for (std::uint64_t i = 0; i < tail_index_ && st.ok();) {
     const std::uint64_t count = std::min(batch, tail_index_ - i);
     records.resize(static_cast<std::size_t>(count) * rs);
-    auto n = sys::pread_full(fd_, records, record_offset(i));
-    if (!n) return std::move(n).error();
+    RV_ASSIGN(auto n, sys::pread_full(fd_, records, record_offset(i)));
     std::uint64_t next = i + count;
     for (std::uint64_t k = 0; k < count; ++k) {
       const std::uint64_t index = i + k;
       const std::size_t at = static_cast<std::size_t>(k) * rs;
-      if (*n < at + rs) {
+      if (n < at + rs) {
         st = make_error(Errc::tampered, "chunk " + std::to_string(index) + " is incomplete");
         break;
       }
@@ -231,9 +225,8 @@ Result<VerifyReport> EncryptedFile::verify() {
 }
 
 Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve) {
-  auto f = EncryptedFile::open(fd, resolve);
-  if (!f) return std::move(f).error();
-  return (*f)->verify();
+  RV_ASSIGN(auto f, EncryptedFile::open(fd, resolve));
+  return (f)->verify();
 }
 
 }  // namespace recvault::format

@@ -120,9 +120,8 @@ Result<Header> decode_header(std::span<const std::uint8_t> bytes) {
 
 Result<Header> read_header(int fd) {
   std::vector<std::uint8_t> buf(kMaxHeaderBytes);
-  auto n = sys::pread_full(fd, buf, 0);
-  if (!n) return std::move(n).error();
-  buf.resize(*n);
+  RV_ASSIGN(auto n, sys::pread_full(fd, buf, 0));
+  buf.resize(n);
   return decode_header(buf);
 }
 

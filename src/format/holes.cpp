@@ -58,9 +58,8 @@ Result<std::uint64_t> Holes::next_nonzero(std::uint64_t from, std::uint64_t limi
       j = std::max(j, (static_cast<std::uint64_t>(data) - h) / r);
       if (j >= limit) break;
     }
-    auto n = sys::pread_full(fd_, slot, slot_offset(j));
-    if (!n) return std::move(n).error();
-    if (*n != slot.size()) return make_error(Errc::tampered, "chunk " + std::to_string(j) + " is incomplete");
+    RV_ASSIGN(auto n, sys::pread_full(fd_, slot, slot_offset(j)));
+    if (n != slot.size()) return make_error(Errc::tampered, "chunk " + std::to_string(j) + " is incomplete");
     if (!all_zero(slot)) return j;
   }
   return make_error(Errc::tampered, "hole chunks up to the last chunk, with no hole marker");
@@ -99,9 +98,8 @@ Result<HoleRun> Holes::resolve(std::uint64_t index, std::span<const std::uint8_t
 Result<bool> Holes::slot_is_zero(std::uint64_t index) const {
   thread_local std::vector<std::uint8_t> slot;
   slot.resize(static_cast<std::size_t>(slot_size()));
-  auto n = sys::pread_full(fd_, slot, slot_offset(index));
-  if (!n) return std::move(n).error();
-  return all_zero(std::span(slot).first(*n));
+  RV_ASSIGN(auto n, sys::pread_full(fd_, slot, slot_offset(index)));
+  return all_zero(std::span(slot).first(n));
 }
 
 Status Holes::write_marker(std::uint64_t index, std::uint64_t start) {

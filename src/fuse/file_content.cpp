@@ -25,14 +25,13 @@ Status refuse(const char* why, int err) { return sys_error(why, err); }
 // messages. Without xattrs (copied with cp or rsync without -X) an OpenPGP
 // message reads as a plain file (its ciphertext, as when sealed).
 Result<FileContent::Kind> detect_kind(int fd) {
-  auto found = format::detect(fd);
-  if (!found) return std::move(found).error();
-  switch (found->kind) {
+  RV_ASSIGN(auto found, format::detect(fd));
+  switch (found.kind) {
     case format::Detected::Kind::plain: return FileContent::Kind::plain;
     case format::Detected::Kind::encrypted: return FileContent::Kind::encrypted;
     case format::Detected::Kind::marked: break;
   }
-  if (found->marker == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
+  if (found.marker == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
   return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
 }
 
@@ -57,18 +56,16 @@ std::int64_t FileContent::allocation_change() {
 Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
                                                                  keystore::KeyCache& keys) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
-  auto kind = detect_kind(c->fd_.get());
-  if (!kind) return std::move(kind).error();
-  if (*kind == Kind::pgp) {
+  RV_ASSIGN(auto kind, detect_kind(c->fd_.get()));
+  if (kind == Kind::pgp) {
     c->kind_ = Kind::pgp;
     auto partial = sys::get_xattr(c->fd_.get(), pgp::xattr::sealing);
     if (partial && partial->has_value()) {
       log::warn("an OpenPGP recording was left incomplete by a previous daemon (its message is truncated)");
     }
-  } else if (*kind == Kind::encrypted) {
-    auto f = format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys));
-    if (!f) return std::move(f).error();
-    c->enc_ = std::move(f).value();
+  } else if (kind == Kind::encrypted) {
+    RV_ASSIGN(auto f, format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys)));
+    c->enc_ = std::move(f);
     c->kind_ = Kind::encrypted;
   }
   return c;
@@ -77,17 +74,15 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
 Status FileContent::begin_pgp(const std::string& account, const std::string& public_key_id,
                               const Placement& where) {
   if (where.sealer == nullptr) return make_error(Errc::internal, "OpenPGP sealing is not available in this daemon");
-  auto recipient = where.sealer->recipient(account, public_key_id);
-  if (!recipient) return std::move(recipient).error();
+  RV_ASSIGN(auto recipient, where.sealer->recipient(account, public_key_id));
   // The markers go on before the first ciphertext byte, so a crash leaves a
   // file that says what it is (an incomplete message), never a "plain" one.
   RV_TRY(sys::set_xattr(fd_.get(), format::xattr::format, pgp::xattr::pgp_format));
   RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::sealing, "1"));
-  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::public_key_id, recipient->public_key_id));
-  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::fingerprint, recipient->fingerprint));
-  auto stream = where.sealer->start(fd_.get(), std::move(recipient).value());
-  if (!stream) return std::move(stream).error();
-  seal_ = std::move(stream).value();
+  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::public_key_id, recipient.public_key_id));
+  RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::fingerprint, recipient.fingerprint));
+  RV_ASSIGN(auto stream, where.sealer->start(fd_.get(), std::move(recipient)));
+  seal_ = std::move(stream);
   kind_ = Kind::pgp;
   return {};
 }
@@ -109,9 +104,8 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
   if (pgp_key.empty() && current) pgp_key = current->public_key_id;
   if (!pgp_key.empty()) return begin_pgp(account, pgp_key, where);
   if (current && current->enabled) {
-    auto f = format::EncryptedFile::create(fd_.get(), current->spec, chunk_size);
-    if (!f) return std::move(f).error();
-    enc_ = std::move(f).value();
+    RV_ASSIGN(auto f, format::EncryptedFile::create(fd_.get(), current->spec, chunk_size));
+    enc_ = std::move(f);
     kind_ = Kind::encrypted;
     return {};
   }
@@ -154,9 +148,8 @@ Status FileContent::refuse_magic(std::uint64_t offset, std::span<const std::uint
   constexpr std::size_t n = sizeof format::kMagic;
   if (offset >= n || in.empty()) return {};
   std::uint8_t first[n] = {};
-  auto got = sys::pread_full(fd_.get(), first, 0);
-  if (!got) return std::move(got).error();
-  std::size_t len = *got;
+  RV_ASSIGN(auto got, sys::pread_full(fd_.get(), first, 0));
+  std::size_t len = got;
   for (std::size_t i = 0; i < in.size() && offset + i < n; ++i) first[offset + i] = in[i];
   len = std::max<std::size_t>(len, std::min<std::size_t>(n, offset + in.size()));
   if (!format::has_magic(std::span(first, len))) return {};
@@ -180,7 +173,7 @@ Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8
   }
   std::lock_guard<std::shared_mutex> lock(m_);
   if (enc_) return enc_->read(offset, out);
-  if (seal_) return sys_error("an OpenPGP recording is not readable while it is written", EACCES);
+  if (seal_) return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
   return sys::pread_full(fd_.get(), out, offset);
 }
 
@@ -317,17 +310,14 @@ Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, co
     int e = errno;
     return sys_error("open", e);
   }
-  auto kind = detect_kind(fd.get());
-  if (!kind) return std::move(kind).error();
-  if (*kind != FileContent::Kind::encrypted) return static_cast<std::uint64_t>(backing.st_size);
-  auto header = format::read_header(fd.get());
-  if (!header) return std::move(header).error();
-  if (auto hint = format::EncryptedFile::plaintext_size_hint(*header, static_cast<std::uint64_t>(backing.st_size))) {
+  RV_ASSIGN(auto kind, detect_kind(fd.get()));
+  if (kind != FileContent::Kind::encrypted) return static_cast<std::uint64_t>(backing.st_size);
+  RV_ASSIGN(auto header, format::read_header(fd.get()));
+  if (auto hint = format::EncryptedFile::plaintext_size_hint(header, static_cast<std::uint64_t>(backing.st_size))) {
     return *hint;
   }
-  auto f = format::EncryptedFile::open(fd.get(), resolver_for(account, keys));
-  if (!f) return std::move(f).error();
-  return (*f)->size();
+  RV_ASSIGN(auto f, format::EncryptedFile::open(fd.get(), resolver_for(account, keys)));
+  return (f)->size();
 }
 
 }  // namespace recvault::fuse

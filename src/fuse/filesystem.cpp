@@ -17,6 +17,7 @@ namespace recvault::fuse {
 Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys)
     : options_(std::move(options)), keys_(keys), waits_(options_.waits_per_account) {
   root_.nlookup = 2;  // never forgotten
+  ops::fault_injection_enabled();  // says so in the log at once when on
 }
 
 Filesystem::~Filesystem() {
@@ -343,40 +344,41 @@ std::vector<std::string> Filesystem::open_paths() {
   return paths;
 }
 
+// Every handler behind the error boundary (boundary.hpp).
 const fuse_lowlevel_ops& Filesystem::operations() {
   static const fuse_lowlevel_ops table = [] {
     fuse_lowlevel_ops o{};
-    o.init = ops::init;
-    o.lookup = ops::lookup;
-    o.forget = ops::forget;
-    o.forget_multi = ops::forget_multi;
-    o.getattr = ops::getattr;
-    o.setattr = ops::setattr;
-    o.readlink = ops::readlink;
-    o.statfs = ops::statfs;
-    o.mkdir = ops::mkdir;
-    o.mknod = ops::mknod;
-    o.symlink = ops::symlink;
-    o.link = ops::link;
-    o.unlink = ops::unlink;
-    o.rmdir = ops::rmdir;
-    o.rename = ops::rename;
-    o.opendir = ops::opendir;
-    o.readdir = ops::readdir;
-    o.releasedir = ops::releasedir;
-    o.fsyncdir = ops::fsyncdir;
-    o.create = ops::create;
-    o.open = ops::open;
-    o.read = ops::read;
-    o.write = ops::write;
-    o.flush = ops::flush;
-    o.fsync = ops::fsync;
-    o.release = ops::release;
-    o.fallocate = ops::fallocate;
-    o.setxattr = ops::setxattr;
-    o.getxattr = ops::getxattr;
-    o.listxattr = ops::listxattr;
-    o.removexattr = ops::removexattr;
+    o.init = guarded_init;
+    o.lookup = &Guarded<Op::lookup, &ops::lookup>::call;
+    o.forget = &Guarded<Op::forget, &ops::forget>::call;
+    o.forget_multi = &Guarded<Op::forget_multi, &ops::forget_multi>::call;
+    o.getattr = &Guarded<Op::getattr, &ops::getattr>::call;
+    o.setattr = &Guarded<Op::setattr, &ops::setattr>::call;
+    o.readlink = &Guarded<Op::readlink, &ops::readlink>::call;
+    o.statfs = &Guarded<Op::statfs, &ops::statfs>::call;
+    o.mkdir = &Guarded<Op::mkdir, &ops::mkdir>::call;
+    o.mknod = &Guarded<Op::mknod, &ops::mknod>::call;
+    o.symlink = &Guarded<Op::symlink, &ops::symlink>::call;
+    o.link = &Guarded<Op::link, &ops::link>::call;
+    o.unlink = &Guarded<Op::unlink, &ops::unlink>::call;
+    o.rmdir = &Guarded<Op::rmdir, &ops::rmdir>::call;
+    o.rename = &Guarded<Op::rename, &ops::rename>::call;
+    o.opendir = &Guarded<Op::opendir, &ops::opendir>::call;
+    o.readdir = &Guarded<Op::readdir, &ops::readdir>::call;
+    o.releasedir = &Guarded<Op::releasedir, &ops::releasedir>::call;
+    o.fsyncdir = &Guarded<Op::fsyncdir, &ops::fsyncdir>::call;
+    o.create = &Guarded<Op::create, &ops::create>::call;
+    o.open = &Guarded<Op::open, &ops::open>::call;
+    o.read = &Guarded<Op::read, &ops::read>::call;
+    o.write = &Guarded<Op::write, &ops::write>::call;
+    o.flush = &Guarded<Op::flush, &ops::flush>::call;
+    o.fsync = &Guarded<Op::fsync, &ops::fsync>::call;
+    o.release = &Guarded<Op::release, &ops::release>::call;
+    o.fallocate = &Guarded<Op::fallocate, &ops::fallocate>::call;
+    o.setxattr = &Guarded<Op::setxattr, &ops::setxattr>::call;
+    o.getxattr = &Guarded<Op::getxattr, &ops::getxattr>::call;
+    o.listxattr = &Guarded<Op::listxattr, &ops::listxattr>::call;
+    o.removexattr = &Guarded<Op::removexattr, &ops::removexattr>::call;
     return o;
   }();
   return table;

@@ -1,7 +1,9 @@
-// The FUSE request handlers, one file per family. Each is noexcept in effect:
-// it catches everything and answers with an errno (EIO for the unknown).
+// The FUSE request handlers, one file per family. libfuse never calls them
+// directly: each is registered behind the error boundary (boundary.hpp), and
+// each answers only through the reply:: functions declared there.
 #pragma once
 
+#include "boundary.hpp"
 #include "recvault/fuse/filesystem.hpp"
 
 namespace recvault::fuse::ops {
@@ -56,6 +58,15 @@ std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node);
 // Makes the new entry `fd` (in `parent`) the caller's, with exactly `mode`
 // (already masked by the caller's umask): ownership.cpp. Returns an errno.
 int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode);
+// Test builds of the scenario "a handler throws" (docs/ARCHITECTURE.md
+// "Error boundary"): with RECVAULT_FAULT_INJECTION=1 in the daemon's
+// environment, a lookup of a name starting with "rv-fault-" throws:
+// "rv-fault-bad-alloc" std::bad_alloc, "rv-fault-after-reply" a
+// std::runtime_error after answering ENOENT, any other a std::runtime_error.
+// Off otherwise (one flag test per lookup).
+bool fault_injection_enabled() noexcept;
+enum class FaultPoint { before_reply, after_reply };
+void inject_fault(const char* name, FaultPoint point);
 // Logs a content error on a file and returns its errno.
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e);
 

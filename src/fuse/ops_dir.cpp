@@ -18,10 +18,10 @@ void reply_new_entry(fuse_req_t req, Filesystem& fs, Inode& parent, const char* 
   fuse_entry_param e{};
   int err = fs.lookup_entry(parent, name, e);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
-  fuse_reply_entry(req, &e);
+  reply::entry(req, &e);
 }
 
 struct DirHandle final : OpenHandle {
@@ -45,29 +45,29 @@ void mkdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode)
     // A new account: its name must be a valid account id; its owner and mode
     // come from the configuration, not from the caller.
     if (auto st = keystore::validate_account_id(name); !st) {
-      fuse_reply_err(req, EINVAL);
+      reply::err(req, EINVAL);
       return;
     }
     if (::mkdirat(parent.fd.get(), name, 0700) != 0) {
-      fuse_reply_err(req, errno);
+      reply::err(req, errno);
       return;
     }
     if (auto st = fs.ensure_account_dir(name); !st) {
-      fuse_reply_err(req, st.error().to_errno());
+      reply::err(req, st.error().to_errno());
       return;
     }
     reply_new_entry(req, fs, parent, name);
     return;
   }
   if (::mkdirat(parent.fd.get(), name, 0700) != 0) {  // nobody else's until it is the caller's
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   sys::UniqueFd dir(::openat(parent.fd.get(), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   int err = dir.valid() ? hand_to_caller(req, parent, dir.get(), mode) : errno;
   if (err != 0) {
     ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR);
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
   reply_new_entry(req, fs, parent, name);
@@ -81,18 +81,18 @@ void mknod(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode,
   Inode& parent = fs.inode(parent_ino);
   const mode_t type = mode & S_IFMT;
   if (&parent == &fs.root() || (type != S_IFIFO && type != S_IFSOCK)) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   if (::mknodat(parent.fd.get(), name, type | 0600, 0) != 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   sys::UniqueFd node(::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC));
   int err = node.valid() ? hand_to_caller(req, parent, node.get(), mode) : errno;
   if (err != 0) {
     ::unlinkat(parent.fd.get(), name, 0);
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
   reply_new_entry(req, fs, parent, name);
@@ -102,18 +102,18 @@ void symlink(fuse_req_t req, const char* link, fuse_ino_t parent_ino, const char
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
   if (&parent == &fs.root()) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   if (::symlinkat(link, parent.fd.get(), name) != 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   const fuse_ctx* ctx = fuse_req_ctx(req);
   if (::fchownat(parent.fd.get(), name, ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) != 0) {
     int e = errno;
     ::unlinkat(parent.fd.get(), name, 0);
-    fuse_reply_err(req, e);
+    reply::err(req, e);
     return;
   }
   reply_new_entry(req, fs, parent, name);
@@ -127,15 +127,15 @@ void link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent_ino, const char* 
   Inode& node = fs.inode(ino);
   Inode& newparent = fs.inode(newparent_ino);
   if (&newparent == &fs.root() || &node == &fs.root()) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   if (node.account != newparent.account) {
-    fuse_reply_err(req, EXDEV);
+    reply::err(req, EXDEV);
     return;
   }
   if (::linkat(AT_FDCWD, proc_path(node.fd.get()).c_str(), newparent.fd.get(), newname, AT_SYMLINK_FOLLOW) != 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   reply_new_entry(req, fs, newparent, newname);
@@ -159,17 +159,17 @@ void unlink(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
   Inode& parent = fs.inode(parent_ino);
   const std::int64_t freed = freed_by_removing(parent.fd.get(), name);
   if (::unlinkat(parent.fd.get(), name, 0) != 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   fs.quotas().charge(parent.account, -freed);
-  fuse_reply_err(req, 0);
+  reply::err(req, 0);
 }
 
 void rmdir(fuse_req_t req, fuse_ino_t parent_ino, const char* name) {
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
-  fuse_reply_err(req, ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
+  reply::err(req, ::unlinkat(parent.fd.get(), name, AT_REMOVEDIR) == 0 ? 0 : errno);
 }
 
 void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t newparent_ino, const char* newname,
@@ -179,11 +179,11 @@ void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t 
   Inode& newparent = fs.inode(newparent_ino);
   if (&parent == &fs.root() || &newparent == &fs.root()) {
     // Renaming an account directory would orphan its files from their keys.
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   if (parent.account != newparent.account) {
-    fuse_reply_err(req, EXDEV);  // keys are per account: mv copies and re-encrypts
+    reply::err(req, EXDEV);  // keys are per account: mv copies and re-encrypts
     return;
   }
   const std::int64_t freed = (flags & RENAME_EXCHANGE) != 0 ? 0 : freed_by_removing(newparent.fd.get(), newname);
@@ -192,7 +192,7 @@ void rename(fuse_req_t req, fuse_ino_t parent_ino, const char* name, fuse_ino_t 
   if (rc == 0) fs.quotas().charge(parent.account, -freed);
   // A directory that moves takes its subtree under other OpenPGP overrides.
   if (rc == 0 && &parent != &newparent) fs.ancestry_changed();
-  fuse_reply_err(req, err);
+  reply::err(req, err);
 }
 
 void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -200,7 +200,7 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& node = fs.inode(ino);
   int fd = ::openat(node.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   auto handle = std::make_unique<DirHandle>();
@@ -208,13 +208,13 @@ void opendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (handle->dp == nullptr) {
     int e = errno;
     ::close(fd);
-    fuse_reply_err(req, e);
+    reply::err(req, e);
     return;
   }
   handle->at_root = &node == &fs.root();
   fi->fh = fs.adopt_handle(std::move(handle));
   fi->cache_readdir = 0;
-  if (fuse_reply_open(req, fi) != 0) fs.release_handle(fi->fh);
+  if (reply::open(req, fi) != 0) fs.release_handle(fi->fh);
 }
 
 void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* fi) {
@@ -232,7 +232,7 @@ void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_fi
       d->entry = ::readdir(d->dp);
       if (d->entry == nullptr) {
         if (errno != 0 && used == 0) {
-          fuse_reply_err(req, errno);
+          reply::err(req, errno);
           return;
         }
         break;
@@ -253,18 +253,18 @@ void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_fi
     d->offset = ent->d_off;
     d->entry = nullptr;
   }
-  fuse_reply_buf(req, buf.data(), used);
+  reply::buf(req, buf.data(), used);
 }
 
 void releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
   fs_of(req).release_handle(fi->fh);
-  fuse_reply_err(req, 0);
+  reply::err(req, 0);
 }
 
 void fsyncdir(fuse_req_t req, fuse_ino_t, int datasync, fuse_file_info* fi) {
   int fd = ::dirfd(dir_of(fi).dp);
   int rc = datasync ? ::fdatasync(fd) : ::fsync(fd);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  reply::err(req, rc == 0 ? 0 : errno);
 }
 
 }  // namespace recvault::fuse::ops

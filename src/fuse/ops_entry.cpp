@@ -13,11 +13,12 @@ std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e) {
   if (fs.metrics()) fs.metrics()->failed(inode.account, e);
-  if (e.code == Errc::io) {
-    log::warn(std::string(op) + " " + fs.describe(inode) + ": " + e.message);
-  } else {
+  if (is_integrity_failure(e.code)) {
     // Integrity and key problems: always logged, naming the file, never a key.
     log::error(std::string(op) + " " + fs.describe(inode) + ": " + errc_name(e.code) + ": " + e.message);
+  } else {
+    // A system failure or a refusal: the caller gets its errno, the log a line.
+    log::warn(std::string(op) + " " + fs.describe(inode) + ": " + e.message);
   }
   return e.to_errno();
 }
@@ -37,6 +38,7 @@ void init(void* userdata, fuse_conn_info* conn) {
 }
 
 void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  inject_fault(name, FaultPoint::before_reply);
   auto& fs = fs_of(req);
   fuse_entry_param e{};
   int err = fs.lookup_entry(fs.inode(parent), name, e);
@@ -44,26 +46,27 @@ void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     e = fuse_entry_param{};
     e.attr_timeout = 0;
     e.entry_timeout = 0;  // negative entries are not cached: files appear at once
-    fuse_reply_entry(req, &e);
+    reply::entry(req, &e);
+    inject_fault(name, FaultPoint::after_reply);
     return;
   }
   if (err != 0) {
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
-  fuse_reply_entry(req, &e);
+  reply::entry(req, &e);
 }
 
 void forget(fuse_req_t req, fuse_ino_t ino, std::uint64_t nlookup) {
   auto& fs = fs_of(req);
   fs.forget(fs.inode(ino), nlookup);
-  fuse_reply_none(req);
+  reply::none(req);
 }
 
 void forget_multi(fuse_req_t req, std::size_t count, fuse_forget_data* forgets) {
   auto& fs = fs_of(req);
   for (std::size_t i = 0; i < count; ++i) fs.forget(fs.inode(forgets[i].ino), forgets[i].nlookup);
-  fuse_reply_none(req);
+  reply::none(req);
 }
 
 void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
@@ -71,10 +74,10 @@ void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   struct stat st {};
   int err = fs.stat_inode(fs.inode(ino), st);
   if (err != 0) {
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
-  fuse_reply_attr(req, &st, fs.options().attr_timeout);
+  reply::attr(req, &st, fs.options().attr_timeout);
 }
 
 namespace {
@@ -154,7 +157,7 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
     err = set_times(node, attr, to_set);
   }
   if (err != 0) {
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
   getattr(req, ino, nullptr);
@@ -165,25 +168,25 @@ void readlink(fuse_req_t req, fuse_ino_t ino) {
   char buf[PATH_MAX + 1];
   ssize_t n = ::readlinkat(fs.inode(ino).fd.get(), "", buf, sizeof buf);
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   if (static_cast<std::size_t>(n) >= sizeof buf) {
-    fuse_reply_err(req, ENAMETOOLONG);
+    reply::err(req, ENAMETOOLONG);
     return;
   }
   buf[n] = '\0';
-  fuse_reply_readlink(req, buf);
+  reply::readlink(req, buf);
 }
 
 void statfs(fuse_req_t req, fuse_ino_t) {
   auto& fs = fs_of(req);
   struct statvfs sv {};
   if (::fstatvfs(fs.root().fd.get(), &sv) != 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
-  fuse_reply_statfs(req, &sv);
+  reply::statfs(req, &sv);
 }
 
 }  // namespace recvault::fuse::ops

@@ -122,13 +122,13 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   whole.resize(chunk->length);
   auto n = content.read(chunk->offset, whole);
   if (!n) {
-    fuse_reply_err(req, report(fs, node, "read", n.error()));
+    reply::err(req, report(fs, node, "read", n.error()));
     return true;
   }
   const std::span<const std::uint8_t> plain(whole.data(), *n);
   const std::size_t at = std::min(static_cast<std::size_t>(offset - chunk->offset), plain.size());
   const std::size_t len = std::min(size, plain.size() - at);
-  fuse_reply_buf(req, reinterpret_cast<const char*>(plain.data() + at), len);
+  reply::buf(req, reinterpret_cast<const char*>(plain.data() + at), len);
   if (fs.metrics()) fs.metrics()->read(node.account, len);
   // After the reply: until then the kernel holds the asked pages locked.
   fs.fill_page_cache(ino, chunk->offset, plain.first(at));
@@ -194,7 +194,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
   if (&parent == &fs.root()) {
-    fuse_reply_err(req, EPERM);  // recordings live inside an account directory
+    reply::err(req, EPERM);  // recordings live inside an account directory
     return;
   }
   bool created = true;
@@ -204,7 +204,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     fd = ::openat(parent.fd.get(), name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   }
   if (fd < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   sys::UniqueFd backing(fd);
@@ -212,7 +212,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   if (created) {
     if (int e = hand_to_caller(req, parent, fd, mode); e != 0) {
       ::unlinkat(parent.fd.get(), name, 0);
-      fuse_reply_err(req, e);
+      reply::err(req, e);
       return;
     }
     auto where = fs.placement_in(parent);
@@ -228,20 +228,20 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     content = FileContent::open_existing(std::move(backing), parent.account, fs.keys());
   }
   if (!content) {
-    fuse_reply_err(req, report(fs, parent, "create", content.error()));
+    reply::err(req, report(fs, parent, "create", content.error()));
     return;
   }
   fuse_entry_param e{};
   int err = fs.lookup_entry(parent, name, e, (*content)->size());
   if (err != 0) {
-    fuse_reply_err(req, err);
+    reply::err(req, err);
     return;
   }
   Inode& node = fs.inode(e.ino);
   const bool writer = may_write(fi);
   if (writer && !admit_writer(fs, node)) {
     fs.forget(node, 1);
-    fuse_reply_err(req, EBUSY);
+    reply::err(req, EBUSY);
     return;
   }
   std::shared_ptr<FileContent> shared = std::move(content).value();
@@ -252,7 +252,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   attach(fs, node, shared, fi, writer);
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
-  if (fuse_reply_create(req, &e, fi) != 0) {
+  if (reply::create(req, &e, fi) != 0) {
     detach(fs, node, fi);
   } else if (created && fs.metrics()) {
     fs.metrics()->created(parent.account);
@@ -270,12 +270,12 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (!content) {
     sys::UniqueFd backing;
     if (int err = open_backing_rw(node, backing); err != 0) {
-      fuse_reply_err(req, err);
+      reply::err(req, err);
       return;
     }
     auto opened = FileContent::open_existing(std::move(backing), node.account, fs.keys());
     if (!opened) {
-      fuse_reply_err(req, report(fs, node, "open", opened.error()));
+      reply::err(req, report(fs, node, "open", opened.error()));
       return;
     }
     content = std::move(opened).value();
@@ -283,12 +283,12 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (node.content) content = node.content;  // another opener won the race
   }
   if (content->sealed_pgp() && (fi->flags & O_ACCMODE) != O_RDONLY) {
-    fuse_reply_err(req, EPERM);  // sealed OpenPGP recordings are immutable
+    reply::err(req, EPERM);  // sealed OpenPGP recordings are immutable
     return;
   }
   const bool writer = may_write(fi);
   if (writer && !admit_writer(fs, node)) {
-    fuse_reply_err(req, EBUSY);
+    reply::err(req, EBUSY);
     return;
   }
   if (fi->flags & O_TRUNC) {
@@ -310,12 +310,12 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
     if (!st) {
       if (writer) retire_writer(node);
-      fuse_reply_err(req, report(fs, node, "open(O_TRUNC)", st.error()));
+      reply::err(req, report(fs, node, "open(O_TRUNC)", st.error()));
       return;
     }
   }
   attach(fs, node, content, fi, writer);
-  if (fuse_reply_open(req, fi) != 0) detach(fs, node, fi);
+  if (reply::open(req, fi) != 0) detach(fs, node, fi);
 }
 
 void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi) {
@@ -325,10 +325,10 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
   buf.resize(size);
   auto n = handle_of(fi).content->read(static_cast<std::uint64_t>(offset), buf);
   if (!n) {
-    fuse_reply_err(req, report(fs, fs.inode(ino), "read", n.error()));
+    reply::err(req, report(fs, fs.inode(ino), "read", n.error()));
     return;
   }
-  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *n);
+  reply::buf(req, reinterpret_cast<const char*>(buf.data()), *n);
   crypto::secure_wipe(buf.data(), *n);
   if (fs.metrics()) fs.metrics()->read(fs.inode(ino).account, *n);
 }
@@ -342,7 +342,7 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
   if (h.append && !fs.writeback_active()) at = old_size;
   if (at + size > old_size && !fs.quotas().admits(node.account, at + size - old_size)) {
     log::warn("write to " + fs.describe(node) + " refused: account " + node.account + " is at its quota");
-    fuse_reply_err(req, EDQUOT);
+    reply::err(req, EDQUOT);
     return;
   }
   // An OpenPGP stream's write ahead of the end waits for the writes before
@@ -355,7 +355,7 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
         log::debug("write ahead of the end of " + fs.describe(node) + " refused: account " + node.account +
                    " already holds its share of waiting workers");
       }
-      fuse_reply_err(req, EINVAL);
+      reply::err(req, EINVAL);
       return;
     }
   }
@@ -364,10 +364,10 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
   may_wait.reset();
   fs.settle(node, *h.content);
   if (!st) {
-    fuse_reply_err(req, report(fs, node, "write", st.error()));
+    reply::err(req, report(fs, node, "write", st.error()));
     return;
   }
-  fuse_reply_write(req, size);
+  reply::write(req, size);
   if (fs.metrics()) fs.metrics()->wrote(node.account, size);
 }
 
@@ -391,29 +391,29 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // Likewise when the closing process or its parent still holds another
   // descriptor of the file (a subshell's commands write in turn).
   if (pgp_stream && (c.size() == 0 || still_open_nearby(fuse_req_ctx(req)->pid, node.src_ino))) {
-    fuse_reply_err(req, 0);
+    reply::err(req, 0);
     return;
   }
   auto st = only ? c.seal() : c.flush();
   if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
-  fuse_reply_err(req, st ? 0 : report(fs, node, "flush", st.error()));
+  reply::err(req, st ? 0 : report(fs, node, "flush", st.error()));
 }
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   auto st = handle_of(fi).content->fsync(datasync != 0);
   fs.settle(fs.inode(ino), *handle_of(fi).content);
-  fuse_reply_err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
+  reply::err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
 }
 
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   detach(fs, fs.inode(ino), fi);
-  fuse_reply_err(req, 0);
+  reply::err(req, 0);
 }
 
 void fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
-  fuse_reply_err(req, EOPNOTSUPP);
+  reply::err(req, EOPNOTSUPP);
 }
 
 }  // namespace recvault::fuse::ops

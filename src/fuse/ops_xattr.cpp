@@ -36,11 +36,11 @@ bool is_directory_key(const Inode& node, std::string_view name) {
 void set_directory_key(fuse_req_t req, Inode& node, std::string_view value) {
   auto& fs = fs_of(req);
   if (fuse_req_ctx(req)->uid != 0) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   auto st = fs.set_directory_key(node, value);
-  fuse_reply_err(req, st ? 0 : report(fs, node, "set directory key", st.error()));
+  reply::err(req, st ? 0 : report(fs, node, "set directory key", st.error()));
 }
 
 // The inode an xattr request is about, or nullptr after answering ENOSYS
@@ -48,7 +48,7 @@ void set_directory_key(fuse_req_t req, Inode& node, std::string_view value) {
 Inode* xattr_target(fuse_req_t req, fuse_ino_t ino) {
   auto& fs = fs_of(req);
   if (!fs.options().view_xattrs) {
-    fuse_reply_err(req, ENOSYS);
+    reply::err(req, ENOSYS);
     return nullptr;
   }
   return &fs.inode(ino);
@@ -59,7 +59,7 @@ Inode* xattr_target(fuse_req_t req, fuse_ino_t ino) {
 Inode* writable_target(fuse_req_t req, fuse_ino_t ino, const char* name) {
   Inode* node = xattr_target(req, ino);
   if (node != nullptr && (node->type == S_IFLNK || !user_namespace(name))) {
-    fuse_reply_err(req, EOPNOTSUPP);
+    reply::err(req, EOPNOTSUPP);
     return nullptr;
   }
   return node;
@@ -68,11 +68,11 @@ Inode* writable_target(fuse_req_t req, fuse_ino_t ino, const char* name) {
 // Answers a size probe (size == 0) or the value itself.
 void reply_sized(fuse_req_t req, ssize_t n, const std::vector<char>& buf, std::size_t size) {
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
   } else if (size == 0) {
-    fuse_reply_xattr(req, static_cast<std::size_t>(n));
+    reply::xattr(req, static_cast<std::size_t>(n));
   } else {
-    fuse_reply_buf(req, buf.data(), static_cast<std::size_t>(n));
+    reply::buf(req, buf.data(), static_cast<std::size_t>(n));
   }
 }
 
@@ -84,18 +84,18 @@ void setxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
   Inode& node = *target;
   if (is_directory_key(node, name)) {
     if (size == 0) {
-      fuse_reply_err(req, EINVAL);  // removexattr clears it
+      reply::err(req, EINVAL);  // removexattr clears it
       return;
     }
     set_directory_key(req, node, std::string_view(value, size));
     return;
   }
   if (reserved(name)) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   int rc = ::setxattr(proc_path(node.fd.get()).c_str(), name, value, size, flags);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  reply::err(req, rc == 0 ? 0 : errno);
 }
 
 void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size) {
@@ -103,7 +103,7 @@ void getxattr(fuse_req_t req, fuse_ino_t ino, const char* name, std::size_t size
   if (target == nullptr) return;
   Inode& node = *target;
   if (node.type == S_IFLNK || !user_namespace(name)) {
-    fuse_reply_err(req, node.type == S_IFLNK ? EOPNOTSUPP : ENODATA);
+    reply::err(req, node.type == S_IFLNK ? EOPNOTSUPP : ENODATA);
     return;
   }
   std::vector<char> buf(size);
@@ -116,20 +116,20 @@ void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size) {
   if (target == nullptr) return;
   Inode& node = *target;
   if (node.type == S_IFLNK) {
-    fuse_reply_err(req, EOPNOTSUPP);
+    reply::err(req, EOPNOTSUPP);
     return;
   }
   // Filter to user.*: the backing file may carry other namespaces (security.*).
   std::string path = proc_path(node.fd.get());
   ssize_t n = ::listxattr(path.c_str(), nullptr, 0);
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   std::vector<char> all(static_cast<std::size_t>(n) + 1);
   n = ::listxattr(path.c_str(), all.data(), all.size());
   if (n < 0) {
-    fuse_reply_err(req, errno);
+    reply::err(req, errno);
     return;
   }
   std::vector<char> out;
@@ -139,11 +139,11 @@ void listxattr(fuse_req_t req, fuse_ino_t ino, std::size_t size) {
     i += entry.size() + 1;
   }
   if (size == 0) {
-    fuse_reply_xattr(req, out.size());
+    reply::xattr(req, out.size());
   } else if (size < out.size()) {
-    fuse_reply_err(req, ERANGE);
+    reply::err(req, ERANGE);
   } else {
-    fuse_reply_buf(req, out.data(), out.size());
+    reply::buf(req, out.data(), out.size());
   }
 }
 
@@ -156,11 +156,11 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     return;
   }
   if (reserved(name)) {
-    fuse_reply_err(req, EPERM);
+    reply::err(req, EPERM);
     return;
   }
   int rc = ::removexattr(proc_path(node.fd.get()).c_str(), name);
-  fuse_reply_err(req, rc == 0 ? 0 : errno);
+  reply::err(req, rc == 0 ? 0 : errno);
 }
 
 }  // namespace recvault::fuse::ops

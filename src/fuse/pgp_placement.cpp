@@ -100,7 +100,7 @@ Result<Placement> Filesystem::placement_of(const Inode& node) {
 }
 
 Status Filesystem::set_directory_key(Inode& dir, std::string_view public_key_id) {
-  if (&dir == &root_ || dir.type != S_IFDIR) return sys_error("only account directories take a key", EPERM);
+  if (&dir == &root_ || dir.type != S_IFDIR) return make_error(Errc::refused, "only account directories take a key");
   const std::string path = ops::proc_path(dir.fd.get());
   std::lock_guard lock(directory_keys_mutex_);
   // After the xattr changes (or fails to), cached placements are re-read: one

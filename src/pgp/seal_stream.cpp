@@ -114,18 +114,18 @@ ssize_t SealStream::write_cb(void* handle, const void* buffer, std::size_t size)
 
 Status SealStream::append(std::uint64_t offset, std::span<const std::uint8_t> data) {
   std::unique_lock lock(m_);
-  if (offset < accepted_) return sys_error("OpenPGP recordings are append-only", EINVAL);
+  if (offset < accepted_) return make_error(Errc::invalid_argument, "OpenPGP recordings are append-only");
   if (offset > accepted_) {
     // Several FUSE threads may carry one writer's consecutive writes; give
     // the earlier ones a moment. A real hole (a seek past the end) fails,
     // at once when it is farther than any reordering could explain.
     if (offset - accepted_ > options_.reorder_window) {
-      return sys_error("OpenPGP recordings are append-only (no holes)", EINVAL);
+      return make_error(Errc::invalid_argument, "OpenPGP recordings are append-only (no holes)");
     }
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.reorder_wait_ms);
     if (!cv_.wait_until(lock, until, [&] { return accepted_ >= offset || done_ || input_closed_; }) ||
         accepted_ != offset)
-      return sys_error("OpenPGP recordings are append-only (no holes)", EINVAL);
+      return make_error(Errc::invalid_argument, "OpenPGP recordings are append-only (no holes)");
   }
   std::size_t pos = 0;
   while (pos < data.size()) {
@@ -134,7 +134,7 @@ Status SealStream::append(std::uint64_t offset, std::span<const std::uint8_t> da
       if (failure_) return *failure_;
       return make_error(Errc::io, "the OpenPGP encryption ended early");
     }
-    if (input_closed_) return sys_error("the recording is already sealed", EPERM);
+    if (input_closed_) return make_error(Errc::refused, "the recording is already sealed");
     std::size_t tail = (head_ + used_) % ring_.size();
     std::size_t n = std::min({data.size() - pos, ring_.size() - used_, ring_.size() - tail});
     std::memcpy(ring_.data() + tail, data.data() + pos, n);

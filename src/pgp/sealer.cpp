@@ -144,25 +144,24 @@ Result<std::filesystem::path> Sealer::keyring_for(const PublicKey& pk) {
 }
 
 Result<Recipient> Sealer::recipient(std::string_view account, std::string_view public_key_id) {
-  auto pk = lookup_(public_key_id);
-  if (!pk) return std::move(pk).error();
+  RV_ASSIGN(auto pk, lookup_(public_key_id));
   // Another account's key is "not found": ids are not an oracle across accounts.
-  if (pk->account != account) return make_error(Errc::not_found, "no public key " + std::string(public_key_id));
+  if (pk.account != account) return make_error(Errc::not_found, "no public key " + std::string(public_key_id));
   std::filesystem::path dir;
   {
     std::lock_guard lock(import_mutex_);
-    auto d = keyring_for(*pk);
+    auto d = keyring_for(pk);
     RV_TRY(d);
     dir = std::move(d).value();
   }
   auto ctx = new_context(dir.string());
   RV_TRY(ctx);
-  auto key = find_key(ctx->get(), pk->fingerprint);
+  auto key = find_key(ctx->get(), pk.fingerprint);
   RV_TRY(key);
-  if (!*key) return make_error(Errc::internal, "public key " + pk->id + " is missing from its keyring");
+  if (!*key) return make_error(Errc::internal, "public key " + pk.id + " is missing from its keyring");
   if (auto why = unusable_reason(key->get()); !why.empty())
-    return make_error(Errc::invalid_argument, "public key " + pk->id + " can no longer encrypt: " + why);
-  return Recipient{pk->id, pk->fingerprint, std::move(key).value(), dir.string()};
+    return make_error(Errc::invalid_argument, "public key " + pk.id + " can no longer encrypt: " + why);
+  return Recipient{pk.id, pk.fingerprint, std::move(key).value(), dir.string()};
 }
 
 Result<std::unique_ptr<SealStream>> Sealer::start(int fd, Recipient recipient) {

@@ -353,3 +353,46 @@ TEST_CASE("without --foreground a daemon that cannot start fails the command wit
   CHECK(d.log().find("keystore") != std::string::npos);
   CHECK_FALSE(is_mounted(d.mnt()));
 }
+
+TEST_CASE("an exception escaping a handler is an errno and a log line; the daemon goes on serving",
+          "[lifecycle][boundary]") {
+  // The daemon throws on lookups of rv-fault-* names (ops.hpp, inject_fault).
+  ::setenv("RECVAULT_FAULT_INJECTION", "1", 1);
+  Daemon d;
+  d.start();
+  ::unsetenv("RECVAULT_FAULT_INJECTION");
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  // A recording open across the faults keeps recording.
+  const std::string live = d.mnt() + "/acme/live.wav";
+  int fd = ::open(live.c_str(), O_WRONLY | O_CREAT, 0644);
+  REQUIRE(fd >= 0);
+  auto first = frames(1, 100);
+  REQUIRE(::write(fd, first.data(), first.size()) == static_cast<ssize_t>(first.size()));
+
+  struct stat st {};
+  errno = 0;
+  CHECK(::stat((d.mnt() + "/acme/rv-fault-bad-alloc").c_str(), &st) == -1);
+  CHECK(errno == ENOMEM);
+  errno = 0;
+  CHECK(::stat((d.mnt() + "/acme/rv-fault-runtime").c_str(), &st) == -1);
+  CHECK(errno == EIO);
+  // Thrown after the handler answered: the answer stands, no second reply.
+  errno = 0;
+  CHECK(::stat((d.mnt() + "/acme/rv-fault-after-reply").c_str(), &st) == -1);
+  CHECK(errno == ENOENT);
+
+  auto second = frames(2, 100);
+  REQUIRE(::write(fd, second.data(), second.size()) == static_cast<ssize_t>(second.size()));
+  REQUIRE(::close(fd) == 0);
+  auto expected = first;
+  expected.insert(expected.end(), second.begin(), second.end());
+  CHECK(read_all(live) == expected);
+  write_all(d.mnt() + "/acme/after.wav", frames(3, 10));
+  CHECK(read_all(d.mnt() + "/acme/after.wav") == frames(3, 10));
+  CHECK(d.count_in_log("FUSE lookup: out of memory escaped the handler; answered") == 1);
+  CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-runtime) escaped the handler; answered") == 1);
+  CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-after-reply) escaped the handler; it had answered") ==
+        1);
+  CHECK(d.stop() == 0);
+}

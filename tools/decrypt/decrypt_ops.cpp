@@ -48,25 +48,23 @@ Result<sys::UniqueFd> open_input(const std::string& path) {
 // daemon's rule). A file without a header whose xattrs say it is encrypted
 // was overwritten: Errc::tampered.
 Result<format::Header> classify(int fd) {
-  auto found = format::detect(fd);
-  if (!found) return std::move(found).error();
-  switch (found->kind) {
+  RV_ASSIGN(auto found, format::detect(fd));
+  switch (found.kind) {
     case format::Detected::Kind::encrypted: return format::read_header(fd);
     case format::Detected::Kind::plain: return make_error(Errc::not_recvault, "no recvault header (a plain file)");
     case format::Detected::Kind::marked: break;
   }
-  return make_error(Errc::unsupported, "the file is marked as format \"" + found->marker +
+  return make_error(Errc::unsupported, "the file is marked as format \"" + found.marker +
                                            "\" (an OpenPGP message is opened with gpg and the client's key)");
 }
 
 Status copy_plain(int fd, Output& out) {
   std::vector<std::uint8_t> buf(1 << 16);
   for (std::uint64_t off = 0;;) {
-    auto n = sys::pread_full(fd, buf, off);
-    if (!n) return std::move(n).error();
-    if (*n == 0) return {};
-    RV_TRY(out.write(std::span(buf).first(*n)));
-    off += *n;
+    RV_ASSIGN(auto n, sys::pread_full(fd, buf, off));
+    if (n == 0) return {};
+    RV_TRY(out.write(std::span(buf).first(n)));
+    off += n;
   }
 }
 

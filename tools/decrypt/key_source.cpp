@@ -80,9 +80,8 @@ class KeyCache {
                                     crypto::ScryptParams params) {
     auto id = std::make_tuple(version, salt, params.log2_n, params.r, params.p);
     if (auto it = cache_.find(id); it != cache_.end()) return it->second;
-    auto derived = format::VersionKey::derive(key.view(), salt, params);
-    if (!derived) return std::move(derived).error();
-    auto ptr = std::make_shared<const format::VersionKey>(std::move(derived).value());
+    RV_ASSIGN(auto derived, format::VersionKey::derive(key.view(), salt, params));
+    auto ptr = std::make_shared<const format::VersionKey>(std::move(derived));
     cache_.emplace(id, ptr);
     return ptr;
   }
@@ -108,9 +107,8 @@ Result<crypto::SecretBytes> read_key_file(const std::string& path) {
 }
 
 Result<KeyConfig> KeyConfig::load(const std::string& path) {
-  auto text = read_secret_file(path);
-  if (!text) return std::move(text).error();
-  auto cfg = parse(*text);
+  RV_ASSIGN(auto text, read_secret_file(path));
+  auto cfg = parse(text);
   if (!cfg) return make_error(cfg.error().code, path + ": " + cfg.error().message);
   return cfg;
 }

@@ -53,14 +53,13 @@ Status status_of(const Error& e) {
 // The daemon's rule (format::detect): the magic decides, then the format
 // xattr; an OpenPGP message is the one other format a file may be marked with.
 Result<Status> stored_as(int fd) {
-  auto found = format::detect(fd);
-  if (!found) return std::move(found).error();
-  switch (found->kind) {
+  RV_ASSIGN(auto found, format::detect(fd));
+  switch (found.kind) {
     case format::Detected::Kind::plain: return Status::plain;
     case format::Detected::Kind::encrypted: return Status::sealed;  // to be verified
     case format::Detected::Kind::marked: break;
   }
-  if (found->marker == pgp::xattr::pgp_format) return Status::openpgp;
+  if (found.marker == pgp::xattr::pgp_format) return Status::openpgp;
   return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
 }
 
@@ -83,9 +82,8 @@ recvault::Status seal_file(int fd, const format::KeyResolver& resolve) {
     int e = errno;
     return sys_error("fstat", e);
   }
-  auto f = format::EncryptedFile::open(fd, resolve);
-  if (!f) return std::move(f).error();
-  RV_TRY((*f)->seal());
+  RV_ASSIGN(auto f, format::EncryptedFile::open(fd, resolve));
+  RV_TRY((f)->seal());
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   ::futimens(fd, times);  // best effort: a failure loses only the old mtime
   if (::fsync(fd) != 0) {

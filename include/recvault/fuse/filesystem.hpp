@@ -36,6 +36,7 @@
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
 #include "recvault/fuse/metrics.hpp"
+#include "recvault/fuse/operation.hpp"
 #include "recvault/fuse/quota.hpp"
 #include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
@@ -105,6 +106,8 @@ struct FsOptions {
   // Counts requests, bytes and errors (metrics.hpp); null: nothing counted.
   // Not owned; must outlive the Filesystem.
   FsMetrics* metrics = nullptr;
+  // Told of every request once answered (operation.hpp); unset: nothing.
+  RequestObserver on_request;
 };
 
 class Filesystem {

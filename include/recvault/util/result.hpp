@@ -25,6 +25,9 @@ enum class Errc {
   key_unavailable,    // the keystore has no key for the file's version
   conflict,           // the request conflicts with current state
   not_permitted,      // a policy refuses it (EACCES through the mount)
+  refused,            // the object does not allow it by its nature: a sealed
+                      // recording, a key on a non-account directory (EPERM)
+  too_large,          // past the largest size a file may have (EFBIG)
   internal,           // a bug or a library failure that has no better name
 };
 
@@ -40,6 +43,10 @@ struct Error {
 };
 
 inline Error make_error(Errc code, std::string message) { return Error{code, 0, std::move(message)}; }
+// Whether `code` says the data or the keys are not what they should be
+// (tampering, truncation, a wrong or missing key, ...) rather than a refusal
+// or a system failure: such errors are always logged as errors.
+bool is_integrity_failure(Errc code) noexcept;
 // Captures errno: call it on the line after the failing system call.
 Error sys_error(std::string what, int saved_errno);
 
@@ -84,8 +91,19 @@ using Status = Result<void>;
 }  // namespace recvault
 
 // Propagates a failed Result from the enclosing function.
+//   RV_TRY(store.put(x));
 #define RV_TRY(expr)                                   \
   do {                                                 \
     auto&& rv_try_result_ = (expr);                    \
     if (!rv_try_result_.ok()) return std::move(rv_try_result_).error(); \
   } while (0)
+
+// Declares `decl` from the value of a Result, or propagates its error:
+//   RV_ASSIGN(auto header, read_header(fd));
+#define RV_ASSIGN(decl, expr) RV_ASSIGN_IMPL_(RV_CONCAT_(rv_assign_result_, __LINE__), decl, expr)
+#define RV_CONCAT_(a, b) RV_CONCAT_IMPL_(a, b)
+#define RV_CONCAT_IMPL_(a, b) a##b
+#define RV_ASSIGN_IMPL_(tmp, decl, expr)              \
+  auto tmp = (expr);                                  \
+  if (!tmp.ok()) return std::move(tmp).error();       \
+  decl = std::move(tmp).value()
