@@ -19,7 +19,23 @@ DaemonMetrics::DaemonMetrics()
                                          {"op"}, metrics::latency_buckets())),
       keystore_errors_(registry_.counters("recvault_keystore_errors", "Keystore calls that failed.", {"op"})),
       requests_(registry_.counters("recvault_control_requests", "Control API requests answered.",
-                                   {"endpoint", "method", "code"})) {}
+                                   {"endpoint", "method", "code"})) {
+  auto& fuse_ops = registry_.histograms("recvault_fuse_request_duration_seconds",
+                                        "FUSE requests by operation and the time their handler took.", {"op"},
+                                        metrics::latency_buckets());
+  for (std::size_t i = 0; i < fuse::kOpCount; ++i) {
+    const auto op = static_cast<fuse::Op>(i);
+    if (op == fuse::Op::init) continue;  // not a request
+    fuse_ops_[i] = &fuse_ops.with({fuse::op_name(op)});
+  }
+}
+
+fuse::RequestObserver DaemonMetrics::fuse_observer() {
+  return [this](fuse::Op op, std::chrono::nanoseconds took) {
+    const auto i = static_cast<std::size_t>(op);
+    if (i < fuse_ops_.size() && fuse_ops_[i] != nullptr) fuse_ops_[i]->observe(std::chrono::duration<double>(took).count());
+  };
+}
 
 void DaemonMetrics::keystore_op(std::string_view op, std::chrono::steady_clock::duration took, bool ok) {
   keystore_ops_.with({op}).observe(std::chrono::duration<double>(took).count());

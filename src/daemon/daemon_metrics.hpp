@@ -3,6 +3,7 @@
 // ([metrics] listen). Every series is listed in docs/OPERATIONS.md.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 
@@ -11,6 +12,7 @@
 #include "recvault/daemon/config.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/fuse/metrics.hpp"
+#include "recvault/fuse/operation.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/metrics/exposition.hpp"
 #include "recvault/metrics/metrics.hpp"
@@ -31,6 +33,9 @@ class DaemonMetrics {
   keystore::KeyCache::StoreTimer store_timer();
   // Control API requests by endpoint, method and status.
   control::RequestObserver request_observer();
+  // FUSE requests: each operation's latency, from the error boundary
+  // (FsOptions::on_request). An array index and a few atomics per request.
+  fuse::RequestObserver fuse_observer();
 
   // Values read at scrape time: open recordings and OpenPGP seals per
   // account, chunks, the key cache, the process, the build.
@@ -46,6 +51,7 @@ class DaemonMetrics {
   metrics::Family<metrics::Histogram>& keystore_ops_;
   metrics::Family<metrics::Counter>& keystore_errors_;
   metrics::Family<metrics::Counter>& requests_;
+  std::array<metrics::Histogram*, fuse::kOpCount> fuse_ops_{};
 };
 
 // Times the control API's keystore calls (a decorator around its backend).
