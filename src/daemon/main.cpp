@@ -1,6 +1,5 @@
 // recvaultd: the recvault FUSE daemon and control API server.
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <systemd/sd-daemon.h>
 
 #include <CLI/CLI.hpp>
@@ -8,13 +7,13 @@
 #include <iostream>
 #include <optional>
 
+#include "daemon_metrics.hpp"
 #include "recvault/control/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/background.hpp"
 #include "recvault/daemon/config.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
 #include "recvault/daemon/runtime.hpp"
-#include "daemon_metrics.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/master_key.hpp"
@@ -22,6 +21,7 @@
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/util/log.hpp"
 #include "recvault/util/version.hpp"
+#include "status.hpp"
 
 namespace {
 
@@ -50,13 +50,6 @@ control::ServerOptions control_options(const daemon::Config& c) {
   if (!c.jwt_rs256_public_key.empty()) o.auth.rs256_public_keys.push_back(c.jwt_rs256_public_key.string());
   if (!c.jwt_es256_public_key.empty()) o.auth.es256_public_keys.push_back(c.jwt_es256_public_key.string());
   return o;
-}
-
-// Free bytes on the file system holding `dir` (for unprivileged writers).
-std::uint64_t free_bytes(const std::filesystem::path& dir) {
-  struct statvfs sv {};
-  if (::statvfs(dir.c_str(), &sv) != 0) return 0;
-  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
 }
 
 // A full backing disk must not stop key rotations or the audit trail.
@@ -155,6 +148,7 @@ int main(int argc, char** argv) {
   fs_options.sealer = sealer->get();
   fs_options.waits_per_account = std::max(1u, config.max_threads / 4);
   fs_options.metrics = &metrics.fs();
+  fs_options.on_request = metrics.fuse_observer();
   fuse::Filesystem fs(fs_options, keys);
   metrics.watch(fs, keys);
   if (auto st = fs.open_backing(); !st) return fail(kExitConfig, st.error().message);
@@ -165,20 +159,9 @@ int main(int argc, char** argv) {
 
   const auto started = std::chrono::steady_clock::now();
   control::ServerOptions server_options = control_options(config);
-  server_options.status = [&](const control::Principal& caller) {
-    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
-    nlohmann::json accounts = nlohmann::json::object();
-    for (const auto& account : fs.accounts()) {
-      if (!caller.may_access(account)) continue;
-      accounts[account] = {{"used_bytes", fs.quotas().used(account)},
-                           {"quota_bytes", config.owner_of(account).quota_bytes}};
-    }
-    return nlohmann::json{{"version", recvault::version()},
-                          {"uptime_seconds", up.count()},
-                          {"mount_point", config.mount_point.string()},
-                          {"key_derivations", keys.derivations()},
-                          {"backing_free_bytes", free_bytes(config.backing_dir)},
-                          {"accounts", accounts}};
+  const daemon::StatusSources status_sources{config, fs, **store, keys, metrics, started};
+  server_options.status = [&status_sources](const control::Principal& caller) {
+    return daemon::daemon_status(status_sources, caller);
   };
   server_options.metrics = [&metrics](const control::Principal& caller) { return metrics.render(&caller); };
   server_options.observe = metrics.request_observer();
@@ -190,7 +173,9 @@ int main(int argc, char** argv) {
   daemon::MetricsListener metrics_listener;
   if (!config.metrics_listen.empty()) {
     auto address = daemon::parse_listen_address(config.metrics_listen).value();  // checked by the config
-    if (auto st = metrics_listener.start(address, metrics); !st) return fail(kExitConfig, "[metrics] " + st.error().message);
+    if (auto st = metrics_listener.start(address, metrics); !st) {
+      return fail(kExitConfig, "[metrics] " + st.error().message);
+    }
     log::info("metrics at http://" + (address.ipv6 ? "[" + address.host + "]" : address.host) + ":" +
               std::to_string(metrics_listener.port()) + "/metrics");
   }

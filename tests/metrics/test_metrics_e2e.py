@@ -147,6 +147,13 @@ def check_numbers(d, port, started):
     passes = value(s, "recvault_tail_flush_duration_seconds_count")
     check(passes >= 1 and value(s, "recvault_tail_flush_duration_seconds_bucket", le="+Inf") == passes,
           "tail flush passes: %d" % passes)
+    creates = value(s, "recvault_fuse_request_duration_seconds_count", op="create")
+    check(creates == ACME_FILES + 1 + BETA_FILES, "FUSE latency: %d CREATE requests" % creates)
+    writes = value(s, "recvault_fuse_request_duration_seconds_count", op="write")
+    check(writes >= ACME_FILES * FRAMES, "FUSE latency: %d WRITE requests, one per recorder write" % writes)
+    check(value(s, "recvault_fuse_request_duration_seconds_bucket", op="write", le="+Inf") == writes,
+          "FUSE latency: +Inf bucket = count")
+    check((value(s, "recvault_fuse_request_duration_seconds_count", op="read") or 0) >= 1, "FUSE latency: READs")
     check(value(s, "process_resident_memory_bytes") > 1e6, "process RSS")
     check(value(s, "process_cpu_seconds_total") > 0, "process CPU")
     version = subprocess.run([RECVAULTD, "--version"], capture_output=True, text=True).stdout.split()[-1]
@@ -172,6 +179,34 @@ def check_control_socket(d):
     check(value(s, "recvault_recordings_created_total", account="acme") == ACME_FILES + 1, "acme's series shown")
     check(value(s, "recvault_recordings_created_total", account="beta") is None,
           "beta's series hidden from a token for acme only")
+
+
+def ctl(d, *args):
+    r = subprocess.run([RECVAULTCTL, "--socket", d.socket, "--token", d.token("read", "*")] + list(args),
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def check_status(d):
+    """recvaultctl status: the same load, read at a glance and as JSON."""
+    s = json.loads(ctl(d, "status", "--json"))
+    acme, beta = s["accounts"]["acme"], s["accounts"]["beta"]
+    check(acme["key_version"] == 1 and acme["encryption"] == "enabled", "status: acme encrypted, key v1")
+    check(acme["bytes_written_today"] == ACME_FILES * FRAMES * FRAME + FRAME, "status: acme bytes written today")
+    check(beta["bytes_written_today"] == BETA_FILES * BETA_SIZE, "status: beta bytes written today")
+    check(s["recordings_open"] == 0 and acme["recordings_open"] == 0, "status: nothing open")
+    check(s["last_tamper_detection"]["account"] == "beta", "status: last tamper detection in beta")
+    text = ctl(d, "status")
+    print(text)
+    check(re.search(r"^mount\s+" + re.escape(d.mnt), text, re.M) is not None, "status text: the mount")
+    check(re.search(r"^\s+acme\s+v1\s+AES-256-GCM\s+0\s+157 KiB", text, re.M) is not None,
+          "status text: acme's row (key v1, 0 open, 157 KiB today)")
+    check("last detected" in text and "account beta" in text, "status text: the last tamper detection")
+    only_acme = json.loads(subprocess.run([RECVAULTCTL, "--socket", d.socket, "--token", d.token("read", "acme"),
+                                           "status", "--json"], capture_output=True, text=True).stdout)
+    check(list(only_acme["accounts"]) == ["acme"] and only_acme["last_tamper_detection"] is None,
+          "status for a token of acme: neither beta nor beta's tampering")
 
 
 def promtool(text):
@@ -238,6 +273,7 @@ def main():
         load(d)
         text = check_numbers(d, port, started)
         check_control_socket(d)
+        check_status(d)
         promtool(text)
         promtool(scrape(port))
         prometheus(port)

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "status_view.hpp"
 #include "recvault/util/version.hpp"
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
@@ -305,10 +306,12 @@ int run(int argc, char** argv) {
   add_config_commands(app, o, config_args, action);
   add_key_commands(app, o, key_args, action);
   add_token_commands(app, mint_args, action);
-  app.add_subcommand("status", "daemon status")->callback([&] {
+  app.add_subcommand("status", "the daemon at a glance (--json: the GET /v1/status object)")->callback([&] {
     action = [&] {
       auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));
-      std::cout << (o.json ? r : r["status"]).dump(2) << "\n";
+      const json& status = r.contains("status") ? r["status"] : r;
+      if (o.json) std::cout << status.dump(2) << "\n";
+      else std::cout << ctl::format_status(status);
     };
   });
 
