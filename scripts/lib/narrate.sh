@@ -35,8 +35,12 @@ ninja_progress() {
     match($0, /^\[[0-9]+\/[0-9]+\] /) {
       split(substr($0, 2, RLENGTH - 3), n, "/")
       pct = int(100 * n[1] / n[2])
-      if (tty) { printf "\r   building: %d/%d files (%d%%)   ", n[1], n[2], pct > "/dev/stderr" }
-      else if (pct >= last + 10 || n[1] == n[2]) { printf "   building: %d/%d files (%d%%)\n", n[1], n[2], pct > "/dev/stderr"; last = pct }
+      if (tty) {
+        printf "\r   building: %d/%d files (%d%%)   ", n[1], n[2], pct > "/dev/stderr"
+      } else if (pct >= last + 10 || n[1] == n[2]) {
+        printf "   building: %d/%d files (%d%%)\n", n[1], n[2], pct > "/dev/stderr"
+        last = pct
+      }
       fflush("/dev/stderr")
     }
     END { if (tty) printf "\n" > "/dev/stderr" }'

@@ -33,7 +33,9 @@ DaemonMetrics::DaemonMetrics()
 fuse::RequestObserver DaemonMetrics::fuse_observer() {
   return [this](fuse::Op op, std::chrono::nanoseconds took) {
     const auto i = static_cast<std::size_t>(op);
-    if (i < fuse_ops_.size() && fuse_ops_[i] != nullptr) fuse_ops_[i]->observe(std::chrono::duration<double>(took).count());
+    if (i < fuse_ops_.size() && fuse_ops_[i] != nullptr) {
+      fuse_ops_[i]->observe(std::chrono::duration<double>(took).count());
+    }
   };
 }
 
@@ -184,7 +186,8 @@ Status MetricsListener::start(const ListenAddress& address, const DaemonMetrics&
                                    MHD_OPTION_END);
   if (impl_->daemon == nullptr) {
     return make_error(Errc::io, "cannot listen on " + address.host + ":" + std::to_string(address.port) +
-                                    " (address in use, or not an address of this host)");
+                                    " (address in use, not an address of this host, or TCP refused by the unit's "
+                                    "RestrictAddressFamilies=: docs/OPERATIONS.md \"Metrics\")");
   }
   const MHD_DaemonInfo* info = MHD_get_daemon_info(impl_->daemon, MHD_DAEMON_INFO_BIND_PORT);
   impl_->port = info != nullptr ? info->port : address.port;

@@ -72,7 +72,7 @@ def contents(deb):
     listing = [line.split()[-1] for line in run(["dpkg-deb", "-c", deb]).splitlines()]
     for path in EXPECTED:
         check(path in listing, "ships " + path)
-    check(not any(p.startswith("./srv") or p.startswith("./usr/local") for p in listing), "nothing in /srv or /usr/local")
+    check(not any(p.startswith(("./srv", "./usr/local")) for p in listing), "nothing in /srv or /usr/local")
     control = tempfile.mkdtemp()
     try:
         run(["dpkg-deb", "-e", deb, control])

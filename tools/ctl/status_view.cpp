@@ -71,10 +71,14 @@ std::string keystore_line(const json& k) {
   std::string where;
   if (auto p = k.find("path"); p != k.end() && p->is_string()) where = p->get<std::string>();
   if (auto e = k.find("endpoints"); e != k.end() && e->is_array()) {
-    for (const auto& ep : *e) where += (where.empty() ? "" : ",") + (ep.is_string() ? ep.get<std::string>() : ep.dump());
+    for (const auto& ep : *e) {
+      where += (where.empty() ? "" : ",") + (ep.is_string() ? ep.get<std::string>() : ep.dump());
+    }
   }
   std::string health = "health unknown";
-  if (auto h = k.find("healthy"); h != k.end() && h->is_boolean()) health = h->get<bool>() ? "healthy" : "UNHEALTHY";
+  if (auto h = k.find("healthy"); h != k.end() && h->is_boolean()) {
+    health = h->get<bool>() ? "healthy" : "UNHEALTHY";
+  }
   return engine + (where.empty() ? "" : " " + where) + ", " + health;
 }
 
@@ -92,7 +96,9 @@ std::string format_status(const json& s) {
     out << label << value << "\n";
   };
   std::string mount = text_of(s, "mount_point");
-  if (s.contains("backing_free_bytes")) mount += "  (backing disk: " + human_bytes(number_of(s, "backing_free_bytes")) + " free)";
+  if (s.contains("backing_free_bytes")) {
+    mount += "  (backing disk: " + human_bytes(number_of(s, "backing_free_bytes")) + " free)";
+  }
   row("mount", mount);
   if (auto k = s.find("keystore"); k != s.end() && k->is_object()) row("keystore", keystore_line(*k));
   if (s.contains("recordings_open")) row("recordings", std::to_string(number_of(s, "recordings_open")) + " open");
@@ -113,7 +119,8 @@ std::string format_status(const json& s) {
     std::string enc = text_of(a, "encryption");
     if (enc == "enabled" && a.contains("algorithm")) enc = text_of(a, "algorithm");
     const std::uint64_t quota = number_of(a, "quota_bytes");
-    rows.push_back({name, key, enc, a.contains("recordings_open") ? std::to_string(number_of(a, "recordings_open")) : "-",
+    const std::string open = a.contains("recordings_open") ? std::to_string(number_of(a, "recordings_open")) : "-";
+    rows.push_back({name, key, enc, open,
                     a.contains("bytes_written_today") ? human_bytes(number_of(a, "bytes_written_today")) : "-",
                     human_bytes(number_of(a, "used_bytes")), quota == 0 ? "none" : human_bytes(quota)});
   }
