@@ -98,6 +98,18 @@ Result<crypto::SecretBytes> MasterKey::open(std::span<const std::uint8_t> sealed
   return out;
 }
 
+Result<MasterKey> MasterKeySource::load() const {
+  if (!named()) {
+    return make_error(Errc::invalid_argument,
+                      "no master key: give a master key file (--master-key FILE, [keystore] master_key_file) "
+                      "or a systemd credential (--credential NAME, [keystore] master_key_credential)");
+  }
+  if (!file.empty() && !credential.empty()) {
+    return make_error(Errc::invalid_argument, "give a master key file or a credential, not both");
+  }
+  return file.empty() ? MasterKey::load_credential(credential) : MasterKey::load_file(file);
+}
+
 Status create_master_key_file(const std::filesystem::path& path) {
   const std::string shown = path.string();
   auto key = crypto::random_secret(MasterKey::kSize);

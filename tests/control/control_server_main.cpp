@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "recvault/control/keystore_backend.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/keystore/store.hpp"
 
@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "store: %s\n", store.error().message.c_str());
     return 1;
   }
-  control::KeystoreBackend backend(**store);
+  daemon::KeystoreBackend backend(**store);
   control::ServerOptions opts;
   opts.socket_path = argv[1];
   opts.auth.hs256_secret_file = argv[2];

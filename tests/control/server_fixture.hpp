@@ -6,7 +6,7 @@
 #include <memory>
 #include <unistd.h>
 
-#include "recvault/control/keystore_backend.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/keystore/store.hpp"
 #include "test_support.hpp"
@@ -16,7 +16,7 @@ namespace recvault::control::testing {
 struct ServerFixture {
   TempDir dir;
   std::unique_ptr<keystore::Store> store;
-  std::unique_ptr<KeystoreBackend> backend;
+  std::unique_ptr<daemon::KeystoreBackend> backend;
   std::unique_ptr<Server> server;
   std::string socket;
   std::string audit_path;
@@ -28,7 +28,7 @@ struct ServerFixture {
     auto s = keystore::Store::open(dir.path() / "keystore", std::move(*master));
     if (!s) throw std::runtime_error(s.error().message);
     store = std::move(*s);
-    backend = std::make_unique<KeystoreBackend>(*store);
+    backend = std::make_unique<daemon::KeystoreBackend>(*store);
     write_private(dir.file("jwt.secret"), kTestSecret + "\n");
     socket = dir.file("control.sock");
     audit_path = dir.file("audit.log");

@@ -75,6 +75,12 @@ TEST_CASE("an account flooding OpenPGP writes ahead of the end does not stall an
       ::close(fd);
     });
   }
+  // Let every attacker open its recording (a gpg process each: slow on a
+  // loaded machine) and flood before the victim records under attack.
+  const auto flooding = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (attempts.load() < 100 && std::chrono::steady_clock::now() < flooding) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let them take what they can
   const auto attacked = record(victim, 150);
   stop = true;

@@ -35,13 +35,14 @@ int fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   CLI::App app{"recvault-fsck - offline check of recvault backing files; seals recordings left open by a crash"};
-  std::string config_path, keystore_dir, master_key_file, credential, account, dir;
+  std::string config_path, keystore_dir, account, dir;
+  keystore::MasterKeySource master_source;
   bool seal = false, json = false, force = false, quiet = false;
   app.add_option("dir", dir, "backing dir (each subdirectory an account), or one account's dir with --account");
   app.add_option("-c,--config", config_path, "recvault.toml: takes the keystore, master key and backing dir from it");
   app.add_option("--keystore", keystore_dir, "keystore directory (opened read-only)");
-  app.add_option("--master-key", master_key_file, "master key file of the keystore");
-  app.add_option("--credential", credential, "systemd credential holding the master key");
+  app.add_option("--master-key", master_source.file, "master key file of the keystore")
+      ->excludes(app.add_option("--credential", master_source.credential, "systemd credential holding the master key"));
   app.add_option("--account", account, "DIR is this account's directory");
   app.add_flag("--seal", seal, "seal unterminated recordings (drops a torn last chunk); the daemon must be stopped");
   app.add_flag("--force", force, "--seal even though a process holds the directory (dangerous)");
@@ -54,16 +55,12 @@ int main(int argc, char** argv) {
     auto cfg = daemon::load_config_file(config_path);
     if (!cfg) return fail(cfg.error().message);
     if (keystore_dir.empty()) keystore_dir = cfg->keystore_dir.string();
-    if (master_key_file.empty() && credential.empty()) {
-      master_key_file = cfg->master_key_file.string();
-      credential = cfg->master_key_credential;
-    }
+    master_source = master_source.or_else({cfg->master_key_file, cfg->master_key_credential});
     if (dir.empty()) dir = cfg->backing_dir.string();
   }
   if (dir.empty()) return fail("give a directory to check, or --config");
   if (keystore_dir.empty()) return fail("give --keystore DIR and --master-key FILE, or --config");
-  auto master = !master_key_file.empty() ? keystore::MasterKey::load_file(master_key_file)
-                                         : keystore::MasterKey::load_credential(credential);
+  auto master = master_source.load();
   if (!master) return fail("master key: " + master.error().message);
   keystore::StoreOptions so;
   so.read_only = true;

@@ -15,17 +15,7 @@ namespace ks = recvault::keystore;
 
 namespace {
 
-struct MasterSource {
-  std::string file;
-  std::string credential;
-};
-
-recvault::Result<ks::MasterKey> load_master(const MasterSource& m) {
-  if (!m.credential.empty()) return ks::MasterKey::load_credential(m.credential);
-  if (m.file.empty())
-    return recvault::make_error(recvault::Errc::invalid_argument, "give --master-key FILE or --credential NAME");
-  return ks::MasterKey::load_file(m.file);
-}
+using MasterSource = ks::MasterKeySource;
 
 int fail(const recvault::Error& e) {
   std::cerr << "recvault-keystore: " << e.message << "\n";
@@ -33,7 +23,7 @@ int fail(const recvault::Error& e) {
 }
 
 recvault::Result<std::unique_ptr<ks::Store>> open_store(const std::string& dir, const MasterSource& m) {
-  auto master = load_master(m);
+  auto master = m.load();
   RV_TRY(master);
   ks::StoreOptions o;
   o.read_only = true;
@@ -88,7 +78,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*restore) {
-    auto m = load_master(master);
+    auto m = master.load();
     if (!m) return fail(m.error());
     if (auto s = ks::restore_backup(backup_file, store_dir, *m, force); !s) return fail(s.error());
     std::cout << "restored " << backup_file << " into " << store_dir << "\n";

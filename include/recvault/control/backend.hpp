@@ -1,6 +1,6 @@
 // What the control API needs from the keystore, as an interface.
 //
-// The daemon hands the server a KeystoreBackend (keystore_backend.hpp), which
+// The daemon hands the server a KeystoreBackend (daemon/keystore_backend.hpp), which
 // adapts keystore::Store. Keeping the handlers on this interface lets them be
 // fuzzed and tested without LMDB.
 //

@@ -8,7 +8,7 @@
 //   opts.auth.hs256_secret_file = "/etc/recvault/jwt.secret";
 //   opts.audit_log_path = "/var/log/recvault/audit.log";
 //   opts.status = [&] { return nlohmann::json{{"version", RECVAULT_VERSION}, ...}; };
-//   control::KeystoreBackend backend(store);   // keystore_backend.hpp
+//   daemon::KeystoreBackend backend(store);    // daemon/keystore_backend.hpp
 //   control::Server server(std::move(opts), backend);
 //   if (auto st = server.start(); !st) { ... }  // binds, chmods, listens, serves
 //   ...

@@ -6,7 +6,7 @@
 // (revoked or expired since upload: 400 with the reason).
 #pragma once
 
-#include "recvault/control/keystore_backend.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/pgp/sealer.hpp"
 

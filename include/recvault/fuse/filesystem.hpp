@@ -33,7 +33,6 @@
 #include <unordered_map>
 #include <vector>
 
-#include "recvault/daemon/config.hpp"
 #include "recvault/fuse/file_content.hpp"
 #include "recvault/fuse/metrics.hpp"
 #include "recvault/fuse/operation.hpp"
@@ -87,6 +86,13 @@ struct OpenHandle {
   virtual ~OpenHandle() = default;
 };
 
+// Who owns an account's directory in the backing root, and its mode.
+struct DirectoryOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  mode_t mode = 0750;
+};
+
 struct FsOptions {
   std::filesystem::path backing_dir;
   std::uint32_t chunk_size = 64 * 1024;
@@ -94,7 +100,7 @@ struct FsOptions {
   double attr_timeout = 1.0;
   bool writeback_cache = true;
   bool view_xattrs = false;  // see ops_xattr.cpp for why this is off by default
-  std::function<daemon::AccountOwner(std::string_view)> owner_of;
+  std::function<DirectoryOwner(std::string_view)> owner_of;
   // Seals recordings to client OpenPGP keys; null: such recordings cannot be
   // created (fail closed). Not owned; must outlive the Filesystem.
   pgp::Sealer* sealer = nullptr;

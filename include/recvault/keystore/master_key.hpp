@@ -51,6 +51,25 @@ class MasterKey {
   crypto::SecretBytes bytes_;
 };
 
+// Where a program takes the master key from: a file, or a systemd
+// credential ($CREDENTIALS_DIRECTORY/<name>). Every program (recvaultd,
+// recvault-fsck, recvault-keystore) resolves it by one rule: a source named
+// on the command line replaces the config file's as a whole (never a mix of
+// the two), and exactly one of `file` and `credential` must be named.
+struct MasterKeySource {
+  std::filesystem::path file;
+  std::string credential;
+
+  bool named() const noexcept { return !file.empty() || !credential.empty(); }
+  // This source when it names anything, else `fallback` (the config file's).
+  const MasterKeySource& or_else(const MasterKeySource& fallback) const noexcept {
+    return named() ? *this : fallback;
+  }
+  // Errc::invalid_argument when none or both are named (the message says
+  // how to name one); otherwise MasterKey::load_file / load_credential.
+  Result<MasterKey> load() const;
+};
+
 // Creates a new master key file: O_CREAT|O_EXCL, mode 0600, 64 hex characters
 // and a newline, fsynced. Errc::conflict if the file already exists.
 Status create_master_key_file(const std::filesystem::path& path);

@@ -1,4 +1,5 @@
-// The control API's Backend on the real keystore (keystore::Store).
+// The control API's Backend on the real keystore (keystore::Store): the
+// daemon joins the two, so the control library never depends on the keystore.
 //
 // Public keys are scoped to an account: a key uploaded with X-Account-ID A is
 // invisible (404) to requests for account B, even if B's token could name its
@@ -8,9 +9,9 @@
 #include "recvault/control/backend.hpp"
 #include "recvault/keystore/store.hpp"
 
-namespace recvault::control {
+namespace recvault::daemon {
 
-class KeystoreBackend final : public Backend {
+class KeystoreBackend final : public control::Backend {
  public:
   // `store` must outlive the backend.
   explicit KeystoreBackend(keystore::Store& store) : store_(store) {}
@@ -21,11 +22,11 @@ class KeystoreBackend final : public Backend {
   Result<std::string> add_public_key(std::string_view account, std::string_view armored,
                                      std::string_view fingerprint) override;
   Result<std::vector<std::string>> list_public_keys(std::string_view account) override;
-  Result<PublicKeyRecord> get_public_key(std::string_view account, std::string_view id) override;
+  Result<control::PublicKeyRecord> get_public_key(std::string_view account, std::string_view id) override;
   Status delete_public_key(std::string_view account, std::string_view id) override;
 
  private:
   keystore::Store& store_;
 };
 
-}  // namespace recvault::control
+}  // namespace recvault::daemon

@@ -1,10 +1,10 @@
-#include "recvault/control/keystore_backend.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 
 #include <algorithm>
 
 #include "recvault/keystore/account_id.hpp"
 
-namespace recvault::control {
+namespace recvault::daemon {
 namespace {
 
 Error key_not_found() { return make_error(Errc::not_found, "Public key not found"); }
@@ -50,14 +50,14 @@ Result<std::vector<std::string>> KeystoreBackend::list_public_keys(std::string_v
   return ids;
 }
 
-Result<PublicKeyRecord> KeystoreBackend::get_public_key(std::string_view account, std::string_view id) {
+Result<control::PublicKeyRecord> KeystoreBackend::get_public_key(std::string_view account, std::string_view id) {
   auto record = store_.get_public_key(id);
   if (!record) {
     if (record.error().code == Errc::not_found) return key_not_found();
     return from_store(std::move(record).error());
   }
   if (record->account != account) return key_not_found();
-  return PublicKeyRecord{record->id, record->fingerprint, record->armored};
+  return control::PublicKeyRecord{record->id, record->fingerprint, record->armored};
 }
 
 Status KeystoreBackend::delete_public_key(std::string_view account, std::string_view id) {
@@ -72,4 +72,4 @@ Status KeystoreBackend::delete_public_key(std::string_view account, std::string_
   return {};
 }
 
-}  // namespace recvault::control
+}  // namespace recvault::daemon

@@ -1,0 +1,199 @@
+#include "recvault/daemon/daemon.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <optional>
+
+#include "daemon_metrics.hpp"
+#include "recvault/control/server.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
+#include "recvault/daemon/pgp_backend.hpp"
+#include "recvault/daemon/runtime.hpp"
+#include "recvault/fuse/filesystem.hpp"
+#include "recvault/keystore/key_cache.hpp"
+#include "recvault/keystore/master_key.hpp"
+#include "recvault/keystore/store.hpp"
+#include "recvault/pgp/sealer.hpp"
+#include "recvault/util/log.hpp"
+#include "status.hpp"
+
+namespace recvault::daemon {
+namespace {
+
+control::ServerOptions control_options(const Config& c) {
+  control::ServerOptions o;
+  o.socket_path = c.control_socket.string();
+  o.socket_mode = c.control_socket_mode;
+  o.socket_group = c.control_socket_group;
+  o.max_body_bytes = c.max_body_bytes;
+  o.audit_log_path = c.audit_log.string();
+  o.auth.hs256_secret_file = c.jwt_hs256_secret_file.string();
+  o.auth.max_lifetime = c.max_token_lifetime;
+  o.auth.issuer = c.jwt_issuer;
+  o.auth.audience = c.jwt_audience;
+  if (!c.jwt_rs256_public_key.empty()) o.auth.rs256_public_keys.push_back(c.jwt_rs256_public_key.string());
+  if (!c.jwt_es256_public_key.empty()) o.auth.es256_public_keys.push_back(c.jwt_es256_public_key.string());
+  return o;
+}
+
+fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer) {
+  fuse::FsOptions o;
+  o.backing_dir = config.backing_dir;
+  o.chunk_size = config.chunk_size;
+  // With the writeback cache, data passes two stages (kernel -> daemon tail ->
+  // backing file); each runs every half interval so a crash loses at most one.
+  o.tail_flush_interval = config.writeback_cache ? config.tail_flush_interval / 2 : config.tail_flush_interval;
+  o.attr_timeout = config.attr_timeout;
+  o.writeback_cache = config.writeback_cache;
+  o.view_xattrs = config.view_xattrs;
+  o.owner_of = [&config](std::string_view account) {
+    const auto& owner = config.owner_of(account);
+    return fuse::DirectoryOwner{owner.uid, owner.gid, owner.mode};
+  };
+  o.limits_of = [&config](std::string_view account) {
+    const auto& owner = config.owner_of(account);
+    return fuse::AccountLimits{owner.quota_bytes, owner.refuse_unconfigured};
+  };
+  o.sealer = sealer;
+  o.waits_per_account = std::max(1u, config.max_threads / 4);
+  return o;
+}
+
+// A full backing disk must not stop key rotations or the audit trail.
+void warn_if_sharing_a_disk(const Config& c) {
+  struct stat backing {}, other {};
+  if (::stat(c.backing_dir.c_str(), &backing) != 0) return;
+  std::string sharing;
+  for (const auto& [what, path] : {std::pair{"the keystore", c.keystore_dir},
+                                   std::pair{"the audit log", c.audit_log.parent_path()}}) {
+    if (path.empty() || ::stat(path.c_str(), &other) != 0 || other.st_dev != backing.st_dev) continue;
+    sharing += sharing.empty() ? what : std::string(" and ") + what;
+  }
+  if (sharing.empty()) return;
+  const bool both = sharing.find(" and ") != std::string::npos;
+  log::warn(sharing + (both ? " are" : " is") + " on the backing directory's file system: when recordings fill "
+            "it, key changes and audit records fail too (give them their own file system, or set [accounts] "
+            "quota_bytes)");
+}
+
+}  // namespace
+
+// Declared in the order they are built; destroyed in reverse.
+struct Daemon::Parts {
+  Config config;
+  Daemon::Options options;
+  std::unique_ptr<DaemonMetrics> metrics = std::make_unique<DaemonMetrics>();  // outlives what it counts
+  std::unique_ptr<keystore::Store> store;
+  std::unique_ptr<keystore::KeyCache> keys;
+  std::unique_ptr<pgp::Sealer> sealer;
+  std::unique_ptr<fuse::Filesystem> fs;
+  std::unique_ptr<KeystoreBackend> keystore_backend;
+  std::unique_ptr<TimedBackend> timed_backend;
+  std::unique_ptr<PgpAwareBackend> backend;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  // GET /v1/status (docs/API.md "Daemon").
+  nlohmann::json status(const control::Principal& caller) const {
+    return daemon_status(StatusSources{config, *fs, *store, *keys, *metrics, started}, caller);
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+Daemon::~Daemon() = default;
+
+std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailure& why) {
+  auto p = std::make_unique<Parts>();
+  p->config = std::move(config);
+  p->options = std::move(options);
+  const Config& c = p->config;
+
+  auto master = keystore::MasterKeySource{c.master_key_file, c.master_key_credential}.load();
+  if (!master) {
+    why = {kExitKeystore, master.error().message};
+    return nullptr;
+  }
+  auto store = keystore::Store::open(c.keystore_dir, std::move(master).value());
+  if (!store) {
+    why = {kExitKeystore, "keystore " + c.keystore_dir.string() + ": " + store.error().message};
+    return nullptr;
+  }
+  p->store = std::move(store).value();
+  p->keys = std::make_unique<keystore::KeyCache>(*p->store, keystore::KeyCache::scrypt_deriver());
+  p->keys->set_store_timer(p->metrics->store_timer());
+
+  // Client OpenPGP keys: public keys only, imported from the keystore on demand.
+  pgp::SealOptions seal_options;
+  seal_options.armor = c.pgp_armor;
+  seal_options.pipe_bytes = c.pgp_pipe_bytes;
+  keystore::Store& key_store = *p->store;
+  auto sealer = pgp::Sealer::open(
+      c.gnupg_home,
+      [&key_store](std::string_view id) -> Result<pgp::PublicKey> {
+        RV_ASSIGN(auto rec, key_store.get_public_key(id));
+        return pgp::PublicKey{rec.id, rec.account, rec.armored, rec.fingerprint};
+      },
+      seal_options);
+  if (!sealer) {
+    why = {kExitConfig, "[openpgp] " + sealer.error().message};
+    return nullptr;
+  }
+  p->sealer = std::move(sealer).value();
+
+  fuse::FsOptions fs_options = filesystem_options(c, p->sealer.get());
+  fs_options.metrics = &p->metrics->fs();
+  fs_options.on_request = p->metrics->fuse_observer();
+  p->fs = std::make_unique<fuse::Filesystem>(std::move(fs_options), *p->keys);
+  p->metrics->watch(*p->fs, *p->keys);
+  if (auto st = p->fs->open_backing(); !st) {
+    why = {kExitConfig, st.error().message};
+    return nullptr;
+  }
+  if (!p->options.demo) warn_if_sharing_a_disk(c);
+  for (const auto& [account, owner] : c.owners) {
+    if (auto st = p->fs->ensure_account_dir(account); !st) {
+      why = {kExitConfig, st.error().message};
+      return nullptr;
+    }
+  }
+  p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
+  p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
+  p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->fs, p->sealer.get());
+  return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
+}
+
+int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
+  Parts& p = *parts_;
+  control::ServerOptions server_options = control_options(p.config);
+  server_options.status = [&p](const control::Principal& caller) { return p.status(caller); };
+  server_options.metrics = [&p](const control::Principal& caller) { return p.metrics->render(&caller); };
+  server_options.observe = p.metrics->request_observer();
+  control::Server server(std::move(server_options), *p.backend);
+  if (auto st = server.start(); !st) {
+    why = {kExitControl, "control socket: " + st.error().message};
+    return why.exit_code;
+  }
+  MetricsListener metrics_listener;
+  if (!p.config.metrics_listen.empty()) {
+    auto address = parse_listen_address(p.config.metrics_listen);  // checked by the config already
+    Status st = address ? metrics_listener.start(*address, *p.metrics) : Status(std::move(address).error());
+    if (!st) {
+      why = {kExitConfig, "[metrics] " + st.error().message};
+      return why.exit_code;
+    }
+    log::info("metrics at http://" + (address->ipv6 ? "[" + address->host + "]" : address->host) + ":" +
+              std::to_string(metrics_listener.port()) + "/metrics");
+  }
+  MountHooks hooks;
+  hooks.on_ready = [&] {
+    log::info("control socket at " + p.config.control_socket.string());
+    if (on_ready) on_ready();
+  };
+  const int rc = run_mount(p.config, *p.fs, hooks);
+  metrics_listener.stop();
+  server.stop();
+  return rc;
+}
+
+}  // namespace recvault::daemon
