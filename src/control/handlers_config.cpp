@@ -1,4 +1,4 @@
-// GET/PUT /api/v2/config/call_recording_encryption (the config seed).
+// GET/PUT /api/v2/config/call_recording_encryption (docs/API.md "Encryption configuration").
 #include <strings.h>
 
 #include "handlers.hpp"

@@ -1,4 +1,4 @@
-// /v3/security/public-keys (the client-supplied PGP seed).
+// /v3/security/public-keys (docs/API.md "Client-supplied OpenPGP public keys").
 #include <algorithm>
 #include <cctype>
 

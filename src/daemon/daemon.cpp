@@ -38,7 +38,7 @@ control::ServerOptions control_options(const Config& c) {
   return o;
 }
 
-fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer) {
+fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer, fuse::DirectoryKeyPolicy* keys) {
   fuse::FsOptions o;
   o.backing_dir = config.backing_dir;
   o.chunk_size = config.chunk_size;
@@ -57,6 +57,7 @@ fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer) {
     return fuse::AccountLimits{owner.quota_bytes, owner.refuse_unconfigured};
   };
   o.sealer = sealer;
+  o.directory_keys = keys;
   o.waits_per_account = std::max(1u, config.max_threads / 4);
   return o;
 }
@@ -88,6 +89,7 @@ struct Daemon::Parts {
   std::unique_ptr<keystore::Store> store;
   std::unique_ptr<keystore::KeyCache> keys;
   std::unique_ptr<pgp::Sealer> sealer;
+  std::unique_ptr<DirectoryKeys> directory_keys;
   std::unique_ptr<fuse::Filesystem> fs;
   std::unique_ptr<KeystoreBackend> keystore_backend;
   std::unique_ptr<TimedBackend> timed_backend;
@@ -141,7 +143,8 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   }
   p->sealer = std::move(sealer).value();
 
-  fuse::FsOptions fs_options = filesystem_options(c, p->sealer.get());
+  p->directory_keys = std::make_unique<DirectoryKeys>(c.backing_dir, p->sealer.get());
+  fuse::FsOptions fs_options = filesystem_options(c, p->sealer.get(), p->directory_keys.get());
   fs_options.metrics = &p->metrics->fs();
   fs_options.on_request = p->metrics->fuse_observer();
   p->fs = std::make_unique<fuse::Filesystem>(std::move(fs_options), *p->keys);
@@ -159,7 +162,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   }
   p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
   p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
-  p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->fs, p->sealer.get());
+  p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 

@@ -18,7 +18,6 @@ format::KeyResolver resolver_for(const std::string& account, keystore::KeyCache&
 
 namespace {
 
-Status refuse(const char* why, int err) { return sys_error(why, err); }
 
 // What a backing file holds (format::detect: the magic decides before any
 // xattr, so an xattr can never turn encryption off); "pgp" files are OpenPGP
@@ -65,6 +64,7 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
     }
   } else if (kind == Kind::encrypted) {
     RV_ASSIGN(auto f, format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys)));
+    ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
     c->enc_ = std::move(f);
     c->kind_ = Kind::encrypted;
   }
@@ -118,18 +118,21 @@ Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, co
                                                              keystore::KeyCache& keys, std::uint32_t chunk_size,
                                                              const Placement& where) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
-  RV_TRY(c->begin(account, keys, chunk_size, where));
+  {
+    ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
+    RV_TRY(c->begin(account, keys, chunk_size, where));
+  }
   c->note_writer();
   return c;
 }
 
 Status FileContent::restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                             const Placement& where) {
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   note_writer();
   unpin_locked();
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
-  if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording cannot be truncated", EPERM);
+  if (kind_ == Kind::pgp && !seal_) return make_error(Errc::refused, "a sealed OpenPGP recording cannot be truncated");
   enc_.reset();
   seal_.reset();  // aborts an unfinished stream
   if (::ftruncate(fd_.get(), 0) != 0) {
@@ -159,7 +162,7 @@ Status FileContent::refuse_magic(std::uint64_t offset, std::span<const std::uint
 }
 
 std::uint64_t FileContent::size() {
-  std::shared_lock lock(m_);
+  SharedLock lock(m_);
   if (enc_) return enc_->size();
   if (seal_) return seal_->accepted();  // while open: the writer's view
   auto s = sys::file_size(fd_.get());
@@ -168,17 +171,17 @@ std::uint64_t FileContent::size() {
 
 Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   {
-    std::shared_lock shared(m_);
+    SharedLock shared(m_);
     if (enc_ && enc_->is_whole_chunk_read(offset, out.size())) return enc_->read_whole(offset, out);
   }
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   if (enc_) return enc_->read(offset, out);
   if (seal_) return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
   return sys::pread_full(fd_.get(), out, offset);
 }
 
 std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t offset, std::size_t length) {
-  std::shared_lock lock(m_);
+  SharedLock lock(m_);
   if (!enc_) return std::nullopt;
   const std::uint64_t c = enc_->header().chunk_size();
   const std::uint64_t start = offset - offset % c;
@@ -191,10 +194,10 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
   std::shared_ptr<pgp::SealStream> stream;
   note_writer();
   {
-    std::lock_guard<std::shared_mutex> lock(m_);
+    ExclusiveLock<SharedMutex> lock(m_);
     if (!kernel_keeps_times) unpin_locked();
     if (enc_) return enc_->write(offset, in);
-    if (kind_ == Kind::pgp && !seal_) return refuse("a sealed OpenPGP recording is read-only", EPERM);
+    if (kind_ == Kind::pgp && !seal_) return make_error(Errc::refused, "a sealed OpenPGP recording is read-only");
     if (!seal_) {
       RV_TRY(refuse_magic(offset, in));
       return sys::pwrite_full(fd_.get(), in, offset);
@@ -208,12 +211,12 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
 
 Status FileContent::truncate(std::uint64_t size) {
   note_writer();
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   unpin_locked();
   if (enc_) return enc_->truncate(size);
   if (kind_ == Kind::pgp) {
     if (seal_ && seal_->accepted() == size) return {};  // O_TRUNC of a new, empty recording
-    return refuse("OpenPGP recordings cannot be truncated", EPERM);
+    return make_error(Errc::refused, "OpenPGP recordings cannot be truncated");
   }
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
     int e = errno;
@@ -223,7 +226,7 @@ Status FileContent::truncate(std::uint64_t size) {
 }
 
 int FileContent::set_times(const struct timespec times[2]) {
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   if (::futimens(fd_.get(), times) != 0) return errno;
   struct stat st {};
   if (::fstat(fd_.get(), &st) == 0) pinned_ = std::array<struct timespec, 2>{st.st_atim, st.st_mtim};
@@ -235,7 +238,7 @@ void FileContent::restore_pinned_locked() noexcept {
 }
 
 Status FileContent::flush() {
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   if (!enc_) return {};
   const bool wrote = enc_->dirty();
   auto st = enc_->flush();
@@ -244,12 +247,12 @@ Status FileContent::flush() {
 }
 
 bool FileContent::dirty() {
-  std::shared_lock lock(m_);
+  SharedLock lock(m_);
   return enc_ && enc_->dirty();
 }
 
 Status FileContent::fsync(bool datasync) {
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   if (enc_ && enc_->dirty()) {
     RV_TRY(enc_->flush());
     restore_pinned_locked();
@@ -265,7 +268,7 @@ Status FileContent::seal() {
   if (!may_seal_.load(std::memory_order_relaxed)) return {};
   std::shared_ptr<pgp::SealStream> stream;
   {
-    std::lock_guard<std::shared_mutex> lock(m_);
+    ExclusiveLock<SharedMutex> lock(m_);
     if (!seal_) {
       if (!enc_) return {};
       auto st = enc_->seal();
@@ -275,7 +278,7 @@ Status FileContent::seal() {
     stream = seal_;
   }
   auto st = stream->finish();  // without m_: gpg writes the rest of the message
-  std::lock_guard<std::shared_mutex> lock(m_);
+  ExclusiveLock<SharedMutex> lock(m_);
   if (seal_ != stream) return st;  // another closer got here first
   seal_.reset();
   RV_TRY(st);
@@ -288,12 +291,12 @@ Status FileContent::seal() {
 }
 
 bool FileContent::sealing() {
-  std::shared_lock lock(m_);
+  SharedLock lock(m_);
   return seal_ != nullptr;
 }
 
 bool FileContent::sealed_pgp() {
-  std::shared_lock lock(m_);
+  SharedLock lock(m_);
   return kind_ == Kind::pgp && !seal_;
 }
 

@@ -15,14 +15,18 @@
 namespace recvault::fuse {
 
 Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys)
-    : options_(std::move(options)), keys_(keys), waits_(options_.waits_per_account) {
-  root_.nlookup = 2;  // never forgotten
+    : options_(std::move(options)),
+      keys_(keys),
+      waits_(options_.waits_per_account),
+      open_files_(options_.tail_flush_interval, [this](std::chrono::steady_clock::duration took) {
+        if (options_.metrics) options_.metrics->tail_flush_pass(took);
+      }) {
   ops::fault_injection_enabled();  // says so in the log at once when on
 }
 
 Filesystem::~Filesystem() {
-  stop_flusher();
-  free_outstanding_handles();
+  open_files_.stop_flusher();
+  handles_.free_outstanding();
 }
 
 Status Filesystem::open_backing() {
@@ -31,29 +35,29 @@ Status Filesystem::open_backing() {
     int e = errno;
     return sys_error("open backing dir " + options_.backing_dir.string(), e);
   }
-  root_.fd.reset(fd);
+  root().fd.reset(fd);
   struct stat st {};
   if (::fstatat(fd, "", &st, AT_EMPTY_PATH) != 0) {
     int e = errno;
     return sys_error("stat backing dir", e);
   }
-  root_.src_ino = st.st_ino;
-  root_.src_dev = st.st_dev;
-  root_.type = S_IFDIR;
+  root().src_ino = st.st_ino;
+  root().src_dev = st.st_dev;
+  root().type = S_IFDIR;
   std::function<AccountLimits(std::string_view)> limits = options_.limits_of;
   if (!limits) limits = [](std::string_view) { return AccountLimits{}; };
-  quotas_ = std::make_unique<Quotas>(root_.fd.get(), std::move(limits));
+  quotas_ = std::make_unique<Quotas>(root().fd.get(), std::move(limits));
   return {};
 }
 
 Status Filesystem::ensure_account_dir(const std::string& account) {
   RV_TRY(keystore::validate_account_id(account));
   const auto owner = options_.owner_of(account);
-  if (::mkdirat(root_.fd.get(), account.c_str(), owner.mode) != 0 && errno != EEXIST) {
+  if (::mkdirat(root().fd.get(), account.c_str(), owner.mode) != 0 && errno != EEXIST) {
     int e = errno;
     return sys_error("mkdir account " + account, e);
   }
-  int dfd = ::openat(root_.fd.get(), account.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  int dfd = ::openat(root().fd.get(), account.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0) {
     int e = errno;
     return sys_error("open account dir " + account, e);
@@ -68,7 +72,7 @@ Status Filesystem::ensure_account_dir(const std::string& account) {
 
 std::vector<std::string> Filesystem::accounts() const {
   std::vector<std::string> out;
-  int fd = ::openat(root_.fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = ::openat(root().fd.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return out;
   DIR* dp = ::fdopendir(fd);
   if (dp == nullptr) {
@@ -88,31 +92,6 @@ std::vector<std::string> Filesystem::accounts() const {
   return out;
 }
 
-std::uint64_t Filesystem::adopt_handle(std::unique_ptr<OpenHandle> h) {
-  OpenHandle* raw = h.get();
-  std::lock_guard lock(handles_mutex_);
-  handles_.emplace(raw, std::move(h));
-  return reinterpret_cast<std::uint64_t>(raw);
-}
-
-std::unique_ptr<OpenHandle> Filesystem::release_handle(std::uint64_t fh) {
-  std::lock_guard lock(handles_mutex_);
-  auto it = handles_.find(reinterpret_cast<OpenHandle*>(fh));
-  if (it == handles_.end()) return nullptr;
-  std::unique_ptr<OpenHandle> h = std::move(it->second);
-  handles_.erase(it);
-  return h;
-}
-
-std::size_t Filesystem::free_outstanding_handles() {
-  std::unordered_map<OpenHandle*, std::unique_ptr<OpenHandle>> outstanding;
-  {
-    std::lock_guard lock(handles_mutex_);
-    outstanding.swap(handles_);
-  }
-  return outstanding.size();  // freed here, outside the lock
-}
-
 bool Filesystem::fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span<const std::uint8_t> data) {
   fuse_session* se = session_.load();
   if (se == nullptr || data.empty()) return se != nullptr;
@@ -125,15 +104,10 @@ bool Filesystem::fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span
                                     static_cast<fuse_buf_copy_flags>(0)) == 0;
 }
 
-Inode& Filesystem::inode(fuse_ino_t ino) noexcept {
-  if (ino == FUSE_ROOT_ID) return root_;
-  return *reinterpret_cast<Inode*>(ino);
-}
-
 int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,
                              std::optional<std::uint64_t> known_size) {
   e = fuse_entry_param{};
-  const bool at_root = &parent == &root_;
+  const bool at_root = &parent == &root();
   if (at_root && !keystore::validate_account_id(name).ok()) return ENOENT;
   int fd = ::openat(parent.fd.get(), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) return errno;
@@ -142,21 +116,10 @@ int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& 
   if (::fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   if (at_root && !S_ISDIR(st.st_mode)) return ENOENT;  // only account dirs live at the root
 
-  Inode* node = nullptr;
-  {
-    std::lock_guard lock(mutex_);
-    auto& slot = inodes_[{st.st_dev, st.st_ino}];
-    if (!slot) {
-      slot = std::make_unique<Inode>();
-      slot->fd = std::move(owned);
-      slot->src_ino = st.st_ino;
-      slot->src_dev = st.st_dev;
-      slot->type = st.st_mode & S_IFMT;
-      slot->account = at_root ? std::string(name) : parent.account;
-    }
-    node = slot.get();
-    node->nlookup.fetch_add(1);
-  }
+  Inode* node = &inodes_.find_or_add(st, [&](Inode& fresh) {
+    fresh.fd = std::move(owned);
+    fresh.account = at_root ? std::string(name) : parent.account;
+  });
   int err = 0;
   if (known_size && S_ISREG(st.st_mode)) {
     st.st_size = static_cast<off_t>(*known_size);
@@ -174,18 +137,6 @@ int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& 
   return 0;
 }
 
-void Filesystem::forget(Inode& node, std::uint64_t n) {
-  if (&node == &root_) return;
-  std::lock_guard lock(mutex_);
-  if (node.nlookup.fetch_sub(n) == n) {
-    std::unique_lock content_lock(node.m);
-    if (node.opens == 0) {
-      content_lock.unlock();
-      inodes_.erase({node.src_dev, node.src_ino});
-    }
-  }
-}
-
 int Filesystem::stat_inode(Inode& node, struct stat& st) {
   if (::fstatat(node.fd.get(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return errno;
   return fill_plaintext_size(node, st);
@@ -193,19 +144,14 @@ int Filesystem::stat_inode(Inode& node, struct stat& st) {
 
 int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   if (!S_ISREG(st.st_mode)) return 0;
-  std::shared_ptr<FileContent> content;
-  {
-    std::lock_guard lock(node.m);
-    content = node.content;
-  }
-  if (content) {
+  if (auto content = node.open_content()) {
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }
   auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
   {
-    std::lock_guard lock(node.m);
-    const auto& memo = node.size_memo;
+    MutexLock lock(node.m);
+    const Inode::SizeMemo memo = node.size_memo;
     if (memo.backing_size == st.st_size && same(memo.mtime, st.st_mtim) && same(memo.ctime, st.st_ctim)) {
       st.st_size = static_cast<off_t>(memo.plaintext);
       return 0;
@@ -213,7 +159,7 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
   if (size) {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     node.size_memo = {st.st_size, st.st_mtim, st.st_ctim, *size};
     st.st_size = static_cast<off_t>(*size);
     return 0;
@@ -226,19 +172,6 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   return 0;
 }
 
-void Filesystem::track_open(const std::shared_ptr<FileContent>& c) {
-  // Encrypted files have tails to flush and seal; an OpenPGP message being
-  // written must be completed at shutdown.
-  if (c->kind() != FileContent::Kind::encrypted && !c->sealing()) return;
-  std::lock_guard lock(open_mutex_);
-  open_.insert(c);
-}
-
-void Filesystem::untrack_open(const std::shared_ptr<FileContent>& c) {
-  std::lock_guard lock(open_mutex_);
-  open_.erase(c);
-}
-
 std::string Filesystem::describe(const Inode& node) const {
   char target[4096];
   std::string proc = ops::proc_path(node.fd.get());
@@ -248,57 +181,6 @@ std::string Filesystem::describe(const Inode& node) const {
   std::string base = options_.backing_dir.string();
   if (full.compare(0, base.size(), base) == 0) full = full.substr(base.size());
   return full;
-}
-
-void Filesystem::start_flusher() {
-  flusher_stop_ = false;
-  flusher_ = std::thread([this] { flusher_loop(); });
-}
-
-void Filesystem::stop_flusher() {
-  {
-    std::lock_guard lock(flusher_mutex_);
-    flusher_stop_ = true;
-  }
-  flusher_cv_.notify_all();
-  if (flusher_.joinable()) flusher_.join();
-}
-
-void Filesystem::flusher_loop() {
-  std::unique_lock lock(flusher_mutex_);
-  while (!flusher_cv_.wait_for(lock, options_.tail_flush_interval, [this] { return flusher_stop_; })) {
-    lock.unlock();
-    const auto pass_started = std::chrono::steady_clock::now();
-    std::vector<std::shared_ptr<FileContent>> snapshot;
-    {
-      std::lock_guard open_lock(open_mutex_);
-      snapshot.assign(open_.begin(), open_.end());
-    }
-    for (auto& c : snapshot) {
-      if (!c->dirty()) continue;
-      if (auto st = c->flush(); !st) log::error("tail flush failed: " + st.error().message);
-    }
-    snapshot.clear();
-    if (options_.metrics) options_.metrics->tail_flush_pass(std::chrono::steady_clock::now() - pass_started);
-    lock.lock();
-  }
-}
-
-std::size_t Filesystem::seal_all() {
-  std::vector<std::shared_ptr<FileContent>> snapshot;
-  {
-    std::lock_guard lock(open_mutex_);
-    snapshot.assign(open_.begin(), open_.end());
-  }
-  std::size_t sealed = 0;
-  for (auto& c : snapshot) {
-    if (auto st = c->seal(); st) {
-      ++sealed;
-    } else {
-      log::error("sealing an open file at shutdown failed: " + st.error().message);
-    }
-  }
-  return sealed;
 }
 
 namespace {
@@ -315,32 +197,26 @@ std::string current_path(int fd) {
 
 std::map<std::string, Filesystem::OpenCount> Filesystem::open_per_account() {
   std::map<std::string, OpenCount> open;
-  std::lock_guard lock(mutex_);
-  for (const auto& [key, node] : inodes_) {
-    if (node->type != S_IFREG) continue;
-    std::lock_guard content_lock(node->m);
-    if (!node->content) continue;
-    auto& count = open[node->account];
+  inodes_.for_each([&](Inode& node) {
+    if (node.type != S_IFREG) return;
+    auto content = node.open_content();
+    if (!content) return;
+    auto& count = open[node.account];
     ++count.files;
-    if (node->content->sealing()) ++count.sealing;
-  }
+    if (content->sealing()) ++count.sealing;
+  });
   return open;
 }
 
 std::vector<std::string> Filesystem::open_paths() {
-  const std::string base = current_path(root_.fd.get());
+  const std::string base = current_path(root().fd.get());
   std::vector<std::string> paths;
-  std::lock_guard lock(mutex_);
-  for (const auto& [key, node] : inodes_) {
-    if (node->type != S_IFREG) continue;
-    {
-      std::lock_guard content_lock(node->m);
-      if (!node->content) continue;
-    }
-    std::string path = current_path(node->fd.get());
+  inodes_.for_each([&](Inode& node) {
+    if (node.type != S_IFREG || !node.open_content()) return;
+    std::string path = current_path(node.fd.get());
     const bool inside = path.size() > base.size() && path.compare(0, base.size(), base) == 0;
     if (!base.empty() && inside && path[base.size()] == '/') paths.push_back(path.substr(base.size()));
-  }
+  });
   return paths;
 }
 

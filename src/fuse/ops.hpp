@@ -54,7 +54,9 @@ std::string proc_path(int fd);
 // changes what the kernel may cache. Waits for fills in progress, which
 // wait only for the kernel's reads in flight, at most a few seconds: not
 // owned on timeout (the caller answers EBUSY), never a hang.
-std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node);
+// True: the caller holds node.page_fill exclusively (adopt it with
+// ExclusiveLock(node.page_fill, kAdoptLock)).
+bool hold_off_page_fills(Inode& node) RV_TRY_ACQUIRE(true, node.page_fill);
 // Makes the new entry `fd` (in `parent`) the caller's, with exactly `mode`
 // (already masked by the caller's umask): ownership.cpp. Returns an errno.
 int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode);

@@ -95,7 +95,7 @@ int set_times(Inode& node, const struct stat* attr, int to_set) {
   if (node.type == S_IFREG) {
     std::shared_ptr<FileContent> content;
     {
-      std::lock_guard lock(node.m);
+      MutexLock lock(node.m);
       content = node.content;
     }
     // An open recording sets and pins them in one step, so that none of the
@@ -114,11 +114,11 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
   if (node.type != S_IFREG) return EINVAL;
   // A fill that ran after the kernel dropped the cut pages would bring them
   // (and the old size) back.
-  auto fills_held_off = hold_off_page_fills(node);
-  if (!fills_held_off.owns_lock()) return EBUSY;
+  if (!hold_off_page_fills(node)) return EBUSY;
+  ExclusiveLock fills_held_off(node.page_fill, kAdoptLock);
   std::shared_ptr<FileContent> content;
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     content = node.content;
   }
   if (content) {

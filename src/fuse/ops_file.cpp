@@ -32,18 +32,18 @@ bool may_write(const fuse_file_info* fi) { return (fi->flags & O_ACCMODE) != O_R
 // Counts an opener that may write, once no page-cache fill of `node` is in
 // progress (Inode::page_fill). False when fills did not finish in time.
 bool admit_writer(Filesystem& fs, Inode& node) {
-  auto fills_held_off = hold_off_page_fills(node);
-  if (!fills_held_off.owns_lock()) {
+  if (!hold_off_page_fills(node)) {
     log::warn("open for writing of " + fs.describe(node) + " refused: page-cache fills did not finish in time");
     return false;
   }
-  std::lock_guard lock(node.m);
+  ExclusiveLock fills_held_off(node.page_fill, kAdoptLock);
+  MutexLock lock(node.m);
   ++node.writers;
   return true;
 }
 
 void retire_writer(Inode& node) {
-  std::lock_guard lock(node.m);
+  MutexLock lock(node.m);
   --node.writers;
 }
 
@@ -52,7 +52,7 @@ void retire_writer(Inode& node) {
 void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi,
             bool writer) {
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     if (node.opens++ == 0) {
       node.content = content;
       fs.track_open(content);
@@ -74,7 +74,7 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
   std::unique_ptr<OpenHandle> h = fs.release_handle(fi->fh);
   std::shared_ptr<FileContent> last;
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     // The kernel wrote back this writer's dirty pages before releasing it.
     if (h != nullptr && static_cast<Handle&>(*h).writer) --node.writers;
     if (--node.opens == 0) {
@@ -112,10 +112,10 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   auto chunk = content.enclosing_chunk(offset, size);
   if (!chunk) return false;
   Inode& node = fs.inode(ino);
-  std::shared_lock fill(node.page_fill, std::try_to_lock);
-  if (!fill.owns_lock()) return false;
+  if (!node.page_fill.try_lock_shared()) return false;
+  SharedLock fill(node.page_fill, kAdoptLock);
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     if (node.writers != 0) return false;
   }
   thread_local std::vector<std::uint8_t> whole;
@@ -184,11 +184,7 @@ bool still_open_nearby(pid_t pid, ino_t ino) {
 
 }  // namespace
 
-std::unique_lock<std::shared_timed_mutex> hold_off_page_fills(Inode& node) {
-  std::unique_lock<std::shared_timed_mutex> lock(node.page_fill, std::defer_lock);
-  (void)lock.try_lock_for(std::chrono::seconds(5));
-  return lock;
-}
+bool hold_off_page_fills(Inode& node) { return node.page_fill.try_lock_for(std::chrono::seconds(5)); }
 
 void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, fuse_file_info* fi) {
   auto& fs = fs_of(req);
@@ -246,7 +242,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   }
   std::shared_ptr<FileContent> shared = std::move(content).value();
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     if (node.content) shared = node.content;
   }
   attach(fs, node, shared, fi, writer);
@@ -264,7 +260,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& node = fs.inode(ino);
   std::shared_ptr<FileContent> content;
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     content = node.content;
   }
   if (!content) {
@@ -279,7 +275,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
     content = std::move(opened).value();
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     if (node.content) content = node.content;  // another opener won the race
   }
   if (content->sealed_pgp() && (fi->flags & O_ACCMODE) != O_RDONLY) {
@@ -294,7 +290,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fi->flags & O_TRUNC) {
     bool alone = false;
     {
-      std::lock_guard lock(node.m);
+      MutexLock lock(node.m);
       alone = node.opens == 0;
     }
     // Truncating to zero starts a new recording under the current key (an
@@ -379,7 +375,7 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Inode& node = fs.inode(ino);
   bool only = false;
   {
-    std::lock_guard lock(node.m);
+    MutexLock lock(node.m);
     only = node.opens == 1;
   }
   FileContent& c = *handle_of(fi).content;

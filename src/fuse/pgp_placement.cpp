@@ -6,9 +6,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cctype>
-
 #include "ops.hpp"
 #include "recvault/pgp/xattrs.hpp"
 
@@ -29,12 +26,6 @@ Result<std::string> directory_key(int fd) {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
-
 }  // namespace
 
 Result<Placement> Filesystem::placement_in(int dir_fd) {
@@ -49,7 +40,7 @@ Result<Placement> Filesystem::placement_in(int dir_fd) {
       int e = errno;
       return sys_error("stat directory", e);
     }
-    if (st.st_dev == root_.src_dev && st.st_ino == root_.src_ino) break;
+    if (st.st_dev == root().src_dev && st.st_ino == root().src_ino) break;
     auto key = directory_key(cur);
     RV_TRY(key);
     if (!key->empty()) {
@@ -72,12 +63,12 @@ Result<Placement> Filesystem::placement_in(Inode& dir) {
   // store stale at once, never current.
   const std::uint64_t generation = placement_generation_.load();
   {
-    std::lock_guard lock(dir.m);
+    MutexLock lock(dir.m);
     if (dir.placement_generation == generation) return Placement{options_.sealer, dir.placement_key};
   }
   auto p = placement_in(dir.fd.get());
   if (!p) return p;
-  std::lock_guard lock(dir.m);
+  MutexLock lock(dir.m);
   dir.placement_generation = generation;
   dir.placement_key = p->dir_public_key_id;
   return p;
@@ -100,66 +91,29 @@ Result<Placement> Filesystem::placement_of(const Inode& node) {
 }
 
 Status Filesystem::set_directory_key(Inode& dir, std::string_view public_key_id) {
-  if (&dir == &root_ || dir.type != S_IFDIR) return make_error(Errc::refused, "only account directories take a key");
+  if (&dir == &root() || dir.type != S_IFDIR) return make_error(Errc::refused, "only account directories take a key");
+  if (options_.directory_keys == nullptr) return make_error(Errc::unsupported, "OpenPGP sealing is not configured");
   const std::string path = ops::proc_path(dir.fd.get());
-  std::lock_guard lock(directory_keys_mutex_);
   // After the xattr changes (or fails to), cached placements are re-read: one
   // computed meanwhile carries the old generation and is never used.
   struct Invalidate {
     Filesystem& fs;
     ~Invalidate() { fs.ancestry_changed(); }
   } invalidate{*this};
-  if (public_key_id.empty()) {
-    if (::removexattr(path.c_str(), pgp::xattr::public_key_id) != 0) {
+  return options_.directory_keys->change_directory_key(dir.account, public_key_id, [&](std::string_view id) -> Status {
+    if (id.empty()) {
+      if (::removexattr(path.c_str(), pgp::xattr::public_key_id) != 0) {
+        int e = errno;
+        return sys_error("remove the directory's OpenPGP key", e);
+      }
+      return {};
+    }
+    if (::setxattr(path.c_str(), pgp::xattr::public_key_id, id.data(), id.size(), 0) != 0) {
       int e = errno;
-      return sys_error("remove the directory's OpenPGP key", e);
+      return sys_error("set the directory's OpenPGP key", e);
     }
     return {};
-  }
-  if (options_.sealer == nullptr) return make_error(Errc::unsupported, "OpenPGP sealing is not configured");
-  // The key must exist, belong to this account and encrypt today (imported now).
-  auto recipient = options_.sealer->recipient(dir.account, public_key_id);
-  if (!recipient) {
-    auto e = std::move(recipient).error();
-    if (e.code == Errc::not_found) e.code = Errc::invalid_argument;
-    return e;
-  }
-  const std::string& id = recipient->public_key_id;
-  if (::setxattr(path.c_str(), pgp::xattr::public_key_id, id.data(), id.size(), 0) != 0) {
-    int e = errno;
-    return sys_error("set the directory's OpenPGP key", e);
-  }
-  return {};
-}
-
-Status Filesystem::with_directory_keys_locked(const std::function<Status()>& fn) {
-  std::lock_guard lock(directory_keys_mutex_);
-  return fn();
-}
-
-Result<std::vector<std::string>> Filesystem::directories_using(const std::string& account,
-                                                               std::string_view public_key_id) {
-  namespace fs = std::filesystem;
-  const std::string want = lower(public_key_id);
-  const fs::path top = options_.backing_dir / account;
-  std::vector<std::string> out;
-  auto check = [&](const fs::path& p) {
-    char buf[128];
-    ssize_t n = ::lgetxattr(p.c_str(), pgp::xattr::public_key_id, buf, sizeof buf);
-    if (n > 0 && lower(std::string_view(buf, static_cast<std::size_t>(n))) == want) {
-      out.push_back(p.lexically_relative(options_.backing_dir).string());
-    }
-  };
-  std::error_code ec;
-  if (!fs::is_directory(fs::symlink_status(top, ec))) return out;
-  check(top);
-  fs::recursive_directory_iterator it(top, fs::directory_options::skip_permission_denied, ec), end;
-  if (ec) return make_error(Errc::io, "scan " + account + ": " + ec.message());
-  for (; it != end; it.increment(ec)) {
-    if (ec) return make_error(Errc::io, "scan " + account + ": " + ec.message());
-    if (it->is_directory(ec) && !it->is_symlink(ec)) check(it->path());
-  }
-  return out;
+  });
 }
 
 void Filesystem::notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size) {

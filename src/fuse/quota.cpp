@@ -68,7 +68,7 @@ Quotas::Usage& Quotas::usage_locked(const std::string& account) {
 bool Quotas::admits(const std::string& account, std::uint64_t incoming) {
   const std::uint64_t limit = limits_of_(account).quota_bytes;
   if (limit == 0 || account.empty()) return true;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Usage& u = usage_locked(account);
   auto over = [&] { return static_cast<std::uint64_t>(u.bytes) + incoming > limit; };
   if (!over()) return true;
@@ -84,7 +84,7 @@ bool Quotas::admits(const std::string& account, std::uint64_t incoming) {
 
 void Quotas::charge(const std::string& account, std::int64_t delta) {
   if (delta == 0 || account.empty()) return;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = usage_.find(account);
   if (it == usage_.end()) {
     usage_locked(account);  // the walk sees the change already
@@ -94,13 +94,13 @@ void Quotas::charge(const std::string& account, std::int64_t delta) {
 }
 
 std::uint64_t Quotas::used(const std::string& account) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return static_cast<std::uint64_t>(usage_locked(account).bytes);
 }
 
 std::map<std::string, std::uint64_t> Quotas::known() {
   std::map<std::string, std::uint64_t> out;
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   for (const auto& [name, u] : usage_) out.emplace(name, static_cast<std::uint64_t>(u.bytes));
   return out;
 }

@@ -3,7 +3,7 @@
 namespace recvault::fuse {
 
 std::optional<WaitBudget::Ticket> WaitBudget::try_take(const std::string& account) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   unsigned& n = waiting_[account];
   if (n >= per_account_) return std::nullopt;
   ++n;
@@ -11,7 +11,7 @@ std::optional<WaitBudget::Ticket> WaitBudget::try_take(const std::string& accoun
 }
 
 void WaitBudget::give_back(const std::string& account) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto it = waiting_.find(account);
   if (it == waiting_.end()) return;
   if (--it->second == 0) waiting_.erase(it);

@@ -1,4 +1,5 @@
-// The seed's rules: auto-generation, rotation, disable/re-enable.
+// The account rules of docs/KEYSTORE.md "Rules": auto-generation, rotation,
+// disable/re-enable.
 #include "recvault/keystore/account_config.hpp"
 
 #include <array>

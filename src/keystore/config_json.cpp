@@ -1,4 +1,4 @@
-// The config API's JSON: request parsing and the seed's response shape.
+// The config API's JSON: request parsing and the response shape of docs/API.md.
 #include <array>
 #include <ctime>
 

@@ -91,7 +91,7 @@ std::string master_check_text() { return "recvault keystore master key check v1"
 std::string master_check_aad() { return "recvault-keystore/1 master-check"; }
 
 Result<std::string> encode_version(const MasterKey& master, std::string_view account, const KeyVersion& v) {
-  // The seed stores the key base64-encoded; we seal that encoding.
+  // The API carries the key base64-encoded (docs/API.md); we seal that encoding.
   std::string b64 = base64_encode(v.key.span());
   auto sealed = master.seal(crypto::as_bytes(b64), key_aad(account, v.version));
   crypto::secure_wipe(b64.data(), b64.size());

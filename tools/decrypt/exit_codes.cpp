@@ -16,6 +16,8 @@ int exit_code_for(Errc code) noexcept {
     case Errc::not_found:
     case Errc::conflict:
     case Errc::not_permitted:
+    case Errc::refused:
+    case Errc::too_large:
     case Errc::internal: return exit_io;
   }
   return exit_io;

@@ -33,9 +33,9 @@ class Backend {
   // Rejects ids that cannot name an account (path traversal, charset, length).
   virtual Status validate_account_id(std::string_view account) const = 0;
 
-  // The account's config as the seed's JSON (`{}` if never configured).
+  // The account's config as the API's JSON (docs/API.md) (`{}` if never configured).
   virtual Result<nlohmann::json> get_config(std::string_view account) = 0;
-  // Applies a PUT body (seed rules) and returns the resulting config JSON.
+  // Applies a PUT body (docs/KEYSTORE.md "Rules") and returns the resulting config JSON.
   virtual Result<nlohmann::json> update_config(std::string_view account,
                                                const nlohmann::json& request) = 0;
 

@@ -14,29 +14,18 @@
 #include <array>
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
 
 #include "recvault/format/encrypted_file.hpp"
+#include "recvault/fuse/placement.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/sys/fd.hpp"
+#include "recvault/util/mutex.hpp"
 
 namespace recvault::fuse {
-
-// Where a new recording is created: what may seal it to an OpenPGP key, and
-// the key its directory chooses ("" = none; it takes precedence over the
-// account's public_key_id).
-struct Placement {
-  pgp::Sealer* sealer = nullptr;
-  std::string dir_public_key_id;
-  // An account without any configuration gets no unencrypted recordings:
-  // creating one fails (Errc::not_permitted) instead.
-  bool refuse_unconfigured = false;
-};
 
 class FileContent {
  public:
@@ -105,8 +94,9 @@ class FileContent {
  private:
   explicit FileContent(sys::UniqueFd fd);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
-               const Placement& where);
-  Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where);
+               const Placement& where) RV_REQUIRES(m_);
+  Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where)
+      RV_REQUIRES(m_);
   // Plain files: a write that would make the file start with the format's
   // magic is refused (Errc::invalid_argument), since a file that starts
   // with it is always read as encrypted (format::detect).
@@ -115,16 +105,20 @@ class FileContent {
   // Exclusive for everything that changes state; shared for the reads that
   // need none (whole chunks before the tail), so readahead requests of one
   // file decrypt in parallel.
-  std::shared_mutex m_;
+  // Lock order (docs/ARCHITECTURE.md "Locks"): after Inode::m.
+  SharedMutex m_;
   sys::UniqueFd fd_;
+  // Set before the content is shared (start_new, open_existing) and by
+  // restart() under m_ while the kernel holds no other request of the file
+  // (O_TRUNC at open): read without m_.
   Kind kind_ = Kind::plain;
-  std::unique_ptr<format::EncryptedFile> enc_;  // when kind_ == encrypted
-  std::shared_ptr<pgp::SealStream> seal_;       // when kind_ == pgp and still open for writing
-  std::atomic<bool> may_seal_{false};           // see seal()
-  std::atomic<std::int64_t> allocated_{0};      // see allocation_change()
-  std::optional<std::array<struct timespec, 2>> pinned_;  // see pin_times(); guarded by m_
-  void unpin_locked() noexcept { pinned_.reset(); }
-  void restore_pinned_locked() noexcept;
+  std::unique_ptr<format::EncryptedFile> enc_ RV_GUARDED_BY(m_);  // when kind_ == encrypted
+  std::shared_ptr<pgp::SealStream> seal_ RV_GUARDED_BY(m_);       // when kind_ == pgp and still open for writing
+  std::atomic<bool> may_seal_{false};                              // see seal()
+  std::atomic<std::int64_t> allocated_{0};                         // see allocation_change()
+  std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
+  void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }
+  void restore_pinned_locked() noexcept RV_REQUIRES(m_);
 };
 
 // Plaintext size of a backing file that is not open, from its header alone

@@ -2,15 +2,20 @@
 //
 //   <mount>/<account>/path  <->  <backing>/<account>/path
 //
-// Built on the libfuse3 low-level API. The fuse_ino_t of an inode is the
-// address of its Inode (root is FUSE_ROOT_ID); each Inode owns an O_PATH fd
-// of its backing file. Regular files that are open share one FileContent per
-// inode, so a reader sees what a writer has written, buffered or not.
+// Built on the libfuse3 low-level API. Regular files that are open share one
+// FileContent per inode, so a reader sees what a writer has written,
+// buffered or not.
 //
-// Threading: handlers run on libfuse's worker threads; the tail flusher runs
-// on its own thread. Lock order: InodeTable::mutex_ -> Inode::m ->
-// FileContent's mutex; the handle table's mutex is taken alone. No lock is
-// held across fuse_reply_*.
+// Filesystem is the facade the handlers (src/fuse/ops_*.cpp) see; it holds
+// the parts, each with its own header: the inode table (inode.hpp), the
+// handle table (handle_table.hpp), the open recordings and their tail
+// flusher (open_files.hpp), quotas (quota.hpp), per-account wait budgets
+// (wait_budget.hpp) and placement (placement.hpp; the daemon decides
+// directory keys through DirectoryKeyPolicy).
+//
+// Threading and lock order: docs/ARCHITECTURE.md "Threads" and "Locks";
+// each mutex says there and in its declaration what is taken before it.
+// No lock is held across a reply to the kernel.
 #pragma once
 
 #define FUSE_USE_VERSION 314
@@ -18,73 +23,27 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <set>
-#include <shared_mutex>
 #include <span>
 #include <string>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "recvault/fuse/file_content.hpp"
+#include "recvault/fuse/handle_table.hpp"
+#include "recvault/fuse/inode.hpp"
+#include "recvault/fuse/open_files.hpp"
 #include "recvault/fuse/metrics.hpp"
 #include "recvault/fuse/operation.hpp"
+#include "recvault/fuse/placement.hpp"
 #include "recvault/fuse/quota.hpp"
 #include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/sys/fd.hpp"
 
 namespace recvault::fuse {
-
-struct Inode {
-  sys::UniqueFd fd;  // O_PATH | O_NOFOLLOW
-  ino_t src_ino = 0;
-  dev_t src_dev = 0;
-  mode_t type = 0;      // S_IFMT bits
-  std::string account;  // empty for the root
-  std::atomic<std::uint64_t> nlookup{0};
-
-  std::mutex m;  // guards the members below
-  std::shared_ptr<FileContent> content;  // while open
-  unsigned opens = 0;
-  unsigned writers = 0;  // open handles that may write (admitted under page_fill)
-  // Directories: the OpenPGP override that applies inside, as of
-  // Filesystem's placement generation `placement_generation` (0: unknown).
-  std::uint64_t placement_generation = 0;
-  std::string placement_key;
-  // Regular files not open: the plaintext size getattr computed last, valid
-  // while the backing file's size, mtime and ctime are those it was
-  // computed from (so a stat needs no open and no header read).
-  struct SizeMemo {
-    off_t backing_size = -1;
-    struct timespec mtime {}, ctime {};
-    std::uint64_t plaintext = 0;
-  } size_memo;
-
-  // Regular files: a read of part of a chunk puts the rest of the decrypted
-  // chunk into the kernel's page cache (Filesystem::fill_page_cache). That
-  // is only sound while nothing can dirty those pages: fills hold this
-  // shared and run only when `writers` is 0; admitting a writer or changing
-  // the size holds it exclusive, so it waits for fills in progress.
-  std::shared_timed_mutex page_fill;
-
-  Inode() = default;
-  Inode(const Inode&) = delete;
-  Inode& operator=(const Inode&) = delete;
-};
-
-// What the kernel holds as fuse_file_info::fh: an open file (ops_file.cpp)
-// or directory (ops_dir.cpp). Owned by the Filesystem (adopt_handle).
-struct OpenHandle {
-  virtual ~OpenHandle() = default;
-};
 
 // Who owns an account's directory in the backing root, and its mode.
 struct DirectoryOwner {
@@ -104,6 +63,9 @@ struct FsOptions {
   // Seals recordings to client OpenPGP keys; null: such recordings cannot be
   // created (fail closed). Not owned; must outlive the Filesystem.
   pgp::Sealer* sealer = nullptr;
+  // Decides directory key overrides; null: directories take none
+  // (Errc::unsupported). Not owned; must outlive the Filesystem.
+  DirectoryKeyPolicy* directory_keys = nullptr;
   // Per-account quota and policy (quota.hpp); unset: no limits.
   std::function<AccountLimits(std::string_view)> limits_of;
   // Workers one account may hold in a wait at once (wait_budget.hpp); the
@@ -133,10 +95,10 @@ class Filesystem {
   static const fuse_lowlevel_ops& operations();
 
   // The tail flusher: writes buffered tails of open files every interval.
-  void start_flusher();
-  void stop_flusher();
+  void start_flusher() { open_files_.start_flusher(); }
+  void stop_flusher() { open_files_.stop_flusher(); }
   // Seals every open file (shutdown). Returns how many were sealed.
-  std::size_t seal_all();
+  std::size_t seal_all() { return open_files_.seal_all(); }
   // Paths, relative to the backing root and starting with '/', of the
   // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
   std::vector<std::string> open_paths();
@@ -149,21 +111,17 @@ class Filesystem {
   std::map<std::string, OpenCount> open_per_account();
   FsMetrics* metrics() const noexcept { return options_.metrics; }
 
-  // --- open handles -------------------------------------------------------
-  // The kernel sends no RELEASE (RELEASEDIR) for what is still open at
-  // unmount, so every handle given to the kernel stays owned here.
-  // Takes `h`; returns the fuse_file_info::fh that stands for it.
-  std::uint64_t adopt_handle(std::unique_ptr<OpenHandle> h);
-  // RELEASE / RELEASEDIR, or a reply that failed: the caller owns it again.
-  std::unique_ptr<OpenHandle> release_handle(std::uint64_t fh);
-  // Frees the handles never released; returns how many. Only once no handler
-  // can run any more: the FUSE session is destroyed (also done by ~Filesystem).
-  std::size_t free_outstanding_handles();
-  static OpenHandle& handle(std::uint64_t fh) noexcept { return *reinterpret_cast<OpenHandle*>(fh); }
+  // --- open handles (handle_table.hpp) -------------------------------------
+  std::uint64_t adopt_handle(std::unique_ptr<OpenHandle> h) { return handles_.adopt(std::move(h)); }
+  std::unique_ptr<OpenHandle> release_handle(std::uint64_t fh) { return handles_.release(fh); }
+  // Also done by ~Filesystem.
+  std::size_t free_outstanding_handles() { return handles_.free_outstanding(); }
+  static OpenHandle& handle(std::uint64_t fh) noexcept { return HandleTable::of(fh); }
 
   // --- used by the handlers ------------------------------------------------
-  Inode& inode(fuse_ino_t ino) noexcept;
-  Inode& root() noexcept { return root_; }
+  Inode& inode(fuse_ino_t ino) noexcept { return inodes_[ino]; }
+  Inode& root() noexcept { return inodes_.root(); }
+  const Inode& root() const noexcept { return inodes_.root(); }
   const FsOptions& options() const noexcept { return options_; }
   // Whether the kernel accepted writeback caching (it then supplies offsets
   // for O_APPEND writes itself).
@@ -182,14 +140,14 @@ class Filesystem {
   // spares reading the new file's header back.
   int lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,
                    std::optional<std::uint64_t> known_size = std::nullopt);
-  void forget(Inode& inode, std::uint64_t n);
+  void forget(Inode& inode, std::uint64_t n) { inodes_.forget(inode, n); }
   // stat of the backing inode with the plaintext size filled in.
   int stat_inode(Inode& inode, struct stat& st);
   // Replaces a regular file's backing size in `st` by its plaintext size.
   int fill_plaintext_size(Inode& inode, struct stat& st);
   // Marks open content for the flusher and the shutdown seal.
-  void track_open(const std::shared_ptr<FileContent>& c);
-  void untrack_open(const std::shared_ptr<FileContent>& c);
+  void track_open(const std::shared_ptr<FileContent>& c) { open_files_.track(c); }
+  void untrack_open(const std::shared_ptr<FileContent>& c) { open_files_.untrack(c); }
   // Path of an inode relative to the backing root, for log lines.
   std::string describe(const Inode& inode) const;
 
@@ -211,42 +169,22 @@ class Filesystem {
   // The same for the directory holding regular file `node`.
   Result<Placement> placement_of(const Inode& node);
   // Sets (or with an empty value removes) the directory override of
-  // `dir`, after checking the key belongs to its account and can encrypt.
+  // `dir`, if FsOptions::directory_keys allows it.
   Status set_directory_key(Inode& dir, std::string_view public_key_id);
-  // Runs `fn` while no directory override can change: deleting a key checks
-  // "no directory uses it" and deletes under this lock.
-  Status with_directory_keys_locked(const std::function<Status()>& fn);
-  // Directories of `account` (relative paths) whose override is `public_key_id`.
-  Result<std::vector<std::string>> directories_using(const std::string& account, std::string_view public_key_id);
   // A recording of `ino` was sealed into `fd`: its size is now the message's.
   void notify_sealed(fuse_ino_t ino, int fd, std::uint64_t size);
 
  private:
-  void flusher_loop();
-
   FsOptions options_;
   keystore::KeyCache& keys_;
   std::atomic<bool> writeback_active_{false};
-  Inode root_;
+  InodeTable inodes_;
   std::unique_ptr<Quotas> quotas_;
   WaitBudget waits_;
-  std::mutex mutex_;  // guards inodes_
-  std::map<std::pair<dev_t, ino_t>, std::unique_ptr<Inode>> inodes_;
-
-  std::mutex handles_mutex_;  // guards handles_
-  std::unordered_map<OpenHandle*, std::unique_ptr<OpenHandle>> handles_;
-
-  std::mutex open_mutex_;  // guards open_
-  std::set<std::shared_ptr<FileContent>> open_;
-
+  HandleTable handles_;
+  OpenFiles open_files_;
   std::atomic<fuse_session*> session_{nullptr};
-  std::mutex directory_keys_mutex_;  // see with_directory_keys_locked
   std::atomic<std::uint64_t> placement_generation_{1};
-
-  std::mutex flusher_mutex_;
-  std::condition_variable flusher_cv_;
-  bool flusher_stop_ = false;
-  std::thread flusher_;
 };
 
 // The Filesystem behind a request.

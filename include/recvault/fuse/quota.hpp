@@ -21,10 +21,11 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "recvault/util/mutex.hpp"
 
 namespace recvault::fuse {
 
@@ -59,13 +60,13 @@ class Quotas {
   };
   // Walks the account's backing directory. Returns nullopt when it cannot.
   std::optional<std::int64_t> count(const std::string& account) const;
-  Usage& usage_locked(const std::string& account);  // requires mutex_
+  Usage& usage_locked(const std::string& account) RV_REQUIRES(mutex_);
 
   int root_;
   std::function<AccountLimits(std::string_view)> limits_of_;
   std::chrono::seconds rescan_interval_;
-  std::mutex mutex_;  // guards usage_; a leaf: no other lock is taken under it
-  std::map<std::string, Usage, std::less<>> usage_;
+  Mutex mutex_;  // a leaf: no other lock is taken under it
+  std::map<std::string, Usage, std::less<>> usage_ RV_GUARDED_BY(mutex_);
 };
 
 }  // namespace recvault::fuse

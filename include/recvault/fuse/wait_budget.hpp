@@ -13,9 +13,10 @@
 #pragma once
 
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
+
+#include "recvault/util/mutex.hpp"
 
 namespace recvault::fuse {
 
@@ -50,8 +51,8 @@ class WaitBudget {
   void give_back(const std::string& account);
 
   const unsigned per_account_;
-  std::mutex mutex_;  // guards waiting_; a leaf lock
-  std::map<std::string, unsigned, std::less<>> waiting_;
+  Mutex mutex_;  // a leaf lock
+  std::map<std::string, unsigned, std::less<>> waiting_ RV_GUARDED_BY(mutex_);
 };
 
 }  // namespace recvault::fuse

@@ -1,5 +1,5 @@
 // The per-account encryption configuration and the rules of the config API
-// (../shared/seeds/call-recording-encryption-config-api.txt), as pure
+// (docs/API.md "Encryption configuration", docs/KEYSTORE.md "Rules"), as pure
 // functions: no LMDB here, so every rule is unit-testable without a database.
 //
 // Decisions (docs/KEYSTORE.md explains each):
@@ -105,14 +105,14 @@ std::string auto_key_id(std::string_view account);
 // provided".
 Result<UpdateRequest> parse_update_request(const nlohmann::json& body);
 
-// Applies the seed's rules to the current state (nullopt = never configured).
+// Applies the rules of docs/KEYSTORE.md "Rules" to the current state (nullopt = never configured).
 // Generates key (64 hex) and salt (24 base64) from the CSPRNG when enabling
 // without key material. Validates the request again (callers may build an
 // UpdateRequest by hand). Pure apart from the CSPRNG and `clock`.
 Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, const UpdateRequest& request,
                                    std::string_view account, const Clock& clock = system_now);
 
-// The seed's response "config" object: enabled, algorithm, key_version, key_id,
+// The API's response "config" object (docs/API.md): enabled, algorithm, key_version, key_id,
 // salt, key, historical_keys {"1": ...}, historical_salts; plus public_key_id
 // only when set. The returned JSON holds key text: do not log it.
 nlohmann::json to_json(const AccountConfig& config);
@@ -121,7 +121,7 @@ nlohmann::json to_json(const AccountConfig& config);
 nlohmann::json to_json(const std::optional<AccountConfig>& config);
 
 // Timestamps too (created_at, updated_at, activated_at per version, RFC 3339):
-// for operators and tools, not part of the seed's response.
+// for operators and tools, not part of the API's response.
 nlohmann::json metadata_json(const AccountConfig& config);
 
 }  // namespace recvault::keystore

@@ -40,6 +40,11 @@
 
 namespace recvault {
 
+// Tag: the scoped lock takes over a mutex the caller has just locked (after
+// a try_lock that succeeded).
+struct AdoptLock {};
+inline constexpr AdoptLock kAdoptLock{};
+
 class RV_CAPABILITY("mutex") Mutex {
  public:
   void lock() RV_ACQUIRE() { m_.lock(); }
@@ -74,6 +79,7 @@ template <class M>
 class RV_SCOPED_CAPABILITY ExclusiveLock {
  public:
   explicit ExclusiveLock(M& m) RV_ACQUIRE(m) : m_(m) { m_.lock(); }
+  ExclusiveLock(M& m, AdoptLock) RV_REQUIRES(m) : m_(m) {}
   ~ExclusiveLock() RV_RELEASE() { m_.unlock(); }
   ExclusiveLock(const ExclusiveLock&) = delete;
   ExclusiveLock& operator=(const ExclusiveLock&) = delete;
@@ -87,6 +93,7 @@ using MutexLock = ExclusiveLock<Mutex>;
 class RV_SCOPED_CAPABILITY SharedLock {
  public:
   explicit SharedLock(SharedMutex& m) RV_ACQUIRE_SHARED(m) : m_(m) { m_.lock_shared(); }
+  SharedLock(SharedMutex& m, AdoptLock) RV_REQUIRES_SHARED(m) : m_(m) {}
   ~SharedLock() RV_RELEASE() { m_.unlock_shared(); }
   SharedLock(const SharedLock&) = delete;
   SharedLock& operator=(const SharedLock&) = delete;
