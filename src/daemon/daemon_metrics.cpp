@@ -59,15 +59,13 @@ void DaemonMetrics::watch(fuse::Filesystem& fs, const keystore::KeyCache& keys) 
     using metrics::Type;
     const auto open = fs.open_per_account();
     out.family("recvault_recordings_open", "Recordings open now.", Type::gauge);
-    std::uint64_t sealing = 0;
     for (const auto& [account, count] : open) {
       out.sample("recvault_recordings_open", {{"account", account}}, count.files);
-      sealing += count.sealing;
     }
     out.family("recvault_openpgp_seals_in_progress",
                "Recordings being sealed to a client's OpenPGP key now (open for writing).", Type::gauge);
     for (const auto& [account, count] : open) {
-      if (count.sealing > 0) out.sample("recvault_openpgp_seals_in_progress", {{"account", account}}, count.sealing);
+      out.sample("recvault_openpgp_seals_in_progress", {{"account", account}}, count.sealing);
     }
     const auto chunks = format::codec_counts();
     out.family("recvault_chunks_encrypted", "Chunks encrypted (AES-256-GCM or -CBC records written).", Type::counter);
