@@ -277,6 +277,10 @@ def main():
         promtool(text)
         promtool(scrape(port))
         prometheus(port)
+        d.stop()
+        if d.proc.returncode != 0:
+            print(d.log()[-4000:])
+        check(d.proc.returncode == 0, "recvaultd stopped cleanly (exit 0; under ASan: no leak)")
     print("all metrics checks passed")
 
 
