@@ -47,6 +47,24 @@ std::int64_t allocated_bytes(int fd) {
 
 FileContent::FileContent(sys::UniqueFd fd) : fd_(std::move(fd)), allocated_(allocated_bytes(fd_.get())) {}
 
+void FileContent::enter(State next) {
+  state_ = std::move(next);
+  const Kind k = std::holds_alternative<Plain>(state_)       ? Kind::plain
+                 : std::holds_alternative<Encrypted>(state_) ? Kind::encrypted
+                                                             : Kind::pgp;
+  kind_.store(k, std::memory_order_relaxed);
+}
+
+format::EncryptedFile* FileContent::encrypted() {
+  auto* e = std::get_if<Encrypted>(&state_);
+  return e != nullptr ? e->file.get() : nullptr;
+}
+
+std::shared_ptr<pgp::SealStream> FileContent::stream() {
+  auto* s = std::get_if<Sealing>(&state_);
+  return s != nullptr ? s->stream : nullptr;
+}
+
 std::int64_t FileContent::allocation_change() {
   const std::int64_t now = allocated_bytes(fd_.get());
   return now - allocated_.exchange(now);
@@ -57,7 +75,8 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
   RV_ASSIGN(auto kind, detect_kind(c->fd_.get()));
   if (kind == Kind::pgp) {
-    c->kind_ = Kind::pgp;
+    ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
+    c->enter(SealedPgp{});
     auto partial = sys::get_xattr(c->fd_.get(), pgp::xattr::sealing);
     if (partial && partial->has_value()) {
       log::warn("an OpenPGP recording was left incomplete by a previous daemon (its message is truncated)");
@@ -65,8 +84,7 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
   } else if (kind == Kind::encrypted) {
     RV_ASSIGN(auto f, format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys)));
     ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
-    c->enc_ = std::move(f);
-    c->kind_ = Kind::encrypted;
+    c->enter(Encrypted{std::move(f)});
   }
   return c;
 }
@@ -82,16 +100,13 @@ Status FileContent::begin_pgp(const std::string& account, const std::string& pub
   RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::public_key_id, recipient.public_key_id));
   RV_TRY(sys::set_xattr(fd_.get(), pgp::xattr::fingerprint, recipient.fingerprint));
   RV_ASSIGN(auto stream, where.sealer->start(fd_.get(), std::move(recipient)));
-  seal_ = std::move(stream);
-  kind_ = Kind::pgp;
+  enter(Sealing{std::move(stream)});
   return {};
 }
 
 Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                           const Placement& where) {
-  enc_.reset();
-  seal_.reset();
-  kind_ = Kind::plain;
+  enter(Plain{});
   auto current = keys.current(account);
   if (!current && current.error().code != Errc::not_found) return std::move(current).error();
   if (!current && where.refuse_unconfigured && where.dir_public_key_id.empty()) {
@@ -105,8 +120,7 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
   if (!pgp_key.empty()) return begin_pgp(account, pgp_key, where);
   if (current && current->enabled) {
     RV_ASSIGN(auto f, format::EncryptedFile::create(fd_.get(), current->spec, chunk_size));
-    enc_ = std::move(f);
-    kind_ = Kind::encrypted;
+    enter(Encrypted{std::move(f)});
     return {};
   }
   auto st = sys::set_xattr(fd_.get(), format::xattr::format, format::xattr::plain_format);
@@ -132,9 +146,10 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
   note_writer();
   unpin_locked();
   // A sealed OpenPGP recording is immutable: it is never overwritten in place.
-  if (kind_ == Kind::pgp && !seal_) return make_error(Errc::refused, "a sealed OpenPGP recording cannot be truncated");
-  enc_.reset();
-  seal_.reset();  // aborts an unfinished stream
+  if (std::holds_alternative<SealedPgp>(state_)) {
+    return make_error(Errc::refused, "a sealed OpenPGP recording cannot be truncated");
+  }
+  enter(Plain{});  // closes the encrypted file; aborts an unfinished stream
   if (::ftruncate(fd_.get(), 0) != 0) {
     int e = errno;
     return sys_error("ftruncate", e);
@@ -163,8 +178,8 @@ Status FileContent::refuse_magic(std::uint64_t offset, std::span<const std::uint
 
 std::uint64_t FileContent::size() {
   SharedLock lock(m_);
-  if (enc_) return enc_->size();
-  if (seal_) return seal_->accepted();  // while open: the writer's view
+  if (auto* e = encrypted()) return e->size();
+  if (auto s = stream()) return s->accepted();  // while open: the writer's view
   auto s = sys::file_size(fd_.get());
   return s ? *s : 0;
 }
@@ -172,21 +187,23 @@ std::uint64_t FileContent::size() {
 Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8_t> out) {
   {
     SharedLock shared(m_);
-    if (enc_ && enc_->is_whole_chunk_read(offset, out.size())) return enc_->read_whole(offset, out);
+    auto* e = encrypted();
+    if (e != nullptr && e->is_whole_chunk_read(offset, out.size())) return e->read_whole(offset, out);
   }
   ExclusiveLock<SharedMutex> lock(m_);
-  if (enc_) return enc_->read(offset, out);
-  if (seal_) return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
+  if (auto* e = encrypted()) return e->read(offset, out);
+  if (std::holds_alternative<Sealing>(state_)) return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
   return sys::pread_full(fd_.get(), out, offset);
 }
 
 std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t offset, std::size_t length) {
   SharedLock lock(m_);
-  if (!enc_) return std::nullopt;
-  const std::uint64_t c = enc_->header().chunk_size();
+  auto* e = encrypted();
+  if (e == nullptr) return std::nullopt;
+  const std::uint64_t c = e->header().chunk_size();
   const std::uint64_t start = offset - offset % c;
   if (length == 0 || length >= c || offset + length > start + c) return std::nullopt;
-  if (!enc_->is_whole_chunk_read(start, static_cast<std::size_t>(c))) return std::nullopt;
+  if (!e->is_whole_chunk_read(start, static_cast<std::size_t>(c))) return std::nullopt;
   return Extent{start, static_cast<std::size_t>(c)};
 }
 
@@ -196,13 +213,15 @@ Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in
   {
     ExclusiveLock<SharedMutex> lock(m_);
     if (!kernel_keeps_times) unpin_locked();
-    if (enc_) return enc_->write(offset, in);
-    if (kind_ == Kind::pgp && !seal_) return make_error(Errc::refused, "a sealed OpenPGP recording is read-only");
-    if (!seal_) {
+    if (auto* e = encrypted()) return e->write(offset, in);
+    if (std::holds_alternative<SealedPgp>(state_)) {
+      return make_error(Errc::refused, "a sealed OpenPGP recording is read-only");
+    }
+    stream = this->stream();
+    if (!stream) {  // Plain
       RV_TRY(refuse_magic(offset, in));
       return sys::pwrite_full(fd_.get(), in, offset);
     }
-    stream = seal_;
   }
   // Without m_: append() may wait for gpg (backpressure) and must not stall
   // getattr or the flusher meanwhile.
@@ -213,9 +232,10 @@ Status FileContent::truncate(std::uint64_t size) {
   note_writer();
   ExclusiveLock<SharedMutex> lock(m_);
   unpin_locked();
-  if (enc_) return enc_->truncate(size);
-  if (kind_ == Kind::pgp) {
-    if (seal_ && seal_->accepted() == size) return {};  // O_TRUNC of a new, empty recording
+  if (auto* e = encrypted()) return e->truncate(size);
+  if (kind() == Kind::pgp) {
+    auto s = stream();
+    if (s && s->accepted() == size) return {};  // O_TRUNC of a new, empty recording
     return make_error(Errc::refused, "OpenPGP recordings cannot be truncated");
   }
   if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0) {
@@ -239,22 +259,24 @@ void FileContent::restore_pinned_locked() noexcept {
 
 Status FileContent::flush() {
   ExclusiveLock<SharedMutex> lock(m_);
-  if (!enc_) return {};
-  const bool wrote = enc_->dirty();
-  auto st = enc_->flush();
+  auto* e = encrypted();
+  if (e == nullptr) return {};
+  const bool wrote = e->dirty();
+  auto st = e->flush();
   if (wrote) restore_pinned_locked();
   return st;
 }
 
 bool FileContent::dirty() {
   SharedLock lock(m_);
-  return enc_ && enc_->dirty();
+  auto* e = encrypted();
+  return e != nullptr && e->dirty();
 }
 
 Status FileContent::fsync(bool datasync) {
   ExclusiveLock<SharedMutex> lock(m_);
-  if (enc_ && enc_->dirty()) {
-    RV_TRY(enc_->flush());
+  if (auto* e = encrypted(); e != nullptr && e->dirty()) {
+    RV_TRY(e->flush());
     restore_pinned_locked();
   }
   if ((datasync ? ::fdatasync(fd_.get()) : ::fsync(fd_.get())) != 0) {
@@ -269,18 +291,19 @@ Status FileContent::seal() {
   std::shared_ptr<pgp::SealStream> stream;
   {
     ExclusiveLock<SharedMutex> lock(m_);
-    if (!seal_) {
-      if (!enc_) return {};
-      auto st = enc_->seal();
+    stream = this->stream();
+    if (!stream) {
+      auto* e = encrypted();
+      if (e == nullptr) return {};
+      auto st = e->seal();
       restore_pinned_locked();
       return st;
     }
-    stream = seal_;
   }
   auto st = stream->finish();  // without m_: gpg writes the rest of the message
   ExclusiveLock<SharedMutex> lock(m_);
-  if (seal_ != stream) return st;  // another closer got here first
-  seal_.reset();
+  if (this->stream() != stream) return st;  // another closer got here first
+  enter(SealedPgp{});
   RV_TRY(st);
   if (::fremovexattr(fd_.get(), pgp::xattr::sealing) != 0) {
     int e = errno;
@@ -292,12 +315,12 @@ Status FileContent::seal() {
 
 bool FileContent::sealing() {
   SharedLock lock(m_);
-  return seal_ != nullptr;
+  return std::holds_alternative<Sealing>(state_);
 }
 
 bool FileContent::sealed_pgp() {
   SharedLock lock(m_);
-  return kind_ == Kind::pgp && !seal_;
+  return std::holds_alternative<SealedPgp>(state_);
 }
 
 Result<std::uint64_t> plaintext_size(int path_fd, const struct stat& backing, const std::string& account,

@@ -184,7 +184,7 @@ TEST_CASE("SIGTERM while recorders keep writing: a bounded stop that keeps every
   constexpr int kRecorders = 4;
   std::atomic<bool> quit{false};
   std::vector<std::atomic<int>> accepted(kRecorders);
-  std::vector<int> open_errno(kRecorders);
+  std::vector<std::atomic<int>> open_errno(kRecorders);
   std::vector<std::thread> recorders;
   for (int r = 0; r < kRecorders; ++r) {
     recorders.emplace_back([&, r] {
@@ -202,7 +202,19 @@ TEST_CASE("SIGTERM while recorders keep writing: a bounded stop that keeps every
       ::close(fd);
     });
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  // Every recorder recording (the first create derives the account's key:
+  // slow on a loaded machine), then some more frames.
+  const auto recording = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto all_recording = [&] {
+    for (int r = 0; r < kRecorders; ++r) {
+      if (accepted[r].load() == 0 && open_errno[r] == 0) return false;
+    }
+    return true;
+  };
+  while (!all_recording() && std::chrono::steady_clock::now() < recording) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   std::vector<int> before(kRecorders);
   for (int r = 0; r < kRecorders; ++r) before[r] = accepted[r].load();
   const auto t0 = std::chrono::steady_clock::now();

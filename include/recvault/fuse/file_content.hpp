@@ -1,12 +1,19 @@
 // FileContent: the plaintext content of one regular file while it is open,
-// shared by every handle on that inode.
+// shared by every handle on that inode. All members lock internally and may
+// be called from any FUSE thread.
 //
-// Encrypted files go through format::EncryptedFile; files written while the
-// account had encryption disabled are passed through byte for byte; files
-// sealed to a client's OpenPGP key (kind pgp, docs/OPENPGP.md) are an
-// append-only stream into GPGME while open (unreadable) and read-only
-// ciphertext once sealed. All members lock internally and may be called from
-// any FUSE thread.
+// One state per kind of content, each a type of its own (State below):
+//
+//   Plain      written while the account had encryption off: bytes as they are
+//   Encrypted  format::EncryptedFile (docs/FORMAT.md)
+//   Sealing    an OpenPGP message being written (docs/OPENPGP.md): an
+//              append-only stream into GPGME, unreadable
+//   SealedPgp  a complete OpenPGP message: read-only ciphertext
+//
+//   start_new, restart ──► Plain | Encrypted | Sealing   (the account's config, the directory key)
+//   open_existing      ──► Plain | Encrypted | SealedPgp (an OpenPGP message is never resumed)
+//   Sealing ──seal()──► SealedPgp
+//   restart (O_TRUNC) from Plain, Encrypted or Sealing starts again; SealedPgp refuses it.
 #pragma once
 
 #include <sys/stat.h>
@@ -17,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <variant>
 
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/fuse/placement.hpp"
@@ -41,7 +49,7 @@ class FileContent {
                                                         keystore::KeyCache& keys, std::uint32_t chunk_size,
                                                         const Placement& where = {});
 
-  Kind kind() const noexcept { return kind_; }
+  Kind kind() const noexcept { return kind_.load(std::memory_order_relaxed); }
   std::uint64_t size();
   Result<std::size_t> read(std::uint64_t offset, std::span<std::uint8_t> out);
   // The chunk that a read of [offset, offset + length) has to decrypt whole
@@ -108,12 +116,22 @@ class FileContent {
   // Lock order (docs/ARCHITECTURE.md "Locks"): after Inode::m.
   SharedMutex m_;
   sys::UniqueFd fd_;
-  // Set before the content is shared (start_new, open_existing) and by
-  // restart() under m_ while the kernel holds no other request of the file
-  // (O_TRUNC at open): read without m_.
-  Kind kind_ = Kind::plain;
-  std::unique_ptr<format::EncryptedFile> enc_ RV_GUARDED_BY(m_);  // when kind_ == encrypted
-  std::shared_ptr<pgp::SealStream> seal_ RV_GUARDED_BY(m_);       // when kind_ == pgp and still open for writing
+  struct Plain {};
+  struct Encrypted {
+    std::unique_ptr<format::EncryptedFile> file;
+  };
+  struct Sealing {
+    std::shared_ptr<pgp::SealStream> stream;
+  };
+  struct SealedPgp {};
+  using State = std::variant<Plain, Encrypted, Sealing, SealedPgp>;
+  State state_ RV_GUARDED_BY(m_);
+  // The kind of state_, readable without m_ (it changes only at
+  // start_new/open_existing/restart; Sealing and SealedPgp are both pgp).
+  std::atomic<Kind> kind_{Kind::plain};
+  void enter(State next) RV_REQUIRES(m_);
+  format::EncryptedFile* encrypted() RV_REQUIRES_SHARED(m_);
+  std::shared_ptr<pgp::SealStream> stream() RV_REQUIRES_SHARED(m_);
   std::atomic<bool> may_seal_{false};                              // see seal()
   std::atomic<std::int64_t> allocated_{0};                         // see allocation_change()
   std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
