@@ -10,6 +10,7 @@ packages=(
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
   attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
   rsync sox etcd-server etcd-client openssl
+  prometheus scdoc debhelper lintian fakeroot
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
   packages+=(gocryptfs)
@@ -26,12 +27,23 @@ for p in "${packages[@]}"; do
 done
 
 if [ ${#missing[@]} -gt 0 ]; then
-  echo "recvault: installing ${missing[*]}" >&2
   if [ "$(id -u)" != 0 ]; then
-    echo "recvault: missing packages and not root; install them: apt-get install ${missing[*]}" >&2
+    echo "recvault: ${#missing[@]} packages are missing and this is not root; install them:" >&2
+    echo "  sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
+  echo "recvault: installing ${#missing[@]} Debian packages (apt-get; about a minute on a fresh system): ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! apt-get update -qq; then
+    echo "recvault: apt-get update failed: check the network and /etc/apt/sources.list" >&2
+    exit 1
+  fi
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/recvault-apt.log 2>&1; then
+    tail -15 /tmp/recvault-apt.log >&2
+    echo "recvault: apt-get install failed (log: /tmp/recvault-apt.log); is this Debian 12 (bookworm)?" >&2
+    exit 1
+  fi
+  echo "recvault: packages installed" >&2
+else
+  echo "recvault: all ${#packages[@]} Debian packages present" >&2
 fi

@@ -8,7 +8,7 @@
 namespace recvault::control {
 namespace {
 
-enum class Endpoint { healthz, status, config, public_keys, public_key };
+enum class Endpoint { healthz, status, metrics, config, public_keys, public_key };
 
 struct Match {
   Endpoint endpoint;
@@ -22,6 +22,7 @@ constexpr std::size_t kMaxAuditedHeader = 128;
 std::optional<Match> match(std::string_view path) {
   if (path == "/healthz") return Match{Endpoint::healthz, {}};
   if (path == "/v1/status") return Match{Endpoint::status, {}};
+  if (path == "/metrics") return Match{Endpoint::metrics, {}};
   if (path == kConfigPath) return Match{Endpoint::config, {}};
   if (path == kKeysPath) return Match{Endpoint::public_keys, {}};
   if (path.size() > kKeysPath.size() + 1 && path.starts_with(kKeysPath) && path[kKeysPath.size()] == '/') {
@@ -35,7 +36,8 @@ std::optional<Match> match(std::string_view path) {
 std::string_view allowed(Endpoint e) {
   switch (e) {
     case Endpoint::healthz:
-    case Endpoint::status: return "GET";
+    case Endpoint::status:
+    case Endpoint::metrics: return "GET";
     case Endpoint::config: return "GET, PUT";
     case Endpoint::public_keys: return "GET, POST";
     case Endpoint::public_key: return "GET, DELETE";
@@ -54,6 +56,27 @@ bool method_allowed(Endpoint e, std::string_view method) {
     pos = end + 2;
   }
   return false;
+}
+
+// A bounded label value for request metrics.
+std::string_view endpoint_name(const std::optional<Match>& m) {
+  if (!m) return "unknown";
+  switch (m->endpoint) {
+    case Endpoint::healthz: return "healthz";
+    case Endpoint::status: return "status";
+    case Endpoint::metrics: return "metrics";
+    case Endpoint::config: return "config";
+    case Endpoint::public_keys: return "public_keys";
+    case Endpoint::public_key: return "public_key";
+  }
+  return "unknown";
+}
+
+// Methods as metric labels: the ones the API knows, "other" for the rest.
+std::string_view method_name(std::string_view method) {
+  for (std::string_view known : {"GET", "PUT", "POST", "DELETE", "HEAD"})
+    if (method == known) return known;
+  return "other";
 }
 
 bool is_write(std::string_view method) { return method != "GET"; }
@@ -77,7 +100,9 @@ Response status_response(const ApiContext& ctx, const Principal& caller) {
 
 Response Api::handle(const Request& request) const noexcept {
   try {
-    return dispatch(request);
+    Response r = dispatch(request);
+    if (ctx_.observe) ctx_.observe(endpoint_name(match(request.path)), method_name(request.method), r.status);
+    return r;
   } catch (...) {
     // The exception text may describe internal state; the client gets a generic reason.
     try {
@@ -146,6 +171,15 @@ Response Api::dispatch(const Request& request) const {
     audit.reason = "scope does not allow changes";
     return finish(Response::error(403, "This token's scope does not allow changes (admin scope required)"));
   }
+  if (m->endpoint == Endpoint::metrics) {
+    audit.action = "metrics";
+    if (!ctx_.metrics) return finish(Response::error(404, "Metrics are not served here"));
+    Response r;
+    r.status = 200;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = ctx_.metrics(*principal);
+    return finish(std::move(r));
+  }
   if (m->endpoint == Endpoint::status) {
     // Audited like every other authenticated call: who looked, and when.
     audit.action = "status";
@@ -183,7 +217,8 @@ Response Api::dispatch(const Request& request) const {
     case Endpoint::public_key:
       return finish(request.method == "GET" ? detail::public_key_get(call) : detail::public_key_delete(call));
     case Endpoint::healthz:
-    case Endpoint::status: break;
+    case Endpoint::status:
+    case Endpoint::metrics: break;
   }
   return finish(Response::error(500, "Internal server error"));
 }

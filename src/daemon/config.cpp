@@ -1,7 +1,9 @@
 #include "recvault/daemon/config.hpp"
 
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -104,6 +106,35 @@ const AccountOwner& Config::owner_of(std::string_view account) const {
   return it == owners.end() ? default_owner : it->second;
 }
 
+Result<ListenAddress> parse_listen_address(std::string_view text) {
+  ListenAddress out;
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return bad("expected [IPv6]:PORT, got '" + std::string(text) + "'");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    out.ipv6 = true;
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("expected ADDRESS:PORT, got '" + std::string(text) + "'");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned char buf[sizeof(struct in6_addr)];
+  const std::string h(host);
+  if (::inet_pton(out.ipv6 ? AF_INET6 : AF_INET, h.c_str(), buf) != 1)
+    return bad("'" + h + "' is not a numeric " + (out.ipv6 ? "IPv6" : "IPv4") + " address");
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (ec != std::errc{} || end != port.data() + port.size() || value > 65535)
+    return bad("port must be 0..65535, got '" + std::string(port) + "'");
+  out.host = h;
+  out.port = static_cast<std::uint16_t>(value);
+  return out;
+}
+
 Result<Config> parse_config(std::string_view text, const std::filesystem::path& base) {
   toml::table root;
   try {
@@ -113,7 +144,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     msg << "config syntax error at line " << e.source().begin.line << ": " << e.description();
     return bad(msg.str());
   }
-  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp"}));
+  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp",
+                                               "metrics"}));
   Config c;
   Status st;
   if (auto* t = table(root, "storage", st)) {
@@ -193,6 +225,15 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     RV_TRY(get_path(*t, "openpgp", "gnupg_home", base, c.gnupg_home));
     RV_TRY(get(*t, "openpgp", "armor", c.pgp_armor));
     RV_TRY(get(*t, "openpgp", "pipe_bytes", c.pgp_pipe_bytes));
+  }
+  RV_TRY(st);
+  if (auto* t = table(root, "metrics", st)) {
+    RV_TRY(check_keys(*t, "metrics", {"listen"}));
+    RV_TRY(get(*t, "metrics", "listen", c.metrics_listen));
+    if (!c.metrics_listen.empty()) {
+      auto address = parse_listen_address(c.metrics_listen);
+      if (!address) return bad("[metrics] listen: " + address.error().message);
+    }
   }
   RV_TRY(st);
   if (auto* t = table(root, "log", st)) {

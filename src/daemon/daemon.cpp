@@ -1,12 +1,12 @@
 #include "recvault/daemon/daemon.hpp"
 
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
 #include <optional>
 
+#include "daemon_metrics.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
@@ -17,6 +17,7 @@
 #include "recvault/keystore/store.hpp"
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/util/log.hpp"
+#include "status.hpp"
 
 namespace recvault::daemon {
 namespace {
@@ -61,13 +62,6 @@ fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer, fu
   return o;
 }
 
-// Free bytes on the file system holding `dir` (for unprivileged writers).
-std::uint64_t free_bytes(const std::filesystem::path& dir) {
-  struct statvfs sv {};
-  if (::statvfs(dir.c_str(), &sv) != 0) return 0;
-  return static_cast<std::uint64_t>(sv.f_bavail) * sv.f_frsize;
-}
-
 // A full backing disk must not stop key rotations or the audit trail.
 void warn_if_sharing_a_disk(const Config& c) {
   struct stat backing {}, other {};
@@ -91,39 +85,20 @@ void warn_if_sharing_a_disk(const Config& c) {
 struct Daemon::Parts {
   Config config;
   Daemon::Options options;
+  std::unique_ptr<DaemonMetrics> metrics = std::make_unique<DaemonMetrics>();  // outlives what it counts
   std::unique_ptr<keystore::Store> store;
   std::unique_ptr<keystore::KeyCache> keys;
   std::unique_ptr<pgp::Sealer> sealer;
   std::unique_ptr<DirectoryKeys> directory_keys;
   std::unique_ptr<fuse::Filesystem> fs;
   std::unique_ptr<KeystoreBackend> keystore_backend;
+  std::unique_ptr<TimedBackend> timed_backend;
   std::unique_ptr<PgpAwareBackend> backend;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // GET /v1/status (docs/API.md "Daemon").
   nlohmann::json status(const control::Principal& caller) const {
-    auto up = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started);
-    nlohmann::json accounts = nlohmann::json::object();
-    for (const auto& account : fs->accounts()) {
-      if (!caller.may_access(account)) continue;
-      accounts[account] = {{"used_bytes", fs->quotas().used(account)},
-                           {"quota_bytes", config.owner_of(account).quota_bytes}};
-    }
-    const keystore::StoreInfo ks = store->info();
-    nlohmann::json keystore_json = {{"engine", ks.engine}, {"healthy", ks.healthy}};
-    if (ks.engine == "etcd") {
-      keystore_json["endpoints"] = ks.endpoints;
-      keystore_json["prefix"] = ks.prefix;
-    } else {
-      keystore_json["path"] = ks.path.string();
-    }
-    return nlohmann::json{{"version", options.version},
-                          {"keystore", keystore_json},
-                          {"uptime_seconds", up.count()},
-                          {"mount_point", config.mount_point.string()},
-                          {"key_derivations", keys->derivations()},
-                          {"backing_free_bytes", free_bytes(config.backing_dir)},
-                          {"accounts", accounts}};
+    return daemon_status(StatusSources{config, *fs, *store, *keys, *metrics, started}, caller);
   }
 };
 
@@ -157,6 +132,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   }
   p->store = std::move(store).value();
   p->keys = std::make_unique<keystore::KeyCache>(*p->store, keystore::KeyCache::scrypt_deriver());
+  p->keys->set_store_timer(p->metrics->store_timer());
 
   // Client OpenPGP keys: public keys only, imported from the keystore on demand.
   pgp::SealOptions seal_options;
@@ -177,8 +153,11 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   p->sealer = std::move(sealer).value();
 
   p->directory_keys = std::make_unique<DirectoryKeys>(c.backing_dir, p->sealer.get());
-  p->fs = std::make_unique<fuse::Filesystem>(filesystem_options(c, p->sealer.get(), p->directory_keys.get()),
-                                             *p->keys);
+  fuse::FsOptions fs_options = filesystem_options(c, p->sealer.get(), p->directory_keys.get());
+  fs_options.metrics = &p->metrics->fs();
+  fs_options.on_request = p->metrics->fuse_observer();
+  p->fs = std::make_unique<fuse::Filesystem>(std::move(fs_options), *p->keys);
+  p->metrics->watch(*p->fs, *p->keys);
   if (auto st = p->fs->open_backing(); !st) {
     why = {kExitConfig, st.error().message};
     return nullptr;
@@ -191,7 +170,8 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
     }
   }
   p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
-  p->backend = std::make_unique<PgpAwareBackend>(*p->keystore_backend, *p->directory_keys, p->sealer.get());
+  p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
+  p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 
@@ -199,10 +179,23 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
   Parts& p = *parts_;
   control::ServerOptions server_options = control_options(p.config);
   server_options.status = [&p](const control::Principal& caller) { return p.status(caller); };
+  server_options.metrics = [&p](const control::Principal& caller) { return p.metrics->render(&caller); };
+  server_options.observe = p.metrics->request_observer();
   control::Server server(std::move(server_options), *p.backend);
   if (auto st = server.start(); !st) {
     why = {kExitControl, "control socket: " + st.error().message};
     return why.exit_code;
+  }
+  MetricsListener metrics_listener;
+  if (!p.config.metrics_listen.empty()) {
+    auto address = parse_listen_address(p.config.metrics_listen);  // checked by the config already
+    Status st = address ? metrics_listener.start(*address, *p.metrics) : Status(std::move(address).error());
+    if (!st) {
+      why = {kExitConfig, "[metrics] " + st.error().message};
+      return why.exit_code;
+    }
+    log::info("metrics at http://" + (address->ipv6 ? "[" + address->host + "]" : address->host) + ":" +
+              std::to_string(metrics_listener.port()) + "/metrics");
   }
   MountHooks hooks;
   hooks.on_ready = [&] {
@@ -210,6 +203,7 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
     if (on_ready) on_ready();
   };
   const int rc = run_mount(p.config, *p.fs, hooks);
+  metrics_listener.stop();
   server.stop();
   return rc;
 }

@@ -11,10 +11,7 @@
 #include "recvault/daemon/daemon.hpp"
 #include "recvault/daemon/runtime.hpp"
 #include "recvault/util/log.hpp"
-
-#ifndef RECVAULT_VERSION
-#define RECVAULT_VERSION "unknown"
-#endif
+#include "recvault/util/version.hpp"
 
 namespace {
 
@@ -40,7 +37,7 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "override [log] level: debug, info, warn, error");
   app.add_flag("-f,--foreground", foreground, "stay in the foreground");
   app.add_flag("--check-config", check_only, "validate the configuration and exit");
-  app.set_version_flag("--version", RECVAULT_VERSION);
+  app.set_version_flag("--version", std::string("recvaultd ") + recvault::version());
   CLI11_PARSE(app, argc, argv);
 
   daemon::harden_process();
@@ -65,7 +62,7 @@ int main(int argc, char** argv) {
   if (!foreground) background.emplace(daemon::Background::detach());
 
   daemon::StartFailure why;
-  auto recvaultd = daemon::Daemon::build(std::move(config), {!demo_dir.empty(), RECVAULT_VERSION}, why);
+  auto recvaultd = daemon::Daemon::build(std::move(config), {!demo_dir.empty(), recvault::version()}, why);
   if (!recvaultd) return fail(why.exit_code, why.message);
   const int rc = recvaultd->run(
       [&] {

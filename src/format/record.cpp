@@ -2,8 +2,25 @@
 
 #include "nonce_pool.hpp"
 #include "recvault/crypto/cipher.hpp"
+#include "recvault/format/stats.hpp"
+
+#include <atomic>
 
 namespace recvault::format {
+
+namespace {
+
+// Process-wide, monotonic, relaxed: the one piece of shared state of the
+// format, kept because a record is sealed deep below any object that could
+// carry a metrics sink (stats.hpp).
+std::atomic<std::uint64_t> g_sealed{0};
+std::atomic<std::uint64_t> g_opened{0};
+
+}  // namespace
+
+CodecCounts codec_counts() noexcept {
+  return {g_sealed.load(std::memory_order_relaxed), g_opened.load(std::memory_order_relaxed)};
+}
 
 std::array<std::uint8_t, 41> RecordCodec::aad(std::uint64_t index, RecordFlags flags) const noexcept {
   std::array<std::uint8_t, 41> a{};
@@ -23,12 +40,15 @@ Status RecordCodec::seal(std::uint64_t index, RecordFlags flags, std::span<const
   if (header_.algorithm == Algorithm::aes256_gcm) {
     auto nonce = record.first(12);
     RV_TRY(detail::fresh_nonce(nonce));
-    return cipher.gcm_seal(keys_.data.span(), nonce, ad, plain, record.subspan(12, plain.size()),
-                           record.last(16));
+    RV_TRY(cipher.gcm_seal(keys_.data.span(), nonce, ad, plain, record.subspan(12, plain.size()), record.last(16)));
+    g_sealed.fetch_add(1, std::memory_order_relaxed);
+    return {};
   }
   auto iv = record.first(16);
   RV_TRY(detail::fresh_nonce(iv));
-  return cipher.cbc_seal(keys_.data.span(), iv, ad, plain, record.subspan(16, record.size() - 48), record.last(32));
+  RV_TRY(cipher.cbc_seal(keys_.data.span(), iv, ad, plain, record.subspan(16, record.size() - 48), record.last(32)));
+  g_sealed.fetch_add(1, std::memory_order_relaxed);
+  return {};
 }
 
 Result<std::size_t> RecordCodec::open(std::uint64_t index, RecordFlags flags, std::span<const std::uint8_t> record,
@@ -41,6 +61,7 @@ Result<std::size_t> RecordCodec::open(std::uint64_t index, RecordFlags flags, st
     if (out.size() < n) return make_error(Errc::internal, "output buffer too small");
     RV_TRY(cipher.gcm_open(keys_.data.span(), record.first(12), ad, record.subspan(12, n), record.last(16),
                            out.first(n)));
+    g_opened.fetch_add(1, std::memory_order_relaxed);
     return n;
   }
   if (record.size() < kCbcOverhead + 16 || (record.size() - kCbcOverhead) % 16 != 0) {
@@ -48,7 +69,9 @@ Result<std::size_t> RecordCodec::open(std::uint64_t index, RecordFlags flags, st
   }
   const std::size_t ct = record.size() - kCbcOverhead;
   if (out.size() < ct) return make_error(Errc::internal, "output buffer too small");
-  return cipher.cbc_open(keys_.data.span(), record.first(16), ad, record.subspan(16, ct), record.last(32), out);
+  auto n = cipher.cbc_open(keys_.data.span(), record.first(16), ad, record.subspan(16, ct), record.last(32), out);
+  if (n) g_opened.fetch_add(1, std::memory_order_relaxed);
+  return n;
 }
 
 }  // namespace recvault::format

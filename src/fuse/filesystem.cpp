@@ -18,7 +18,9 @@ Filesystem::Filesystem(FsOptions options, keystore::KeyCache& keys)
     : options_(std::move(options)),
       keys_(keys),
       waits_(options_.waits_per_account),
-      open_files_(options_.tail_flush_interval) {
+      open_files_(options_.tail_flush_interval, [this](std::chrono::steady_clock::duration took) {
+        if (options_.metrics) options_.metrics->tail_flush_pass(took);
+      }) {
   ops::fault_injection_enabled();  // says so in the log at once when on
 }
 
@@ -192,6 +194,19 @@ std::string current_path(int fd) {
 }
 
 }  // namespace
+
+std::map<std::string, Filesystem::OpenCount> Filesystem::open_per_account() {
+  std::map<std::string, OpenCount> open;
+  inodes_.for_each([&](Inode& node) {
+    if (node.type != S_IFREG) return;
+    auto content = node.open_content();
+    if (!content) return;
+    auto& count = open[node.account];
+    ++count.files;
+    if (content->sealing()) ++count.sealing;
+  });
+  return open;
+}
 
 std::vector<std::string> Filesystem::open_paths() {
   const std::string base = current_path(root().fd.get());

@@ -51,10 +51,12 @@ void OpenFiles::flusher_loop() {
         return;
       }
     }
+    const auto started = std::chrono::steady_clock::now();
     for (auto& c : snapshot()) {
       if (!c->dirty()) continue;
       if (auto st = c->flush(); !st) log::error("tail flush failed: " + st.error().message);
     }
+    if (on_pass_) on_pass_(std::chrono::steady_clock::now() - started);
   }
 }
 

@@ -12,6 +12,7 @@ namespace recvault::fuse::ops {
 std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e) {
+  if (fs.metrics()) fs.metrics()->failed(inode.account, e);
   if (is_integrity_failure(e.code)) {
     // Integrity and key problems: always logged, naming the file, never a key.
     log::error(std::string(op) + " " + fs.describe(inode) + ": " + errc_name(e.code) + ": " + e.message);

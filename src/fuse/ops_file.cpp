@@ -129,6 +129,7 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   const std::size_t at = std::min(static_cast<std::size_t>(offset - chunk->offset), plain.size());
   const std::size_t len = std::min(size, plain.size() - at);
   reply::buf(req, reinterpret_cast<const char*>(plain.data() + at), len);
+  if (fs.metrics()) fs.metrics()->read(node.account, len);
   // After the reply: until then the kernel holds the asked pages locked.
   fs.fill_page_cache(ino, chunk->offset, plain.first(at));
   fs.fill_page_cache(ino, chunk->offset + at + len, plain.subspan(at + len));
@@ -247,7 +248,11 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   attach(fs, node, shared, fi, writer);
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
-  if (reply::create(req, &e, fi) != 0) detach(fs, node, fi);
+  if (reply::create(req, &e, fi) != 0) {
+    detach(fs, node, fi);
+  } else if (created && fs.metrics()) {
+    fs.metrics()->created(parent.account);
+  }
 }
 
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -321,6 +326,7 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
   }
   reply::buf(req, reinterpret_cast<const char*>(buf.data()), *n);
   crypto::secure_wipe(buf.data(), *n);
+  if (fs.metrics()) fs.metrics()->read(fs.inode(ino).account, *n);
 }
 
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
@@ -358,6 +364,7 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
     return;
   }
   reply::write(req, size);
+  if (fs.metrics()) fs.metrics()->wrote(node.account, size);
 }
 
 void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {

@@ -28,6 +28,15 @@ KeyCache::KeyCache(const Store& store, Deriver deriver) : store_(store), deriver
 
 std::uint64_t KeyCache::derivations() const noexcept { return derivations_.load(); }
 
+template <class Fn>
+auto KeyCache::timed(std::string_view op, Fn&& fn) const {
+  if (!timer_) return fn();
+  const auto started = std::chrono::steady_clock::now();
+  auto r = fn();
+  timer_(op, std::chrono::steady_clock::now() - started, r.ok());
+  return r;
+}
+
 std::shared_ptr<KeyCache::Slot> KeyCache::slot_for(std::string_view account, std::uint32_t version) {
   {
     std::shared_lock lock(map_mutex_);
@@ -46,15 +55,16 @@ std::shared_ptr<KeyCache::Slot> KeyCache::slot_for(std::string_view account, std
 }
 
 Result<format::VersionKeyPtr> KeyCache::derive_once(Slot& slot, std::string_view account, std::uint32_t version,
-                                                    std::string_view salt) {
+                                                    std::string_view salt, bool counted) {
   std::lock_guard lock(slot.m);
+  if (counted) (slot.key ? hits_ : misses_).fetch_add(1, std::memory_order_relaxed);
   if (slot.key) {
     if (slot.salt != salt)
       return make_error(Errc::key_unavailable, "account " + std::string(account) + " key version " +
                                                    std::to_string(version) + " has a different salt");
     return slot.key;
   }
-  auto kv = store_.get_version(account, version);
+  auto kv = timed("get_version", [&] { return store_.get_version(account, version); });
   RV_TRY(kv);
   if (kv->salt != salt)
     return make_error(Errc::key_unavailable, "account " + std::string(account) + " key version " +
@@ -69,9 +79,14 @@ Result<format::VersionKeyPtr> KeyCache::derive_once(Slot& slot, std::string_view
 
 Result<format::VersionKeyPtr> KeyCache::version_key(std::string_view account, std::uint32_t version,
                                                     std::string_view salt) {
+  return lookup_version(account, version, salt, true);
+}
+
+Result<format::VersionKeyPtr> KeyCache::lookup_version(std::string_view account, std::uint32_t version,
+                                                       std::string_view salt, bool counted) {
   if (version == 0) return make_error(Errc::key_unavailable, "key version 0 does not exist");
   auto slot = slot_for(account, version);
-  return derive_once(*slot, account, version, salt);
+  return derive_once(*slot, account, version, salt, counted);
 }
 
 Result<CurrentKey> KeyCache::current(std::string_view account) {
@@ -81,10 +96,13 @@ Result<CurrentKey> KeyCache::current(std::string_view account) {
   {
     std::shared_lock lock(map_mutex_);
     auto a = accounts_.find(account);
-    if (a != accounts_.end() && a->second->current && a->second->generation == generation)
+    if (a != accounts_.end() && a->second->current && a->second->generation == generation) {
+      hits_.fetch_add(1, std::memory_order_relaxed);
       return *a->second->current;
+    }
   }
-  auto config = store_.get_config(account);
+  misses_.fetch_add(1, std::memory_order_relaxed);
+  auto config = timed("get_config", [&] { return store_.get_config(account); });
   RV_TRY(config);
   if (!*config) return make_error(Errc::not_found, "account " + std::string(account) + " has no configuration");
   const AccountConfig& c = **config;
@@ -96,7 +114,7 @@ Result<CurrentKey> KeyCache::current(std::string_view account) {
   out.spec.key_id = c.key_id;
   out.spec.salt = c.salt;
   if (out.enabled) {
-    auto key = version_key(account, c.key_version, c.salt);
+    auto key = lookup_version(account, c.key_version, c.salt, false);
     RV_TRY(key);
     out.spec.key = std::move(key).value();
   }

@@ -37,6 +37,10 @@ int main(int argc, char** argv) {
   opts.auth.hs256_secret_file = argv[2];
   opts.audit_log_path = argv[4];
   opts.status = [](const control::Principal&) { return nlohmann::json{{"version", "test-server"}}; };
+  opts.metrics = [](const control::Principal&) {
+    return std::string("# HELP recvault_build_info The running recvaultd's version.\n"
+                       "# TYPE recvault_build_info gauge\nrecvault_build_info{version=\"test-server\"} 1\n");
+  };
   control::Server server(std::move(opts), backend);
   if (auto st = server.start(); !st) {
     std::fprintf(stderr, "start: %s\n", st.error().message.c_str());

@@ -160,3 +160,23 @@ TEST_CASE("[keystore] etcd settings: every mistake is a clear error", "[config][
         std::string::npos);
   CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\n").empty());
 }
+
+TEST_CASE("[metrics] listen: numeric addresses and ports only; off by default", "[config]") {
+  CHECK(parse_config(kMinimal, "/x")->metrics_listen.empty());
+  auto c = parse_config(kMinimal + "[metrics]\nlisten = \"127.0.0.1:9464\"\n", "/x");
+  REQUIRE(c);
+  CHECK(c->metrics_listen == "127.0.0.1:9464");
+  auto v4 = parse_listen_address("0.0.0.0:9464");
+  REQUIRE(v4);
+  CHECK((v4->host == "0.0.0.0" && v4->port == 9464 && !v4->ipv6));
+  auto v6 = parse_listen_address("[::1]:0");
+  REQUIRE(v6);
+  CHECK((v6->host == "::1" && v6->port == 0 && v6->ipv6));
+  for (const char* bad : {"localhost:9464", "127.0.0.1", "127.0.0.1:65536", "127.0.0.1:x", "::1:9464", "[::1]9464",
+                          "[127.0.0.1]:80", "1.2.3.4:-1"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_listen_address(bad));
+    CHECK_FALSE(parse_config(kMinimal + "[metrics]\nlisten = \"" + bad + "\"\n", "/x"));
+  }
+  CHECK_FALSE(parse_config(kMinimal + "[metrics]\nport = 9464\n", "/x"));
+}

@@ -12,6 +12,8 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "status_view.hpp"
+#include "recvault/util/version.hpp"
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/util/encoding.hpp"
@@ -287,6 +289,7 @@ int run(int argc, char** argv) {
   o.account = env_or("RECVAULT_ACCOUNT", "");
   CLI::App app{"recvaultctl: manage recvault encryption keys over the control socket"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("recvaultctl ") + recvault::version());
   app.fallthrough();  // global options may follow the subcommand
   app.option_defaults()->always_capture_default();
   app.add_option("--socket", o.socket, "control socket (env RECVAULT_SOCKET)");
@@ -303,10 +306,12 @@ int run(int argc, char** argv) {
   add_config_commands(app, o, config_args, action);
   add_key_commands(app, o, key_args, action);
   add_token_commands(app, mint_args, action);
-  app.add_subcommand("status", "daemon status")->callback([&] {
+  app.add_subcommand("status", "the daemon at a glance (--json: the GET /v1/status object)")->callback([&] {
     action = [&] {
       auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));
-      std::cout << (o.json ? r : r["status"]).dump(2) << "\n";
+      const json& status = r.contains("status") ? r["status"] : r;
+      if (o.json) std::cout << status.dump(2) << "\n";
+      else std::cout << ctl::format_status(status);
     };
   });
 

@@ -31,10 +31,7 @@ std::optional<int> parse_scrubbing_key(CLI::App& app, int argc, char** argv, con
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) {
-      std::cout << app.help();
-      return 0;
-    }
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help or --version
     std::cerr << tool << ": " << e.what() << " (see --help)\n";
     return 1;
   }

@@ -7,6 +7,7 @@
 #include "exit_codes.hpp"
 #include "cli_support.hpp"
 #include "key_source.hpp"
+#include "recvault/util/version.hpp"
 #include "recvault/crypto/secret.hpp"
 
 namespace {
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.option_defaults()->group("OPTIONS");
   app.set_help_flag("-h,--help", "print this help and exit");
+  app.set_version_flag("--version", std::string("recvault-decrypt ") + version(), "print the version and exit");
   std::string key_text, key_file, config_file, salt, out, input;
   bool verify = false, info = false, strict = false, allow_plain = false;
   auto* key_opt = app.add_option("--key", key_text, "the account key (text, as the config API returns it)")->type_name("TEXT");

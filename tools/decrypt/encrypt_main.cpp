@@ -13,6 +13,7 @@
 #include "exit_codes.hpp"
 #include "cli_support.hpp"
 #include "key_source.hpp"
+#include "recvault/util/version.hpp"
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/sys/fd.hpp"
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   app.formatter(std::make_shared<ManFormatter>());
   app.footer(kFooter);
   app.option_defaults()->group("OPTIONS");
+  app.set_version_flag("--version", std::string("recvault-encrypt ") + version(), "print the version and exit");
   app.set_help_flag("-h,--help", "print this help and exit");
   std::string key_text, key_file, salt, key_id = "key_auto_dev", algorithm = "AES-256-GCM", input, output;
   std::uint32_t key_version = 1, chunk_size = format::kDefaultChunkSize, write_size = 64 * 1024;

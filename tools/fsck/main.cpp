@@ -14,6 +14,7 @@
 #include <map>
 
 #include "fsck.hpp"
+#include "recvault/util/version.hpp"
 #include "recvault/daemon/config.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/master_key.hpp"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   app.add_flag("--force", force, "--seal even though a process holds the directory (dangerous)");
   app.add_flag("--json", json, "machine-readable report on stdout");
   app.add_flag("-q,--quiet", quiet, "list only files that are not sealed or plain");
+  app.set_version_flag("--version", std::string("recvault-fsck ") + recvault::version());
   CLI11_PARSE(app, argc, argv);
 
   if (!config_path.empty()) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "recvault/util/version.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/keystore/store.hpp"
 
@@ -76,6 +77,7 @@ void add_master_options(CLI::App* cmd, MasterSource& m) {
 int main(int argc, char** argv) {
   CLI::App app{"recvault keystore maintenance"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("recvault-keystore ") + recvault::version());
   MasterSource master;
   Location where;
   std::string store_dir, out, backup_file, account, to;

@@ -8,7 +8,8 @@
 // Order of checks for an API route: 404 unknown path → 405 wrong method
 // (with Allow) → 401 missing/invalid token (with WWW-Authenticate: Bearer)
 // → 403 scope → 400 missing/invalid X-Account-ID → 403 account not in token
-// → the handler. GET /healthz needs no token.
+// → the handler. GET /healthz needs no token; GET /v1/status and GET /metrics
+// need a token of any scope and no account.
 //
 // Thread safety: handle() may run concurrently; Api holds no mutable state of
 // its own (the Backend and AuditLog are thread-safe).
@@ -32,6 +33,13 @@ namespace recvault::control {
 // sees fit), for the authenticated caller: per-account figures only for the
 // accounts its token grants. Called on a server thread; must be thread-safe.
 using StatusProvider = std::function<nlohmann::json(const Principal& caller)>;
+// GET /metrics: the Prometheus text exposition for the authenticated caller
+// (per-account series only for the accounts its token grants).
+using MetricsProvider = std::function<std::string(const Principal& caller)>;
+// Told of every answered request: the endpoint's name ("config",
+// "public_keys", ..., "unknown" for a path that matches none), the method
+// and the HTTP status. Called on a server thread; must be thread-safe.
+using RequestObserver = std::function<void(std::string_view endpoint, std::string_view method, int status)>;
 // Validates an uploaded OpenPGP key (validate_public_key by default).
 using KeyValidator = std::function<Result<KeyInfo>(std::string_view armored)>;
 
@@ -41,6 +49,8 @@ struct ApiContext {
   AuditLog& audit;
   StatusProvider status;    // may be empty: /v1/status then reports only the API
   KeyValidator validate_key;  // may be empty: validate_public_key
+  MetricsProvider metrics;    // may be empty: /metrics answers 404
+  RequestObserver observe;    // may be empty
 };
 
 class Api {

@@ -47,6 +47,8 @@ struct ServerOptions {
   mode_t audit_log_mode = 0600;
   StatusProvider status;                    // GET /v1/status body
   KeyValidator validate_key;                // default: validate_public_key
+  MetricsProvider metrics;                  // GET /metrics body ("" = 404)
+  RequestObserver observe;                  // every answered request (metrics)
 };
 
 class Server {

@@ -68,6 +68,9 @@ struct Config {
   std::filesystem::path gnupg_home;  // default <keystore path>/gnupg; public keys only
   bool pgp_armor = false;            // ASCII-armored messages instead of binary
   std::size_t pgp_pipe_bytes = 1024 * 1024;  // per open recording
+  // [metrics] (docs/OPERATIONS.md): "host:port" of the Prometheus endpoint,
+  // "" = none (the default). GET /metrics on the control socket is always on.
+  std::string metrics_listen;
   // [log]
   log::Level log_level = log::Level::info;
   // [accounts.<id>] and [accounts.default]
@@ -76,6 +79,16 @@ struct Config {
 
   const AccountOwner& owner_of(std::string_view account) const;
 };
+
+// "127.0.0.1:9464", "[::1]:9464", "0.0.0.0:9464": a numeric address (IPv4,
+// or IPv6 in brackets) and a port (0: any free one); no host names (no resolver at
+// start-up, no surprise about which interface listens).
+struct ListenAddress {
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  bool ipv6 = false;
+};
+Result<ListenAddress> parse_listen_address(std::string_view text);
 
 // Parses TOML text. `base` resolves relative paths (the config file's folder).
 Result<Config> parse_config(std::string_view toml_text, const std::filesystem::path& base);

@@ -35,6 +35,7 @@
 #include "recvault/fuse/handle_table.hpp"
 #include "recvault/fuse/inode.hpp"
 #include "recvault/fuse/open_files.hpp"
+#include "recvault/fuse/metrics.hpp"
 #include "recvault/fuse/operation.hpp"
 #include "recvault/fuse/placement.hpp"
 #include "recvault/fuse/quota.hpp"
@@ -70,6 +71,9 @@ struct FsOptions {
   // Workers one account may hold in a wait at once (wait_budget.hpp); the
   // daemon gives a quarter of [fuse] max_threads.
   unsigned waits_per_account = 4;
+  // Counts requests, bytes and errors (metrics.hpp); null: nothing counted.
+  // Not owned; must outlive the Filesystem.
+  FsMetrics* metrics = nullptr;
   // Told of every request once answered (operation.hpp); unset: nothing.
   RequestObserver on_request;
 };
@@ -98,6 +102,14 @@ class Filesystem {
   // Paths, relative to the backing root and starting with '/', of the
   // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
   std::vector<std::string> open_paths();
+  // Regular files open now, per account (metrics, GET /v1/status), and of
+  // those the ones being sealed to an OpenPGP key.
+  struct OpenCount {
+    std::uint64_t files = 0;
+    std::uint64_t sealing = 0;
+  };
+  std::map<std::string, OpenCount> open_per_account();
+  FsMetrics* metrics() const noexcept { return options_.metrics; }
 
   // --- open handles (handle_table.hpp) -------------------------------------
   std::uint64_t adopt_handle(std::unique_ptr<OpenHandle> h) { return handles_.adopt(std::move(h)); }

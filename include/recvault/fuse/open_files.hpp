@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <set>
 #include <thread>
@@ -15,7 +16,11 @@ namespace recvault::fuse {
 
 class OpenFiles {
  public:
-  explicit OpenFiles(std::chrono::milliseconds flush_interval) : interval_(flush_interval) {}
+  // `on_pass` (may be empty) is told how long each tail-flush pass took
+  // (metrics); it runs on the flusher thread.
+  using PassObserver = std::function<void(std::chrono::steady_clock::duration took)>;
+  explicit OpenFiles(std::chrono::milliseconds flush_interval, PassObserver on_pass = {})
+      : interval_(flush_interval), on_pass_(std::move(on_pass)) {}
   ~OpenFiles() { stop_flusher(); }
   OpenFiles(const OpenFiles&) = delete;
   OpenFiles& operator=(const OpenFiles&) = delete;
@@ -35,6 +40,7 @@ class OpenFiles {
   std::vector<std::shared_ptr<FileContent>> snapshot() RV_EXCLUDES(mutex_);
 
   const std::chrono::milliseconds interval_;
+  const PassObserver on_pass_;
   Mutex mutex_;  // a leaf: held only to copy or change the set
   std::set<std::shared_ptr<FileContent>> open_ RV_GUARDED_BY(mutex_);
 

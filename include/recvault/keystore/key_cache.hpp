@@ -13,6 +13,8 @@
 // store, and only a Slot::m while deriving.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -60,19 +62,36 @@ class KeyCache {
 
   // How many derivations ran (for tests and metrics).
   std::uint64_t derivations() const noexcept;
+  // Lookups (current() and version_key(), each call once) answered from
+  // the cache, and those that had to read the keystore.
+  std::uint64_t hits() const noexcept { return hits_.load(std::memory_order_relaxed); }
+  std::uint64_t misses() const noexcept { return misses_.load(std::memory_order_relaxed); }
+
+  // Told how long each keystore read took ("get_config", "get_version") and
+  // whether it succeeded. Set before the cache is shared between threads.
+  using StoreTimer = std::function<void(std::string_view op, std::chrono::steady_clock::duration took, bool ok)>;
+  void set_store_timer(StoreTimer timer) { timer_ = std::move(timer); }
 
  private:
   struct Slot;
   struct AccountEntry;
   std::shared_ptr<Slot> slot_for(std::string_view account, std::uint32_t version);
   Result<format::VersionKeyPtr> derive_once(Slot& slot, std::string_view account, std::uint32_t version,
-                                            std::string_view salt);
+                                            std::string_view salt, bool counted);
+  Result<format::VersionKeyPtr> lookup_version(std::string_view account, std::uint32_t version,
+                                               std::string_view salt, bool counted);
+  // Runs a keystore read, timed.
+  template <class Fn>
+  auto timed(std::string_view op, Fn&& fn) const;
 
   const Store& store_;
   Deriver deriver_;
   mutable std::shared_mutex map_mutex_;
   std::map<std::string, std::shared_ptr<AccountEntry>, std::less<>> accounts_;
   std::atomic<std::uint64_t> derivations_{0};
+  std::atomic<std::uint64_t> hits_{0};
+  std::atomic<std::uint64_t> misses_{0};
+  StoreTimer timer_;
 };
 
 }  // namespace recvault::keystore
