@@ -65,7 +65,8 @@ void verify(std::uint64_t id, std::uint64_t offset, const std::uint8_t* got, std
   want.resize(n);
   fill(id, offset, want.data(), n);
   if (std::memcmp(want.data(), got, n) != 0) {
-    std::fprintf(stderr, "fsbench: MISMATCH in %s at offset %llu\n", path.c_str(), static_cast<unsigned long long>(offset));
+    std::fprintf(stderr, "fsbench: MISMATCH in %s at offset %llu\n", path.c_str(),
+                 static_cast<unsigned long long>(offset));
     std::exit(3);
   }
 }
@@ -244,13 +245,20 @@ int main(int argc, char** argv) {
   }
   std::string w = argv[1], dir = argv[2];
   auto arg = [&](int i) { return i < argc ? std::atol(argv[i]) : 0; };
-  if (w == "seq_write") seq_write(dir, static_cast<std::size_t>(arg(3)));
-  else if (w == "seq_read") seq_read(dir, static_cast<std::size_t>(arg(3)));
-  else if (w == "recorders") recorders(dir, static_cast<int>(arg(3)), static_cast<int>(arg(4)));
-  else if (w == "small_files") small_files(dir, static_cast<int>(arg(3)));
-  else if (w == "small_files_read") small_files_read(dir, static_cast<int>(arg(3)));
-  else if (w == "random_read") random_read(dir, static_cast<std::size_t>(arg(3)), static_cast<int>(arg(4)));
-  else if (w == "hold_open") hold_open(dir, static_cast<int>(arg(3)));
+  if (w == "seq_write")
+    seq_write(dir, static_cast<std::size_t>(arg(3)));
+  else if (w == "seq_read")
+    seq_read(dir, static_cast<std::size_t>(arg(3)));
+  else if (w == "recorders")
+    recorders(dir, static_cast<int>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "small_files")
+    small_files(dir, static_cast<int>(arg(3)));
+  else if (w == "small_files_read")
+    small_files_read(dir, static_cast<int>(arg(3)));
+  else if (w == "random_read")
+    random_read(dir, static_cast<std::size_t>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "hold_open")
+    hold_open(dir, static_cast<int>(arg(3)));
   else {
     std::fprintf(stderr, "fsbench: unknown workload %s\n", w.c_str());
     return 1;

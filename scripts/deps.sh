@@ -10,7 +10,7 @@ packages=(
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
   attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
   rsync sox etcd-server etcd-client openssl
-  prometheus scdoc debhelper lintian fakeroot
+  prometheus scdoc debhelper lintian fakeroot clang-format
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
   packages+=(gocryptfs)

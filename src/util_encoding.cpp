@@ -22,7 +22,8 @@ std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text) {
   }
   std::vector<std::uint8_t> out(3 * text.size() / 4 + 1);
   if (text.empty()) return std::vector<std::uint8_t>{};
-  int n = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  int n =
+      EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
   if (n < 0) return std::nullopt;
   std::size_t len = static_cast<std::size_t>(n);
   if (text.size() >= 1 && text[text.size() - 1] == '=') --len;

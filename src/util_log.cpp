@@ -17,11 +17,20 @@ void append_escaped(std::string& out, std::string_view text) {
   for (char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     switch (c) {
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\\': out += "\\\\"; continue;
-      default: break;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || c == 0x7f) {
       out += "\\x";
@@ -37,11 +46,16 @@ void set_level(Level level) noexcept { g_level.store(static_cast<int>(level), st
 Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
 
 bool parse_level(std::string_view name, Level& out) noexcept {
-  if (name == "debug") out = Level::debug;
-  else if (name == "info") out = Level::info;
-  else if (name == "warn" || name == "warning") out = Level::warn;
-  else if (name == "error") out = Level::error;
-  else return false;
+  if (name == "debug")
+    out = Level::debug;
+  else if (name == "info")
+    out = Level::info;
+  else if (name == "warn" || name == "warning")
+    out = Level::warn;
+  else if (name == "error")
+    out = Level::error;
+  else
+    return false;
   return true;
 }
 
@@ -49,7 +63,8 @@ void write(Level lvl, std::string_view message) noexcept {
   if (static_cast<int>(lvl) < g_level.load(std::memory_order_relaxed)) return;
   // sd-daemon priority prefixes: journald maps them to syslog levels.
   static const char* const journal_prefix[] = {"<7>debug: ", "<6>", "<4>warning: ", "<3>error: "};
-  static const char* const tty_prefix[] = {"recvault: debug: ", "recvault: ", "recvault: warning: ", "recvault: error: "};
+  static const char* const tty_prefix[] = {
+      "recvault: debug: ", "recvault: ", "recvault: warning: ", "recvault: error: "};
   static const bool to_journal = ::getenv("JOURNAL_STREAM") != nullptr;
   try {
     std::string line = (to_journal ? journal_prefix : tty_prefix)[static_cast<int>(lvl)];

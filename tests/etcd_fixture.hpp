@@ -69,7 +69,8 @@ struct EtcdTls {
 inline EtcdTls make_test_pki(const std::filesystem::path& dir) {
   const std::string d = dir.string();
   const std::string cmd =
-      "cd '" + d + "' && "
+      "cd '" + d +
+      "' && "
       "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=test-ca && "
       "openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
       "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > server.ext && "
@@ -179,28 +180,40 @@ class EtcdCluster {
     const std::string name = "m" + std::to_string(i);
     std::string cluster;
     for (int j = 0; j < size(); ++j)
-      cluster += (j ? "," : "") + ("m" + std::to_string(j)) + "=http://127.0.0.1:" +
-                 std::to_string(members_[j].peer_port);
+      cluster +=
+          (j ? "," : "") + ("m" + std::to_string(j)) + "=http://127.0.0.1:" + std::to_string(members_[j].peer_port);
     const std::string client = endpoint(i);
     const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
     std::vector<std::string> args = {binary_,
-                                     "--name", name,
-                                     "--data-dir", (dir_ / name).string(),
-                                     "--listen-client-urls", client,
-                                     "--advertise-client-urls", client,
-                                     "--listen-peer-urls", peer,
-                                     "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", cluster,
-                                     "--initial-cluster-state", fresh ? "new" : "existing",
-                                     "--heartbeat-interval", "50",
-                                     "--election-timeout", "500",
+                                     "--name",
+                                     name,
+                                     "--data-dir",
+                                     (dir_ / name).string(),
+                                     "--listen-client-urls",
+                                     client,
+                                     "--advertise-client-urls",
+                                     client,
+                                     "--listen-peer-urls",
+                                     peer,
+                                     "--initial-advertise-peer-urls",
+                                     peer,
+                                     "--initial-cluster",
+                                     cluster,
+                                     "--initial-cluster-state",
+                                     fresh ? "new" : "existing",
+                                     "--heartbeat-interval",
+                                     "50",
+                                     "--election-timeout",
+                                     "500",
                                      "--unsafe-no-fsync",
-                                     "--max-request-bytes", "4194304",
-                                     "--log-level", "warn"};
+                                     "--max-request-bytes",
+                                     "4194304",
+                                     "--log-level",
+                                     "warn"};
     if (tls_) {
-      for (const std::string& a : std::vector<std::string>{"--cert-file", tls_->server_cert, "--key-file",
-                                                           tls_->server_key, "--trusted-ca-file", tls_->ca,
-                                                           "--client-cert-auth"})
+      for (const std::string& a :
+           std::vector<std::string>{"--cert-file", tls_->server_cert, "--key-file", tls_->server_key,
+                                    "--trusted-ca-file", tls_->ca, "--client-cert-auth"})
         args.push_back(a);
     }
     const std::string logfile = (dir_ / ("member" + std::to_string(i) + ".log")).string();

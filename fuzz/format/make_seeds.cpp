@@ -50,8 +50,8 @@ bool make_holes(const std::string& path, format::Algorithm alg, bool split, bool
     // Grown to 10 chunks, then cut right after the marker (chunk 8): the new
     // last chunk was never written.
     const auto& h = (*f)->header();
-    const std::uint64_t marker_end = h.encoded_size() + 8 * format::record_size(h.algorithm, c) +
-                                     format::record_size(h.algorithm, 8);
+    const std::uint64_t marker_end =
+        h.encoded_size() + 8 * format::record_size(h.algorithm, c) + format::record_size(h.algorithm, 8);
     ok = put(0, 4 * c) && (*f)->truncate(10 * c).ok() && ::ftruncate(fd, static_cast<off_t>(marker_end)) == 0;
   } else if (ok) {
     ok = put(0, 4 * c) && put(12 * c, 100) && (!split || put(7 * c, c)) && (split ? (*f)->flush() : (*f)->seal()).ok();

@@ -19,11 +19,16 @@ bool is_json_content_type(std::string_view ct) {
 
 Response backend_error(const Error& error, std::string_view generic) {
   switch (error.code) {
-    case Errc::invalid_argument: return Response::error(400, error.message);
-    case Errc::not_found: return Response::error(404, error.message);
-    case Errc::conflict: return Response::error(409, error.message);
-    case Errc::unavailable: return Response::error(503, error.message);
-    default: return Response::error(500, generic);
+    case Errc::invalid_argument:
+      return Response::error(400, error.message);
+    case Errc::not_found:
+      return Response::error(404, error.message);
+    case Errc::conflict:
+      return Response::error(409, error.message);
+    case Errc::unavailable:
+      return Response::error(503, error.message);
+    default:
+      return Response::error(500, generic);
   }
 }
 
@@ -74,9 +79,8 @@ Response config_put(Call& call) {
   auto config = call.ctx.backend.update_config(call.account, body);
   wipe_json(body);  // it may carry a key
   if (!config) return backend_error(config.error(), "Failed to update encryption configuration");
-  nlohmann::json reply = {{"success", true},
-                          {"message", "Encryption configuration updated successfully"},
-                          {"config", std::move(*config)}};
+  nlohmann::json reply = {
+      {"success", true}, {"message", "Encryption configuration updated successfully"}, {"config", std::move(*config)}};
   return Response::sensitive_json(200, reply);
 }
 

@@ -2,6 +2,7 @@
 // deadline watchdog. The HTTP semantics live in Api (router.cpp).
 #include "recvault/control/server.hpp"
 
+#include <sys/socket.h>
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -9,10 +10,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
 #include <string>
-#include <mutex>
-#include <sys/socket.h>
 #include <thread>
 #include <unordered_set>
 
@@ -249,9 +249,8 @@ struct Server::Impl {
     }
   }
 
-  static MHD_Result access_handler(void* cls, MHD_Connection* c, const char* url, const char* method,
-                                   const char*, const char* upload_data, std::size_t* upload_data_size,
-                                   void** con_cls) {
+  static MHD_Result access_handler(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
+                                   const char* upload_data, std::size_t* upload_data_size, void** con_cls) {
     return static_cast<Impl*>(cls)->on_request(c, url, method, upload_data, upload_data_size, con_cls);
   }
 
@@ -268,9 +267,7 @@ struct Server::Impl {
   }
 };
 
-
-Server::Server(ServerOptions options, Backend& backend)
-    : impl_(std::make_unique<Impl>(std::move(options), backend)) {}
+Server::Server(ServerOptions options, Backend& backend) : impl_(std::make_unique<Impl>(std::move(options), backend)) {}
 
 Server::~Server() { stop(); }
 
@@ -289,8 +286,8 @@ Status Server::start() {
     RV_ASSIGN(auto audit, AuditLog::open(s.opts.audit_log_path, s.opts.audit_log_mode));
     s.audit = std::move(audit);
   }
-  s.api = std::make_unique<Api>(ApiContext{s.backend, s.verifier, *s.audit, s.opts.status, s.opts.validate_key,
-                                                 s.opts.metrics, s.opts.observe});
+  s.api = std::make_unique<Api>(
+      ApiContext{s.backend, s.verifier, *s.audit, s.opts.status, s.opts.validate_key, s.opts.metrics, s.opts.observe});
 
   auto sock = detail::listen_unix(s.opts.socket_path, s.opts.socket_mode, s.opts.socket_group,
                                   static_cast<int>(s.opts.max_connections));
@@ -303,19 +300,16 @@ Status Server::start() {
   }
   s.watchdog = std::thread([&s] { s.watch(); });
 
-  const unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                         MHD_USE_ITC | MHD_USE_ERROR_LOG;
+  const unsigned flags =
+      MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
   auto idle = static_cast<unsigned>(s.opts.idle_timeout.count());
-  s.daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &Impl::access_handler, &s,
-      MHD_OPTION_EXTERNAL_LOGGER, &log_mhd, &s,  // first, so every message goes through it
-      MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(s.socket.fd.get()),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(s.opts.connection_memory),
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(s.opts.max_connections),
-      MHD_OPTION_CONNECTION_TIMEOUT, idle,
-      MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, &s,
-      MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify_connection, &s,
-      MHD_OPTION_END);
+  s.daemon = MHD_start_daemon(flags, 0, nullptr, nullptr, &Impl::access_handler, &s, MHD_OPTION_EXTERNAL_LOGGER,
+                              &log_mhd, &s,  // first, so every message goes through it
+                              MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(s.socket.fd.get()),
+                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<std::size_t>(s.opts.connection_memory),
+                              MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(s.opts.max_connections),
+                              MHD_OPTION_CONNECTION_TIMEOUT, idle, MHD_OPTION_NOTIFY_COMPLETED, &Impl::on_completed, &s,
+                              MHD_OPTION_NOTIFY_CONNECTION, &Impl::notify_connection, &s, MHD_OPTION_END);
   if (s.daemon == nullptr) {
     stop();
     return make_error(Errc::internal, "libmicrohttpd failed to start on " + s.opts.socket_path);

@@ -151,13 +151,16 @@ Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64
   auto accounts = claims.find("accounts");
   if (accounts == claims.end()) return invalid("token has no accounts claim");
   if (accounts->is_string()) {
-    if (accounts->get_ref<const std::string&>() != "*") return invalid("token accounts claim must be an array or \"*\"");
+    if (accounts->get_ref<const std::string&>() != "*")
+      return invalid("token accounts claim must be an array or \"*\"");
     p.all_accounts = true;
   } else if (accounts->is_array()) {
     for (const auto& a : *accounts) {
       if (!a.is_string()) return invalid("token accounts claim must hold strings");
-      if (a.get_ref<const std::string&>() == "*") p.all_accounts = true;
-      else p.accounts.push_back(a.get<std::string>());
+      if (a.get_ref<const std::string&>() == "*")
+        p.all_accounts = true;
+      else
+        p.accounts.push_back(a.get<std::string>());
     }
   } else {
     return invalid("token accounts claim must be an array or \"*\"");
@@ -165,9 +168,12 @@ Result<Principal> principal_from_claims(const nlohmann::json& claims, std::int64
   auto scope = claims.find("scope");
   if (scope == claims.end() || !scope->is_string()) return invalid("token has no scope claim");
   const auto& s = scope->get_ref<const std::string&>();
-  if (s == "admin") p.scope = Scope::admin;
-  else if (s == "read") p.scope = Scope::read;
-  else return invalid("token scope must be \"read\" or \"admin\"");
+  if (s == "admin")
+    p.scope = Scope::admin;
+  else if (s == "read")
+    p.scope = Scope::read;
+  else
+    return invalid("token scope must be \"read\" or \"admin\"");
   return p;
 }
 
@@ -195,17 +201,19 @@ struct JwtVerifier::Key {
     if (!ctx) return false;
     if (EVP_DigestVerifyInit(ctx.get(), nullptr, EVP_sha256(), nullptr, pkey.get()) != 1) return false;
     int rc = EVP_DigestVerify(ctx.get(), sig.data(), sig.size(),
-                              reinterpret_cast<const unsigned char*>(signing_input.data()),
-                              signing_input.size());
+                              reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size());
     return rc == 1;
   }
 };
 
 const char* jwt_alg_name(JwtAlg alg) noexcept {
   switch (alg) {
-    case JwtAlg::hs256: return "HS256";
-    case JwtAlg::rs256: return "RS256";
-    case JwtAlg::es256: return "ES256";
+    case JwtAlg::hs256:
+      return "HS256";
+    case JwtAlg::rs256:
+      return "RS256";
+    case JwtAlg::es256:
+      return "ES256";
   }
   return "?";
 }
@@ -264,8 +272,8 @@ Result<JwtVerifier> JwtVerifier::from_config(const AuthConfig& config) {
     RV_ASSIGN(auto secret, read_hs256_secret_file(config.hs256_secret_file));
     RV_TRY(v.add_hs256_secret(std::move(secret)));
   }
-  for (const auto& [alg, files] : {std::pair{JwtAlg::rs256, &config.rs256_public_keys},
-                                   std::pair{JwtAlg::es256, &config.es256_public_keys}}) {
+  for (const auto& [alg, files] :
+       {std::pair{JwtAlg::rs256, &config.rs256_public_keys}, std::pair{JwtAlg::es256, &config.es256_public_keys}}) {
     for (const auto& file : *files) {
       RV_ASSIGN(auto pem, read_file(file));
       auto st = v.add_public_key_pem(alg, pem);
@@ -277,8 +285,7 @@ Result<JwtVerifier> JwtVerifier::from_config(const AuthConfig& config) {
 }
 
 Result<Principal> JwtVerifier::verify(std::string_view token) const {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
   return verify(token, now.count());
 }
 
@@ -318,8 +325,7 @@ Result<Principal> JwtVerifier::verify(std::string_view token, std::int64_t now) 
 
   auto claims = nlohmann::json::parse(*payload_text, nullptr, false);
   if (claims.is_discarded() || !claims.is_object()) return invalid("malformed token claims");
-  return principal_from_claims(claims, now,
-                               ClaimRules{leeway_.count(), max_lifetime_.count(), issuer_, audience_});
+  return principal_from_claims(claims, now, ClaimRules{leeway_.count(), max_lifetime_.count(), issuer_, audience_});
 }
 
 Result<std::string> mint_hs256(const crypto::SecretBytes& secret, const nlohmann::json& claims) {
@@ -328,16 +334,14 @@ Result<std::string> mint_hs256(const crypto::SecretBytes& secret, const nlohmann
   const std::string header = R"({"alg":"HS256","typ":"JWT"})";
   std::string input = base64url_encode(header) + "." + base64url_encode(claims.dump());
   auto mac = crypto::hmac_sha256(secret.span(), {crypto::as_bytes(input)});
-  return input + "." +
-         base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
+  return input + "." + base64url_encode(std::string_view(reinterpret_cast<const char*>(mac.data()), mac.size()));
 }
 
 Result<crypto::SecretBytes> read_hs256_secret_file(const std::string& path) {
   auto secret = sys::read_private_file(path, "JWT HS256 secret file", kMaxSecretFile);
   RV_TRY(secret);
   std::size_t n = secret->size();
-  while (n > 0 && (secret->data()[n - 1] == '\n' || secret->data()[n - 1] == '\r' || secret->data()[n - 1] == ' '))
-    --n;
+  while (n > 0 && (secret->data()[n - 1] == '\n' || secret->data()[n - 1] == '\r' || secret->data()[n - 1] == ' ')) --n;
   secret->resize(n);
   if (secret->size() < kMinHmacSecret) return invalid(path + ": HS256 secret must be at least 32 bytes");
   return std::move(secret).value();
@@ -347,8 +351,10 @@ std::string base64url_encode(std::string_view data) {
   std::string s = base64_encode(crypto::as_bytes(data));
   while (!s.empty() && s.back() == '=') s.pop_back();
   for (char& c : s) {
-    if (c == '+') c = '-';
-    else if (c == '/') c = '_';
+    if (c == '+')
+      c = '-';
+    else if (c == '/')
+      c = '_';
   }
   return s;
 }

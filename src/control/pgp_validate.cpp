@@ -45,15 +45,14 @@ class TempHome {
 
 Status init_gpgme() {
   // GPGME must be initialised once per process; the result never changes.
-  static const bool ok = gpgme_check_version(nullptr) != nullptr &&
-                         gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
+  static const bool ok =
+      gpgme_check_version(nullptr) != nullptr && gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
   if (!ok) return make_error(Errc::internal, "GPGME/gpg is not usable");
   return {};
 }
 
 bool subkey_can_encrypt_now(gpgme_subkey_t sk) {
-  return sk->can_encrypt != 0 && sk->revoked == 0 && sk->expired == 0 && sk->disabled == 0 &&
-         sk->invalid == 0;
+  return sk->can_encrypt != 0 && sk->revoked == 0 && sk->expired == 0 && sk->disabled == 0 && sk->invalid == 0;
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // Routing, authentication, authorization and auditing for the control API.
-#include <cstdio>
 #include <strings.h>
+#include <cstdio>
 
 #include "handlers.hpp"
 #include "recvault/util/log.hpp"
@@ -37,10 +37,14 @@ std::string_view allowed(Endpoint e) {
   switch (e) {
     case Endpoint::healthz:
     case Endpoint::status:
-    case Endpoint::metrics: return "GET";
-    case Endpoint::config: return "GET, PUT";
-    case Endpoint::public_keys: return "GET, POST";
-    case Endpoint::public_key: return "GET, DELETE";
+    case Endpoint::metrics:
+      return "GET";
+    case Endpoint::config:
+      return "GET, PUT";
+    case Endpoint::public_keys:
+      return "GET, POST";
+    case Endpoint::public_key:
+      return "GET, DELETE";
   }
   return "";
 }
@@ -62,12 +66,18 @@ bool method_allowed(Endpoint e, std::string_view method) {
 std::string_view endpoint_name(const std::optional<Match>& m) {
   if (!m) return "unknown";
   switch (m->endpoint) {
-    case Endpoint::healthz: return "healthz";
-    case Endpoint::status: return "status";
-    case Endpoint::metrics: return "metrics";
-    case Endpoint::config: return "config";
-    case Endpoint::public_keys: return "public_keys";
-    case Endpoint::public_key: return "public_key";
+    case Endpoint::healthz:
+      return "healthz";
+    case Endpoint::status:
+      return "status";
+    case Endpoint::metrics:
+      return "metrics";
+    case Endpoint::config:
+      return "config";
+    case Endpoint::public_keys:
+      return "public_keys";
+    case Endpoint::public_key:
+      return "public_key";
   }
   return "unknown";
 }
@@ -138,8 +148,7 @@ Response Api::dispatch(const Request& request) const {
   auto finish = [&](Response r) {
     audit.status = r.status;
     if (audit.action.empty()) audit.action = "request";
-    if (auto st = ctx_.audit.append(audit); !st)
-      log::error("control: audit log: " + st.error().message);
+    if (auto st = ctx_.audit.append(audit); !st) log::error("control: audit log: " + st.error().message);
     return r;
   };
 
@@ -218,7 +227,8 @@ Response Api::dispatch(const Request& request) const {
       return finish(request.method == "GET" ? detail::public_key_get(call) : detail::public_key_delete(call));
     case Endpoint::healthz:
     case Endpoint::status:
-    case Endpoint::metrics: break;
+    case Endpoint::metrics:
+      break;
   }
   return finish(Response::error(500, "Internal server error"));
 }

@@ -1,13 +1,13 @@
 #include "unix_socket.hpp"
 
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
 #include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
 namespace recvault::control::detail {
@@ -38,7 +38,7 @@ Result<gid_t> resolve_group(const std::string& name) {
 
 // Removes a socket file nobody listens on; refuses to touch anything else.
 Status clear_stale(const std::string& path, const sockaddr_un& addr) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return {};
     return sys_error("cannot stat " + path, errno);
@@ -54,8 +54,7 @@ Status clear_stale(const std::string& path, const sockaddr_un& addr) {
 
 }  // namespace
 
-Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const std::string& group,
-                                    int backlog) {
+Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const std::string& group, int backlog) {
   RV_ASSIGN(auto addr, make_address(path));
   RV_TRY(clear_stale(path, addr));
   ListeningSocket sock;
@@ -64,7 +63,7 @@ Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const 
   // Nobody can connect before listen(), so tightening the mode after bind is race-free.
   if (::bind(sock.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0)
     return sys_error("cannot bind " + path, errno);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return sys_error("cannot stat " + path, errno);
   sock.inode = st.st_ino;
   sock.device = st.st_dev;
@@ -84,9 +83,8 @@ Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const 
 }
 
 void unlink_if_ours(const std::string& path, const ListeningSocket& sock) noexcept {
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == sock.inode &&
-      st.st_dev == sock.device)
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) && st.st_ino == sock.inode && st.st_dev == sock.device)
     ::unlink(path.c_str());
 }
 

@@ -2,8 +2,8 @@
 // needs it (stale-socket replacement, mode, group) before MHD takes it over.
 #pragma once
 
-#include <string>
 #include <sys/types.h>
+#include <string>
 
 #include "recvault/sys/fd.hpp"
 #include "recvault/util/result.hpp"
@@ -19,8 +19,7 @@ struct ListeningSocket {
 // Binds and listens on `path` with `mode`, chowning to `group` (name or gid)
 // when non-empty. A stale socket file (nobody answers) is replaced; a live one
 // or a non-socket file at `path` is an error.
-Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const std::string& group,
-                                    int backlog);
+Result<ListeningSocket> listen_unix(const std::string& path, mode_t mode, const std::string& group, int backlog);
 
 // Removes `path` if it is still the socket `sock` created.
 void unlink_if_ours(const std::string& path, const ListeningSocket& sock) noexcept;

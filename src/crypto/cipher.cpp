@@ -77,8 +77,7 @@ Status ChunkCipher::gcm_seal(Bytes key, Bytes nonce, Bytes aad, Bytes in, std::s
   return {};
 }
 
-Status ChunkCipher::gcm_open(Bytes key, Bytes nonce, Bytes aad, Bytes in, Bytes tag,
-                             std::span<std::uint8_t> out) {
+Status ChunkCipher::gcm_open(Bytes key, Bytes nonce, Bytes aad, Bytes in, Bytes tag, std::span<std::uint8_t> out) {
   if (key.size() != GcmSizes::key || nonce.size() != GcmSizes::nonce || tag.size() != GcmSizes::tag ||
       out.size() != in.size() || !fits_int(in.size()) || !fits_int(aad.size())) {
     return make_error(Errc::invalid_argument, "gcm_open: bad buffer sizes");

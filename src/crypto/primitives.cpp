@@ -97,8 +97,10 @@ Result<SecretBytes> hkdf_sha256(Bytes ikm, Bytes salt, Bytes info, std::size_t l
   params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, mut(ikm.data()), ikm.size());
   // OpenSSL rejects empty octet strings; an absent salt is RFC 5869's HashLen zeros,
   // an absent info is the empty string, so omitting them is equivalent.
-  if (!salt.empty()) params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, mut(salt.data()), salt.size());
-  if (!info.empty()) params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, mut(info.data()), info.size());
+  if (!salt.empty())
+    params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, mut(salt.data()), salt.size());
+  if (!info.empty())
+    params[i++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, mut(info.data()), info.size());
   params[i] = OSSL_PARAM_construct_end();
   return derive("HKDF", params, length);
 }

@@ -3,11 +3,11 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <toml++/toml.h>
 #include <charconv>
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "recvault/keystore/account_id.hpp"
 #include "recvault/sys/private_file.hpp"
@@ -144,8 +144,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     msg << "config syntax error at line " << e.source().begin.line << ": " << e.description();
     return bad(msg.str());
   }
-  RV_TRY(check_keys(root, "top level", {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp",
-                                               "metrics"}));
+  RV_TRY(check_keys(root, "top level",
+                    {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp", "metrics"}));
   Config c;
   Status st;
   if (auto* t = table(root, "storage", st)) {
@@ -159,8 +159,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "fuse", st)) {
-    RV_TRY(check_keys(*t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads",
-                                   "read_ahead_kb"}));
+    RV_TRY(check_keys(
+        *t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads", "read_ahead_kb"}));
     RV_TRY(get(*t, "fuse", "allow_other", c.allow_other));
     RV_TRY(get(*t, "fuse", "writeback_cache", c.writeback_cache));
     RV_TRY(get(*t, "fuse", "view_xattrs", c.view_xattrs));
@@ -170,9 +170,9 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
-    RV_TRY(check_keys(*t, "keystore", {"path", "master_key_file", "master_key_credential", "backend", "endpoints",
-                                       "prefix", "ca_file", "cert_file", "key_file", "dial_timeout_ms",
-                                       "request_timeout_ms"}));
+    RV_TRY(check_keys(*t, "keystore",
+                      {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file",
+                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
     RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
     if (const toml::node* n = t->get("endpoints")) {
@@ -200,8 +200,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "control", st)) {
-    RV_TRY(check_keys(*t, "control", {"socket", "socket_mode", "socket_group", "jwt_hs256_secret_file",
-                                      "jwt_rs256_public_key", "jwt_es256_public_key", "audit_log", "max_body_bytes", "max_token_lifetime", "jwt_issuer", "jwt_audience"}));
+    RV_TRY(check_keys(
+        *t, "control",
+        {"socket", "socket_mode", "socket_group", "jwt_hs256_secret_file", "jwt_rs256_public_key",
+         "jwt_es256_public_key", "audit_log", "max_body_bytes", "max_token_lifetime", "jwt_issuer", "jwt_audience"}));
     RV_TRY(get_path(*t, "control", "socket", base, c.control_socket));
     RV_TRY(get_mode(*t, "control", "socket_mode", c.control_socket_mode));
     RV_TRY(get(*t, "control", "socket_group", c.control_socket_group));
@@ -269,7 +271,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (c.keystore_backend != "lmdb" && c.keystore_backend != "etcd")
     return bad("[keystore] backend must be \"lmdb\" or \"etcd\"");
   if (c.keystore_backend == "etcd") {
-    if (c.etcd.endpoints.empty()) return bad("[keystore] backend = \"etcd\" needs endpoints = [\"https://host:2379\", ...]");
+    if (c.etcd.endpoints.empty())
+      return bad("[keystore] backend = \"etcd\" needs endpoints = [\"https://host:2379\", ...]");
     for (const auto& e : c.etcd.endpoints)
       if (!e.starts_with("http://") && !e.starts_with("https://"))
         return bad("[keystore] endpoint \"" + e + "\" must start with http:// or https://");

@@ -64,17 +64,19 @@ fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer, fu
 
 // A full backing disk must not stop key rotations or the audit trail.
 void warn_if_sharing_a_disk(const Config& c) {
-  struct stat backing {}, other {};
+  struct stat backing {
+  }, other{};
   if (::stat(c.backing_dir.c_str(), &backing) != 0) return;
   std::string sharing;
-  for (const auto& [what, path] : {std::pair{"the keystore", c.keystore_dir},
-                                   std::pair{"the audit log", c.audit_log.parent_path()}}) {
+  for (const auto& [what, path] :
+       {std::pair{"the keystore", c.keystore_dir}, std::pair{"the audit log", c.audit_log.parent_path()}}) {
     if (path.empty() || ::stat(path.c_str(), &other) != 0 || other.st_dev != backing.st_dev) continue;
     sharing += sharing.empty() ? what : std::string(" and ") + what;
   }
   if (sharing.empty()) return;
   const bool both = sharing.find(" and ") != std::string::npos;
-  log::warn(sharing + (both ? " are" : " is") + " on the backing directory's file system: when recordings fill "
+  log::warn(sharing + (both ? " are" : " is") +
+            " on the backing directory's file system: when recordings fill "
             "it, key changes and audit records fail too (give them their own file system, or set [accounts] "
             "quota_bytes)");
 }

@@ -137,8 +137,8 @@ MHD_Result answer(MHD_Connection* c, unsigned status, const std::string& body, c
   return rc;
 }
 
-MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
-                      const char*, std::size_t* upload_size, void** state) {
+MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*, const char*,
+                      std::size_t* upload_size, void** state) {
   auto* impl = static_cast<MetricsListener::Impl*>(cls);
   if (*state == nullptr) {  // headers only so far; a body (if any) is not read
     *state = impl;
@@ -152,8 +152,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only\n", "text/plain");
   if (std::strcmp(url, "/metrics") == 0)
     return answer(c, MHD_HTTP_OK, impl->metrics->render(nullptr), std::string(metrics::kContentType).c_str());
-  if (std::strcmp(url, "/") == 0)
-    return answer(c, MHD_HTTP_OK, "recvaultd: metrics at /metrics\n", "text/plain");
+  if (std::strcmp(url, "/") == 0) return answer(c, MHD_HTTP_OK, "recvaultd: metrics at /metrics\n", "text/plain");
   return answer(c, MHD_HTTP_NOT_FOUND, "not found: metrics are at /metrics\n", "text/plain");
 }
 
@@ -178,10 +177,10 @@ Status MetricsListener::start(const ListenAddress& address, const DaemonMetrics&
     sa->sin_port = htons(address.port);
     ::inet_pton(AF_INET, address.host.c_str(), &sa->sin_addr);
   }
-  impl_->daemon = MHD_start_daemon(flags, address.port, nullptr, nullptr, &on_request, impl_.get(),
-                                   MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&storage),
-                                   MHD_OPTION_CONNECTION_LIMIT, 16u, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                   MHD_OPTION_END);
+  impl_->daemon =
+      MHD_start_daemon(flags, address.port, nullptr, nullptr, &on_request, impl_.get(), MHD_OPTION_SOCK_ADDR,
+                       reinterpret_cast<sockaddr*>(&storage), MHD_OPTION_CONNECTION_LIMIT, 16u,
+                       MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
   if (impl_->daemon == nullptr) {
     return make_error(Errc::io, "cannot listen on " + address.host + ":" + std::to_string(address.port) +
                                     " (address in use, not an address of this host, or TCP refused by the unit's "

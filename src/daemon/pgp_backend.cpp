@@ -90,8 +90,7 @@ Status PgpAwareBackend::delete_public_key(std::string_view account, std::string_
     if (!dirs->empty()) {
       std::string names;
       for (const auto& d : *dirs) names += (names.empty() ? "" : ", ") + d;
-      return make_error(Errc::conflict, "public key " + std::string(id) +
-                                            " is in use by directory(ies): " + names +
+      return make_error(Errc::conflict, "public key " + std::string(id) + " is in use by directory(ies): " + names +
                                             " (remove their user.recvault.public_key_id first)");
     }
     return inner_.delete_public_key(account, id);

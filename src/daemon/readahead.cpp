@@ -27,8 +27,8 @@ Status set_mount_read_ahead(const std::filesystem::path& mount_point, unsigned k
     return sys_error("stat " + mount_point.string(), e);
   }
   if (fs.f_type != kFuseSuperMagic) return make_error(Errc::not_found, mount_point.string() + " is not mounted");
-  const std::string knob = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
-                           std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
+  const std::string knob =
+      "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
   std::ofstream out(knob);
   out << kib << '\n';
   out.flush();

@@ -26,7 +26,9 @@ namespace recvault::daemon {
 
 void harden_process() {
   ::prctl(PR_SET_DUMPABLE, 0);
-  struct rlimit core {0, 0};
+  struct rlimit core {
+    0, 0
+  };
   ::setrlimit(RLIMIT_CORE, &core);
   struct rlimit files {};
   if (::getrlimit(RLIMIT_NOFILE, &files) == 0) {
@@ -106,8 +108,8 @@ constexpr std::chrono::milliseconds kHandOverDeadline{5000};
 }  // namespace
 
 int run_mount(const Config& config, fuse::Filesystem& fs, const MountHooks& hooks) {
-  std::vector<std::string> words = {"recvaultd", "-o", "default_permissions", "-o", "fsname=recvault",
-                                    "-o", "subtype=recvault"};
+  std::vector<std::string> words = {"recvaultd",       "-o", "default_permissions", "-o",
+                                    "fsname=recvault", "-o", "subtype=recvault"};
   if (config.allow_other) {
     words.push_back("-o");
     words.push_back("allow_other");

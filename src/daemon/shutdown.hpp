@@ -48,7 +48,7 @@ class StopSignals {
   static constexpr int kSignals[3] = {SIGTERM, SIGINT, SIGHUP};
   sys::UniqueFd events_;
   bool installed_ = false;
-  struct sigaction previous_[3] {};
+  struct sigaction previous_[3]{};
   struct sigaction previous_pipe_ {};
   bool own_pipe_ = false;
 };

@@ -259,8 +259,7 @@ Result<bool> EncryptedFile::open_slot(std::uint64_t index, std::span<const std::
   return false;
 }
 
-Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count,
-                                        std::span<std::uint8_t> out) const {
+Status EncryptedFile::read_whole_chunks(std::uint64_t first, std::uint64_t count, std::span<std::uint8_t> out) const {
   const std::size_t c = header_.chunk_size();
   // At most ~1 MiB of records per pread (a FUSE request's worth): a caller
   // reading a whole file at once must not grow the per-thread buffer to it.
@@ -421,7 +420,8 @@ Status EncryptedFile::extend_with_zeros(std::uint64_t new_size) {
 Status EncryptedFile::write(std::uint64_t offset, std::span<const std::uint8_t> in) {
   if (in.empty()) return {};
   std::uint64_t end = 0;
-  if (__builtin_add_overflow(offset, in.size(), &end)) return make_error(Errc::too_large, "write past the largest file size");
+  if (__builtin_add_overflow(offset, in.size(), &end))
+    return make_error(Errc::too_large, "write past the largest file size");
   // Appends (the recording path) pay no system call for the check: the file
   // system answers their EFBIG itself, a chunk at a time.
   if (end > size_) RV_TRY(check_growth(end, offset > size_));

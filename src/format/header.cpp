@@ -14,8 +14,12 @@ class Writer {
  public:
   explicit Writer(std::size_t n) : buf_(n, 0) {}
   void u8(std::uint8_t v) { buf_[pos_++] = v; }
-  void u16(std::uint16_t v) { for (int i = 0; i < 2; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i))); }
-  void u32(std::uint32_t v) { for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i))); }
+  void u16(std::uint16_t v) {
+    for (int i = 0; i < 2; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) u8(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
   void bytes(const void* p, std::size_t n) {
     if (n != 0) std::memcpy(buf_.data() + pos_, p, n);
     pos_ += n;
@@ -38,8 +42,10 @@ Error malformed(const char* what) { return make_error(Errc::tampered, std::strin
 
 std::string_view algorithm_name(Algorithm a) noexcept {
   switch (a) {
-    case Algorithm::aes256_gcm: return "AES-256-GCM";
-    case Algorithm::aes256_cbc_hmac: return "AES-256-CBC";
+    case Algorithm::aes256_gcm:
+      return "AES-256-GCM";
+    case Algorithm::aes256_cbc_hmac:
+      return "AES-256-CBC";
   }
   return "unknown";
 }
@@ -86,10 +92,9 @@ Result<Header> decode_header(std::span<const std::uint8_t> bytes) {
   std::size_t declared = get_u16(p + 8);
   h.format_version = p[10];
   if (h.format_version < kOldestFormatVersion || h.format_version > kFormatVersion) {
-    return make_error(Errc::unsupported, "format version " + std::to_string(h.format_version) +
-                                             " is not supported by this build (knows " +
-                                             std::to_string(kOldestFormatVersion) + " to " +
-                                             std::to_string(kFormatVersion) + ")");
+    return make_error(Errc::unsupported,
+                      "format version " + std::to_string(h.format_version) + " is not supported by this build (knows " +
+                          std::to_string(kOldestFormatVersion) + " to " + std::to_string(kFormatVersion) + ")");
   }
   if (p[11] != 1 && p[11] != 2) return make_error(Errc::unsupported, "unknown algorithm id " + std::to_string(p[11]));
   h.algorithm = static_cast<Algorithm>(p[11]);

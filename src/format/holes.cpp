@@ -15,8 +15,7 @@ namespace recvault::format::detail {
 namespace {
 
 Error not_covered(std::uint64_t index) {
-  return make_error(Errc::tampered,
-                    "chunk " + std::to_string(index) + " is all zeros and no hole marker covers it");
+  return make_error(Errc::tampered, "chunk " + std::to_string(index) + " is all zeros and no hole marker covers it");
 }
 
 }  // namespace

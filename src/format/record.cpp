@@ -59,8 +59,8 @@ Result<std::size_t> RecordCodec::open(std::uint64_t index, RecordFlags flags, st
     if (record.size() < kGcmOverhead) return make_error(Errc::tampered, "record too short");
     const std::size_t n = record.size() - kGcmOverhead;
     if (out.size() < n) return make_error(Errc::internal, "output buffer too small");
-    RV_TRY(cipher.gcm_open(keys_.data.span(), record.first(12), ad, record.subspan(12, n), record.last(16),
-                           out.first(n)));
+    RV_TRY(
+        cipher.gcm_open(keys_.data.span(), record.first(12), ad, record.subspan(12, n), record.last(16), out.first(n)));
     g_opened.fetch_add(1, std::memory_order_relaxed);
     return n;
   }

@@ -12,10 +12,10 @@ namespace recvault::fuse {
 
 const char* op_name(Op op) noexcept {
   static constexpr const char* kNames[kOpCount] = {
-      "init",    "lookup",  "forget",     "forget_multi", "getattr", "setattr", "readlink", "statfs",
-      "mkdir",   "mknod",   "symlink",    "link",         "unlink",  "rmdir",   "rename",   "opendir",
-      "readdir", "releasedir", "fsyncdir", "create",      "open",    "read",    "write",    "flush",
-      "fsync",   "release", "fallocate",  "setxattr",     "getxattr", "listxattr", "removexattr",
+      "init",    "lookup",     "forget",    "forget_multi", "getattr",  "setattr",   "readlink",    "statfs",
+      "mkdir",   "mknod",      "symlink",   "link",         "unlink",   "rmdir",     "rename",      "opendir",
+      "readdir", "releasedir", "fsyncdir",  "create",       "open",     "read",      "write",       "flush",
+      "fsync",   "release",    "fallocate", "setxattr",     "getxattr", "listxattr", "removexattr",
   };
   const auto i = static_cast<std::size_t>(op);
   return i < kOpCount ? kNames[i] : "unknown";

@@ -18,7 +18,6 @@ format::KeyResolver resolver_for(const std::string& account, keystore::KeyCache&
 
 namespace {
 
-
 // What a backing file holds (format::detect: the magic decides before any
 // xattr, so an xattr can never turn encryption off); "pgp" files are OpenPGP
 // messages. Without xattrs (copied with cp or rsync without -X) an OpenPGP
@@ -26,9 +25,12 @@ namespace {
 Result<FileContent::Kind> detect_kind(int fd) {
   RV_ASSIGN(auto found, format::detect(fd));
   switch (found.kind) {
-    case format::Detected::Kind::plain: return FileContent::Kind::plain;
-    case format::Detected::Kind::encrypted: return FileContent::Kind::encrypted;
-    case format::Detected::Kind::marked: break;
+    case format::Detected::Kind::plain:
+      return FileContent::Kind::plain;
+    case format::Detected::Kind::encrypted:
+      return FileContent::Kind::encrypted;
+    case format::Detected::Kind::marked:
+      break;
   }
   if (found.marker == pgp::xattr::pgp_format) return FileContent::Kind::pgp;
   return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
@@ -71,7 +73,7 @@ std::int64_t FileContent::allocation_change() {
 }
 
 Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
-                                                                 keystore::KeyCache& keys) {
+                                                                keystore::KeyCache& keys) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
   RV_ASSIGN(auto kind, detect_kind(c->fd_.get()));
   if (kind == Kind::pgp) {
@@ -89,8 +91,7 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
   return c;
 }
 
-Status FileContent::begin_pgp(const std::string& account, const std::string& public_key_id,
-                              const Placement& where) {
+Status FileContent::begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where) {
   if (where.sealer == nullptr) return make_error(Errc::internal, "OpenPGP sealing is not available in this daemon");
   RV_ASSIGN(auto recipient, where.sealer->recipient(account, public_key_id));
   // The markers go on before the first ciphertext byte, so a crash leaves a
@@ -129,8 +130,8 @@ Status FileContent::begin(const std::string& account, keystore::KeyCache& keys, 
 }
 
 Result<std::shared_ptr<FileContent>> FileContent::start_new(sys::UniqueFd fd, const std::string& account,
-                                                             keystore::KeyCache& keys, std::uint32_t chunk_size,
-                                                             const Placement& where) {
+                                                            keystore::KeyCache& keys, std::uint32_t chunk_size,
+                                                            const Placement& where) {
   std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
   {
     ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
@@ -155,8 +156,8 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
     return sys_error("ftruncate", e);
   }
   for (const char* name : {format::xattr::format, format::xattr::algorithm, format::xattr::key_version,
-                           format::xattr::key_id, format::xattr::salt, format::xattr::file_id,
-                           pgp::xattr::sealing, pgp::xattr::public_key_id, pgp::xattr::fingerprint}) {
+                           format::xattr::key_id, format::xattr::salt, format::xattr::file_id, pgp::xattr::sealing,
+                           pgp::xattr::public_key_id, pgp::xattr::fingerprint}) {
     ::fremovexattr(fd_.get(), name);  // absent is fine
   }
   return begin(account, keys, chunk_size, where);
@@ -192,7 +193,8 @@ Result<std::size_t> FileContent::read(std::uint64_t offset, std::span<std::uint8
   }
   ExclusiveLock<SharedMutex> lock(m_);
   if (auto* e = encrypted()) return e->read(offset, out);
-  if (std::holds_alternative<Sealing>(state_)) return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
+  if (std::holds_alternative<Sealing>(state_))
+    return make_error(Errc::not_permitted, "an OpenPGP recording is not readable while it is written");
   return sys::pread_full(fd_.get(), out, offset);
 }
 

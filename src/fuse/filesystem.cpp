@@ -100,8 +100,8 @@ bool Filesystem::fill_page_cache(fuse_ino_t ino, std::uint64_t offset, std::span
   buf.buf[0].size = data.size();
   buf.buf[0].mem = const_cast<std::uint8_t*>(data.data());  // only read by libfuse
   buf.buf[0].fd = -1;
-  return fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(offset), &buf,
-                                    static_cast<fuse_buf_copy_flags>(0)) == 0;
+  return fuse_lowlevel_notify_store(se, ino, static_cast<off_t>(offset), &buf, static_cast<fuse_buf_copy_flags>(0)) ==
+         0;
 }
 
 int Filesystem::lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,

@@ -15,8 +15,7 @@ constexpr std::array<double, 12> kFlushBuckets = {0.0001, 0.00025, 0.0005, 0.001
 
 FsMetrics::FsMetrics(metrics::Registry& r)
     : created_(r.counters("recvault_recordings_created", "Recordings created through the mount.", {"account"})),
-      written_(r.counters("recvault_written_bytes", "Plaintext bytes received in FUSE WRITE requests.",
-                          {"account"})),
+      written_(r.counters("recvault_written_bytes", "Plaintext bytes received in FUSE WRITE requests.", {"account"})),
       read_(r.counters("recvault_read_bytes", "Plaintext bytes answered to FUSE READ requests.", {"account"})),
       errors_(r.counters("recvault_fuse_errors",
                          "FUSE requests failed by a content error, by cause (tampered: authentication failed).",
@@ -47,8 +46,8 @@ FsMetrics::Account& FsMetrics::of(std::string_view account) {
   std::unique_lock lock(accounts_m_);
   auto it = accounts_.find(account);
   if (it == accounts_.end()) {
-    auto a = std::unique_ptr<Account>(new Account{created_.with({account}), written_.with({account}),
-                                                  read_.with({account})});
+    auto a = std::unique_ptr<Account>(
+        new Account{created_.with({account}), written_.with({account}), read_.with({account})});
     it = accounts_.emplace(std::string(account), std::move(a)).first;
   }
   return *it->second;

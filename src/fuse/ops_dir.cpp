@@ -240,8 +240,8 @@ void readdir(fuse_req_t req, fuse_ino_t, std::size_t size, off_t offset, fuse_fi
     }
     const dirent* ent = d->entry;
     const bool dots = std::strcmp(ent->d_name, ".") == 0 || std::strcmp(ent->d_name, "..") == 0;
-    const bool hidden = d->at_root && !dots &&
-                        (ent->d_type != DT_DIR || !keystore::validate_account_id(ent->d_name).ok());
+    const bool hidden =
+        d->at_root && !dots && (ent->d_type != DT_DIR || !keystore::validate_account_id(ent->d_name).ok());
     if (!hidden) {
       struct stat st {};
       st.st_ino = ent->d_ino;

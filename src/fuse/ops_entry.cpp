@@ -88,10 +88,14 @@ int set_times(Inode& node, const struct stat* attr, int to_set) {
   tv[1].tv_sec = 0;
   tv[0].tv_nsec = UTIME_OMIT;
   tv[1].tv_nsec = UTIME_OMIT;
-  if (to_set & FUSE_SET_ATTR_ATIME_NOW) tv[0].tv_nsec = UTIME_NOW;
-  else if (to_set & FUSE_SET_ATTR_ATIME) tv[0] = attr->st_atim;
-  if (to_set & FUSE_SET_ATTR_MTIME_NOW) tv[1].tv_nsec = UTIME_NOW;
-  else if (to_set & FUSE_SET_ATTR_MTIME) tv[1] = attr->st_mtim;
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+    tv[0].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_ATIME)
+    tv[0] = attr->st_atim;
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+    tv[1].tv_nsec = UTIME_NOW;
+  else if (to_set & FUSE_SET_ATTR_MTIME)
+    tv[1] = attr->st_mtim;
   if (node.type == S_IFREG) {
     std::shared_ptr<FileContent> content;
     {
@@ -143,8 +147,10 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
   Inode& node = fs.inode(ino);
   int err = 0;
   if (to_set & FUSE_SET_ATTR_MODE) {
-    if (node.type == S_IFLNK) err = EOPNOTSUPP;
-    else if (::chmod(proc_path(node.fd.get()).c_str(), attr->st_mode & 07777) != 0) err = errno;
+    if (node.type == S_IFLNK)
+      err = EOPNOTSUPP;
+    else if (::chmod(proc_path(node.fd.get()).c_str(), attr->st_mode & 07777) != 0)
+      err = errno;
   }
   if (err == 0 && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
     uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : static_cast<uid_t>(-1);
@@ -152,8 +158,8 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
     if (::fchownat(node.fd.get(), "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) err = errno;
   }
   if (err == 0 && (to_set & FUSE_SET_ATTR_SIZE)) err = set_size(fs, node, attr->st_size);
-  if (err == 0 && (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-                             FUSE_SET_ATTR_MTIME_NOW))) {
+  if (err == 0 &&
+      (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW))) {
     err = set_times(node, attr, to_set);
   }
   if (err != 0) {

@@ -49,8 +49,7 @@ void retire_writer(Inode& node) {
 
 // Registers one more opener of `node` (already admitted if `writer`) and
 // fills `fi`.
-void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi,
-            bool writer) {
+void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer) {
   {
     MutexLock lock(node.m);
     if (node.opens++ == 0) {
@@ -214,8 +213,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     auto where = fs.placement_in(parent);
     if (where) {
       where->refuse_unconfigured = fs.limits_of(parent.account).refuse_unconfigured;
-      content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size,
-                                       *where);
+      content = FileContent::start_new(std::move(backing), parent.account, fs.keys(), fs.options().chunk_size, *where);
     } else {
       content = std::move(where).error();
     }
@@ -356,7 +354,7 @@ void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, o
     }
   }
   auto st = h.content->write(at, std::span(reinterpret_cast<const std::uint8_t*>(data), size),
-                              fs.writeback_active() && !h.content->sealing());
+                             fs.writeback_active() && !h.content->sealing());
   may_wait.reset();
   fs.settle(node, *h.content);
   if (!st) {
@@ -408,8 +406,6 @@ void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   reply::err(req, 0);
 }
 
-void fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) {
-  reply::err(req, EOPNOTSUPP);
-}
+void fallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*) { reply::err(req, EOPNOTSUPP); }
 
 }  // namespace recvault::fuse::ops

@@ -31,7 +31,6 @@ Status fsync_dir(const fs::path& dir) {
   return {};
 }
 
-
 }  // namespace
 
 Status Store::backup(const fs::path& dest) const {
@@ -162,12 +161,13 @@ Status restore_backup(const fs::path& backup_file, const fs::path& dest_dir, con
     auto report = (*staged)->check();
     RV_TRY(report);
     if (!report->ok())
-      return make_error(Errc::internal, "backup " + backup_file.string() + " fails its check: " + report->problems.front());
+      return make_error(Errc::internal,
+                        "backup " + backup_file.string() + " fails its check: " + report->problems.front());
   }
   if (exists) {
     // Keep the replaced store: a restore must never be the way keys get lost.
-    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+    const auto secs =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     const fs::path kept = dest_dir / ("data.mdb.before-restore-" + std::to_string(secs));
     if (::link(data.c_str(), kept.c_str()) != 0) {
       int err = errno;
@@ -213,7 +213,8 @@ Result<CheckReport> Store::check() const {
         continue;
       }
       auto kv = records::decode_version(impl_->master, name, n, **rec);
-      if (!kv) report.problems.push_back("account " + name + ": " + kv.error().message);
+      if (!kv)
+        report.problems.push_back("account " + name + ": " + kv.error().message);
       else if (kv->key.empty() || kv->salt.empty())
         report.problems.push_back("account " + name + ": key version " + std::to_string(n) + " is empty");
     }
@@ -231,7 +232,8 @@ Result<CheckReport> Store::check() const {
   RV_TRY(txn.scan(Table::public_keys, "", [&](std::string_view k, std::string_view v) {
     ++report.public_keys;
     auto rec = records::decode_public_key(k, v);
-    if (!rec) report.problems.push_back("public key " + std::string(k.substr(0, 36)) + ": " + rec.error().message);
+    if (!rec)
+      report.problems.push_back("public key " + std::string(k.substr(0, 36)) + ": " + rec.error().message);
     else if (!is_uuid(k) || !validate_account_id(rec->account))
       report.problems.push_back("public key " + std::string(k.substr(0, 36)) + " has an invalid id or account");
     return true;

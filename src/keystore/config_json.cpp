@@ -15,8 +15,7 @@ using json = nlohmann::json;
 // Returned by the API for reference only; accepted in requests, never applied.
 constexpr std::array<std::string_view, 4> kReadOnlyFields = {"key_version", "key_id", "historical_keys",
                                                              "historical_salts"};
-constexpr std::array<std::string_view, 5> kWritableFields = {"enabled", "algorithm", "key", "salt",
-                                                             "public_key_id"};
+constexpr std::array<std::string_view, 5> kWritableFields = {"enabled", "algorithm", "key", "salt", "public_key_id"};
 
 template <class A>
 bool contains(const A& a, std::string_view s) {
@@ -101,9 +100,7 @@ json to_json(const AccountConfig& c) {
   return out;
 }
 
-json to_json(const std::optional<AccountConfig>& config) {
-  return config ? to_json(*config) : json::object();
-}
+json to_json(const std::optional<AccountConfig>& config) { return config ? to_json(*config) : json::object(); }
 
 json metadata_json(const AccountConfig& c) {
   json versions = json::object();

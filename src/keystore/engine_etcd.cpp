@@ -229,8 +229,10 @@ class EtcdEngine final : public Engine {
     {
       std::unique_lock lock(mirror_mutex_);
       for (const auto& [key, value] : writes) {
-        if (value) take(key, Entry{*value, revision}, revision, changed);
-        else take(key, std::nullopt, revision, changed);
+        if (value)
+          take(key, Entry{*value, revision}, revision, changed);
+        else
+          take(key, std::nullopt, revision, changed);
       }
     }
     notify(changed);
@@ -264,8 +266,8 @@ class EtcdEngine final : public Engine {
   void request_result(bool ok) noexcept { requests_ok_ = ok; }
 
   mutable std::shared_mutex mirror_mutex_;
-  Mirror mirror_;               // guarded by mirror_mutex_
-  std::int64_t revision_ = 0;   // guarded by mirror_mutex_: the watch has applied everything up to it
+  Mirror mirror_;              // guarded by mirror_mutex_
+  std::int64_t revision_ = 0;  // guarded by mirror_mutex_: the watch has applied everything up to it
 
  private:
   void notify(const std::set<std::string>& accounts) {
@@ -319,8 +321,10 @@ class EtcdEngine final : public Engine {
               std::int64_t applied = events.empty() ? revision : 0;
               for (auto& ev : events) {
                 applied = std::max(applied, ev.kv.mod_revision);
-                if (ev.deleted) take(ev.kv.key, std::nullopt, ev.kv.mod_revision, changed);
-                else take(ev.kv.key, Entry{std::move(ev.kv.value), ev.kv.mod_revision}, ev.kv.mod_revision, changed);
+                if (ev.deleted)
+                  take(ev.kv.key, std::nullopt, ev.kv.mod_revision, changed);
+                else
+                  take(ev.kv.key, Entry{std::move(ev.kv.value), ev.kv.mod_revision}, ev.kv.mod_revision, changed);
               }
               revision_ = std::max(revision_, applied);
             }
@@ -330,8 +334,9 @@ class EtcdEngine final : public Engine {
       if (stopping()) break;
       // Whatever broke it (compaction, a member gone, a reconnect), the next
       // round reads everything again before watching.
-      if (!reported) log::warn("keystore: " + (st ? std::string("etcd watch ended") : st.error().message) +
-                               "; reading the keystore again");
+      if (!reported)
+        log::warn("keystore: " + (st ? std::string("etcd watch ended") : st.error().message) +
+                  "; reading the keystore again");
       reported = true;
       if (!pause(std::chrono::milliseconds(100))) break;
     }

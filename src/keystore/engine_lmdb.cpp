@@ -93,9 +93,7 @@ class LmdbWriter final : public Writer {
     if (table == Table::accounts) accounts_.emplace_back(key);
     return txn_.put(dbis_[static_cast<int>(table)], key, value, no_overwrite ? MDB_NOOVERWRITE : 0U);
   }
-  Result<bool> del(Table table, std::string_view key) override {
-    return txn_.del(dbis_[static_cast<int>(table)], key);
-  }
+  Result<bool> del(Table table, std::string_view key) override { return txn_.del(dbis_[static_cast<int>(table)], key); }
   Result<bool> commit() override {
     RV_TRY(txn_.commit());
     if (changed_)

@@ -258,8 +258,8 @@ bool handle_message(WatchState& st, std::string_view text) {
   }
   if (j.contains("error")) {
     const json& e = j["error"];
-    st.failed = make_error(Errc::unavailable, "etcd watch: " + (e.is_object() ? e.value("message", std::string("error"))
-                                                                               : e.dump()));
+    st.failed = make_error(Errc::unavailable,
+                           "etcd watch: " + (e.is_object() ? e.value("message", std::string("error")) : e.dump()));
     return false;
   }
   const json& r = j.contains("result") ? j["result"] : j;
@@ -338,7 +338,8 @@ Status Client::probe(const std::string& endpoint, const std::string& key, const 
   if (rc != CURLE_OK)
     return make_error(Errc::unavailable, "etcd member " + endpoint + " does not answer: " + curl_easy_strerror(rc));
   json j = json::parse(response, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, "etcd member " + endpoint + " answered non-JSON");
+  if (j.is_discarded() || !j.is_object())
+    return make_error(Errc::unavailable, "etcd member " + endpoint + " answered non-JSON");
   if (auto e = etcd_error(j)) return *e;
   return {};
 }
@@ -362,7 +363,9 @@ Status Client::watch(const std::string& key, const std::string& range_end, std::
   }
   const std::string& endpoint = options_.endpoints[index % options_.endpoints.size()];
   json req = {{"create_request",
-               {{"key", b64(key)}, {"range_end", b64(range_end)}, {"start_revision", std::to_string(start_revision)},
+               {{"key", b64(key)},
+                {"range_end", b64(range_end)},
+                {"start_revision", std::to_string(start_revision)},
                 {"progress_notify", true}}}};
   const std::string body = req.dump();
 

@@ -112,10 +112,10 @@ class Client {
   Status probe(const std::string& endpoint, const std::string& key, const std::string& range_end);
 
   EtcdOptions options_;
-  std::mutex mutex_;          // guards preferred_
-  std::size_t preferred_ = 0; // the endpoint that answered last
+  std::mutex mutex_;           // guards preferred_
+  std::size_t preferred_ = 0;  // the endpoint that answered last
   std::atomic<bool> interrupted_{false};
-  std::mutex watch_mutex_;    // guards watch_multi_
+  std::mutex watch_mutex_;       // guards watch_multi_
   void* watch_multi_ = nullptr;  // CURLM* of the running watch, for curl_multi_wakeup
 };
 

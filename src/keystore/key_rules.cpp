@@ -20,8 +20,20 @@ std::string lower(std::string_view s) {
 
 // Exact (case-insensitive) values known as defaults or placeholders.
 constexpr std::array<std::string_view, 14> kWeakExact = {
-    "default_encrypted_key", "default", "test", "default_key", "test_key", "testkey", "secret", "changeme",
-    "password", "encryption_key", "your_encryption_key", "key", "admin", "0123456789abcdef0123456789abcdef",
+    "default_encrypted_key",
+    "default",
+    "test",
+    "default_key",
+    "test_key",
+    "testkey",
+    "secret",
+    "changeme",
+    "password",
+    "encryption_key",
+    "your_encryption_key",
+    "key",
+    "admin",
+    "0123456789abcdef0123456789abcdef",
 };
 // Substrings (case-insensitive) that make any key weak however long it is.
 constexpr std::array<std::string_view, 5> kWeakSubstrings = {
@@ -60,10 +72,8 @@ Status validate_key(std::string_view key) {
   if (weak)
     return make_error(Errc::invalid_argument,
                       "key is a known insecure value or too weak; use a random key of at least 32 characters");
-  if (key.size() < kMinKeyLength)
-    return make_error(Errc::invalid_argument, "key must be at least 32 characters long");
-  if (key.size() > kMaxKeyLength)
-    return make_error(Errc::invalid_argument, "key must be at most 1024 characters long");
+  if (key.size() < kMinKeyLength) return make_error(Errc::invalid_argument, "key must be at least 32 characters long");
+  if (key.size() > kMaxKeyLength) return make_error(Errc::invalid_argument, "key must be at most 1024 characters long");
   if (key.find('\0') != std::string_view::npos)
     return make_error(Errc::invalid_argument, "key must not contain NUL characters");
   return {};

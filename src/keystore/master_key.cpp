@@ -32,9 +32,8 @@ Result<crypto::SecretBytes> decode_key_file(const crypto::SecretBytes& content) 
   std::size_t n = content.size();
   if (n == 2 * MasterKey::kSize + 1 && content.data()[n - 1] == '\n') --n;
   if (n != 2 * MasterKey::kSize)
-    return make_error(Errc::invalid_argument,
-                      "master key file must hold 32 raw bytes or 64 hex characters (got " +
-                          std::to_string(content.size()) + " bytes)");
+    return make_error(Errc::invalid_argument, "master key file must hold 32 raw bytes or 64 hex characters (got " +
+                                                  std::to_string(content.size()) + " bytes)");
   crypto::SecretBytes out(MasterKey::kSize);
   for (std::size_t i = 0; i < MasterKey::kSize; ++i) {
     int hi = hex_value(content.data()[2 * i]);
@@ -77,8 +76,7 @@ Result<MasterKey> MasterKey::generate() {
   return MasterKey(std::move(b).value());
 }
 
-Result<std::vector<std::uint8_t>> MasterKey::seal(std::span<const std::uint8_t> plaintext,
-                                                  std::string_view aad) const {
+Result<std::vector<std::uint8_t>> MasterKey::seal(std::span<const std::uint8_t> plaintext, std::string_view aad) const {
   using S = crypto::GcmSizes;
   std::vector<std::uint8_t> out(S::nonce + plaintext.size() + S::tag);
   std::span<std::uint8_t> all(out);

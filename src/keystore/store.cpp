@@ -76,8 +76,8 @@ Status Store::Impl::check_or_write_meta(const std::string& where) {
   auto opened = master.open({reinterpret_cast<const std::uint8_t*>(check_text.data()), check_text.size()},
                             records::master_check_aad());
   if (!opened || opened->view() != records::master_check_text())
-    return make_error(Errc::wrong_key, "the master key does not match " + where +
-                                           " (it was created with another master key)");
+    return make_error(Errc::wrong_key,
+                      "the master key does not match " + where + " (it was created with another master key)");
   return {};
 }
 
@@ -110,8 +110,7 @@ Result<std::unique_ptr<Store>> Store::open_etcd(const EtcdOptions& etcd, MasterK
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-Result<std::optional<AccountConfig>> Store::Impl::load_config(const engine::Reader& r,
-                                                              std::string_view account) const {
+Result<std::optional<AccountConfig>> Store::Impl::load_config(const engine::Reader& r, std::string_view account) const {
   auto rec = r.get(Table::accounts, account);
   RV_TRY(rec);
   if (!*rec) return std::optional<AccountConfig>{};
@@ -220,8 +219,8 @@ Result<KeyVersion> Store::get_version(std::string_view account, std::uint32_t ve
     rec = std::move(v).value();
   }
   if (!rec)
-    return make_error(Errc::key_unavailable, "account " + std::string(account) + " has no key version " +
-                                                 std::to_string(version));
+    return make_error(Errc::key_unavailable,
+                      "account " + std::string(account) + " has no key version " + std::to_string(version));
   return records::decode_version(impl_->master, account, version, *rec);
 }
 

@@ -39,9 +39,8 @@ Histogram::Snapshot Histogram::snapshot() const {
 }
 
 std::span<const double> latency_buckets() noexcept {
-  static constexpr std::array<double, 16> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                                     0.005,   0.01,   0.025,   0.05,   0.1,   0.25,
-                                                     0.5,     1,      2.5,     10};
+  static constexpr std::array<double, 16> kBounds = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                     0.025,   0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
   return kBounds;
 }
 
@@ -54,9 +53,7 @@ Labels label_pairs(const std::vector<std::string>& names, const std::vector<std:
   return out;
 }
 
-std::string sample_name(const std::string& name, Type type) {
-  return type == Type::counter ? name + "_total" : name;
-}
+std::string sample_name(const std::string& name, Type type) { return type == Type::counter ? name + "_total" : name; }
 
 }  // namespace
 

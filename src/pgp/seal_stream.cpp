@@ -20,9 +20,8 @@ Result<std::unique_ptr<SealStream>> SealStream::start(int fd, UniqueKey key, con
   gpgme_set_armor(ctx->get(), options.armor ? 1 : 0);
   std::unique_ptr<SealStream> s(new SealStream(fd, options));
   SealStream* self = s.get();
-  s->worker_ = std::thread([self, c = std::move(ctx).value(), k = std::move(key)]() mutable {
-    self->run(std::move(c), std::move(k));
-  });
+  s->worker_ = std::thread(
+      [self, c = std::move(ctx).value(), k = std::move(key)]() mutable { self->run(std::move(c), std::move(k)); });
   return s;
 }
 

@@ -97,8 +97,7 @@ Status import_into(const std::filesystem::path& dir, const PublicKey& pk) {
 Sealer::Sealer(std::filesystem::path home, KeyLookup lookup, SealOptions options)
     : home_(std::move(home)), lookup_(std::move(lookup)), options_(options) {}
 
-Result<std::unique_ptr<Sealer>> Sealer::open(std::filesystem::path gnupg_home, KeyLookup lookup,
-                                             SealOptions options) {
+Result<std::unique_ptr<Sealer>> Sealer::open(std::filesystem::path gnupg_home, KeyLookup lookup, SealOptions options) {
   if (auto st = make_private_dir(gnupg_home); !st)
     return make_error(st.error().code, "GNUPGHOME: " + st.error().message);
   RV_TRY(make_private_dir(gnupg_home / "keys"));
@@ -111,8 +110,8 @@ Result<std::filesystem::path> Sealer::keyring_for(const PublicKey& pk) {
   const std::string digest = hex_encode(crypto::sha256({crypto::as_bytes(pk.armored)}));
   const auto dir = home_ / "keys" / pk.id;
   std::error_code ec;
-  if (auto it = verified_.find(pk.id); it != verified_.end() && it->second == digest &&
-                                       std::filesystem::exists(dir / kDigestFile, ec))
+  if (auto it = verified_.find(pk.id);
+      it != verified_.end() && it->second == digest && std::filesystem::exists(dir / kDigestFile, ec))
     return dir;
   // A keyring from an earlier run, still holding this very text.
   if (read_small(dir / kDigestFile) == digest + "\n") {

@@ -28,8 +28,7 @@ Result<UniqueFd> open_private_file(const std::filesystem::path& path, std::strin
                                                   "); chown it");
   if ((st.st_mode & 077) != 0) {
     const char* how = (st.st_mode & 044) != 0 ? "readable" : (st.st_mode & 022) != 0 ? "writable" : "accessible";
-    return make_error(Errc::invalid_argument,
-                      shown + " is " + how + " by group or others; run chmod 600 on it");
+    return make_error(Errc::invalid_argument, shown + " is " + how + " by group or others; run chmod 600 on it");
   }
   return fd;
 }

@@ -24,7 +24,8 @@ constexpr const char* kKeyC = "cluster_rotation_key_three_7c2e9f4a1d8b5e3c6a0f";
 std::string keystore_toml(const EtcdCluster& etcd) {
   std::string list;
   for (const auto& e : etcd.endpoints()) list += (list.empty() ? "\"" : ", \"") + e + "\"";
-  return "backend = \"etcd\"\nendpoints = [" + list + "]\nprefix = \"/recvault/\"\n"
+  return "backend = \"etcd\"\nendpoints = [" + list +
+         "]\nprefix = \"/recvault/\"\n"
          "dial_timeout_ms = 300\nrequest_timeout_ms = 2000\n";
 }
 

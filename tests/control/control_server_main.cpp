@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
-#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/keystore/store.hpp"
 
 using namespace recvault;
@@ -38,8 +38,9 @@ int main(int argc, char** argv) {
   opts.audit_log_path = argv[4];
   opts.status = [](const control::Principal&) { return nlohmann::json{{"version", "test-server"}}; };
   opts.metrics = [](const control::Principal&) {
-    return std::string("# HELP recvault_build_info The running recvaultd's version.\n"
-                       "# TYPE recvault_build_info gauge\nrecvault_build_info{version=\"test-server\"} 1\n");
+    return std::string(
+        "# HELP recvault_build_info The running recvaultd's version.\n"
+        "# TYPE recvault_build_info gauge\nrecvault_build_info{version=\"test-server\"} 1\n");
   };
   control::Server server(std::move(opts), backend);
   if (auto st = server.start(); !st) {

@@ -3,11 +3,11 @@
 // exit, also when a test fails.
 #pragma once
 
-#include <memory>
 #include <unistd.h>
+#include <memory>
 
-#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/control/server.hpp"
+#include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/keystore/store.hpp"
 #include "test_support.hpp"
 

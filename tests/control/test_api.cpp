@@ -17,7 +17,9 @@ struct ThrowingBackend final : Backend {
   Status validate_account_id(std::string_view) const override { return {}; }
   Result<json> get_config(std::string_view) override { throw std::runtime_error("secret internal detail"); }
   Result<json> update_config(std::string_view, const json&) override { throw std::bad_alloc(); }
-  Result<std::string> add_public_key(std::string_view, std::string_view, std::string_view) override { return std::string(); }
+  Result<std::string> add_public_key(std::string_view, std::string_view, std::string_view) override {
+    return std::string();
+  }
   Result<std::vector<std::string>> list_public_keys(std::string_view) override { return std::vector<std::string>{}; }
   Result<PublicKeyRecord> get_public_key(std::string_view, std::string_view) override {
     return make_error(Errc::io, "disk says /var/lib/recvault is broken");
@@ -67,14 +69,18 @@ TEST_CASE("header names are case-insensitive; Bearer scheme too", "[api]") {
   JwtVerifier verifier;
   REQUIRE(verifier.add_hs256_secret(crypto::SecretBytes::from_view(kTestSecret)));
   auto audit = AuditLog::disabled();
-  Api api(ApiContext{backend, verifier, *audit, [](const Principal&) { return json{{"version", "x"}}; }, nullptr,
-                        nullptr, nullptr});
+  Api api(ApiContext{backend, verifier, *audit,
+                     [](const Principal&) {
+                       return json{{"version", "x"}};
+                     },
+                     nullptr, nullptr, nullptr});
   auto r = api.handle(req("GET", "/api/v2/config/call_recording_encryption",
                           {{"authorization", "bearer " + admin_token()}, {"x-account-id", "acc1"}}));
   CHECK(r.status == 200);
   CHECK(json::parse(r.body) == json{{"success", true}, {"config", json::object()}});
   // Two Authorization headers are refused rather than guessed between.
-  r = api.handle(req("GET", "/v1/status", {{"Authorization", "Bearer " + admin_token()}, {"Authorization", "Bearer x"}}));
+  r = api.handle(
+      req("GET", "/v1/status", {{"Authorization", "Bearer " + admin_token()}, {"Authorization", "Bearer x"}}));
   CHECK(r.status == 401);
   r = api.handle(req("GET", "/v1/status", {{"Authorization", "Bearer " + read_token()}}));
   CHECK(r.status == 200);

@@ -57,7 +57,8 @@ TEST_CASE("enabled: true alone auto-generates key, salt, key_id and version 1", 
 TEST_CASE("user-supplied key, salt and algorithm are stored and returned", "[config]") {
   ServerFixture f;
   for (const char* alg : {"AES-256-GCM", "AES-256-CBC"}) {
-    auto c = ok_config(f.put_config({{"enabled", true}, {"algorithm", alg}, {"salt", kSalt1}, {"key", kKey1}}, std::string("acc-") + alg));
+    auto c = ok_config(f.put_config({{"enabled", true}, {"algorithm", alg}, {"salt", kSalt1}, {"key", kKey1}},
+                                    std::string("acc-") + alg));
     CHECK(c["algorithm"] == alg);
     CHECK(c["key"] == kKey1);
     CHECK(c["salt"] == kSalt1);
@@ -96,8 +97,12 @@ TEST_CASE("validation rules are 400 with a reason", "[config]") {
 
 TEST_CASE("key_version and key_id in a request are read-only", "[config]") {
   ServerFixture f;
-  auto c = ok_config(f.put_config({{"enabled", true}, {"algorithm", "AES-256-GCM"}, {"key_version", 7},
-                                   {"key_id", "key_production_001"}, {"salt", kSalt1}, {"key", kKey1}}));
+  auto c = ok_config(f.put_config({{"enabled", true},
+                                   {"algorithm", "AES-256-GCM"},
+                                   {"key_version", 7},
+                                   {"key_id", "key_production_001"},
+                                   {"salt", kSalt1},
+                                   {"key", kKey1}}));
   CHECK(c["key_version"] == 1);
   CHECK(c["key_id"] != "key_production_001");
 }
@@ -111,7 +116,8 @@ TEST_CASE("rotation: a new key or salt bumps the version and keeps both old valu
     CHECK(same["historical_keys"] == json::object());
   }
   SECTION("new key and salt") {
-    auto v2 = ok_config(f.put_config({{"enabled", true}, {"algorithm", "AES-256-GCM"}, {"salt", kSalt2}, {"key", kKey2}}));
+    auto v2 =
+        ok_config(f.put_config({{"enabled", true}, {"algorithm", "AES-256-GCM"}, {"salt", kSalt2}, {"key", kKey2}}));
     CHECK(v2["key_version"] == 2);
     CHECK(v2["key"] == kKey2);
     CHECK(v2["salt"] == kSalt2);

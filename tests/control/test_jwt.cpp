@@ -58,7 +58,8 @@ std::string der_to_raw(const std::string& der) {
   return std::string(reinterpret_cast<char*>(raw), 64);
 }
 
-std::string token_with(const json& header, const json& claims, const std::function<std::string(const std::string&)>& sign) {
+std::string token_with(const json& header, const json& claims,
+                       const std::function<std::string(const std::string&)>& sign) {
   std::string input = base64url_encode(header.dump()) + "." + base64url_encode(claims.dump());
   return input + "." + base64url_encode(sign(input));
 }
@@ -68,7 +69,9 @@ std::string hmac(const std::string& secret, const std::string& input) {
   return std::string(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
-json good_claims() { return {{"sub", "alice"}, {"accounts", {"acc1", "acc2"}}, {"scope", "admin"}, {"exp", now_s() + 300}}; }
+json good_claims() {
+  return {{"sub", "alice"}, {"accounts", {"acc1", "acc2"}}, {"scope", "admin"}, {"exp", now_s() + 300}};
+}
 
 JwtVerifier hs_verifier() {
   JwtVerifier v;
@@ -79,12 +82,13 @@ JwtVerifier hs_verifier() {
 }  // namespace
 
 TEST_CASE("base64url round trip and strictness", "[jwt]") {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\xfd"}) CHECK(base64url_decode(base64url_encode(s)) == s);
+  for (std::string s : {"", "f", "fo", "foo", "foob", "\xff\xfe\xfd"})
+    CHECK(base64url_decode(base64url_encode(s)) == s);
   CHECK(base64url_encode("\xfb\xff") == "-_8");
-  CHECK_FALSE(base64url_decode("Zm9v="));   // padding
-  CHECK_FALSE(base64url_decode("+/8"));     // standard alphabet
-  CHECK_FALSE(base64url_decode("Zm9vY"));   // impossible length
-  CHECK_FALSE(base64url_decode("Zh"));      // non-canonical trailing bits
+  CHECK_FALSE(base64url_decode("Zm9v="));  // padding
+  CHECK_FALSE(base64url_decode("+/8"));    // standard alphabet
+  CHECK_FALSE(base64url_decode("Zm9vY"));  // impossible length
+  CHECK_FALSE(base64url_decode("Zh"));     // non-canonical trailing bits
 }
 
 TEST_CASE("HS256: a minted token verifies and yields the principal", "[jwt]") {
@@ -166,11 +170,13 @@ TEST_CASE("HS256 rejections", "[jwt]") {
     }
   }
   SECTION("crit header") {
-    auto t = token_with({{"alg", "HS256"}, {"crit", {"exp"}}}, claims, [](const std::string& in) { return hmac(kTestSecret, in); });
+    auto t = token_with({{"alg", "HS256"}, {"crit", {"exp"}}}, claims,
+                        [](const std::string& in) { return hmac(kTestSecret, in); });
     CHECK_FALSE(v.verify(t));
   }
   SECTION("malformed") {
-    for (std::string t : std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "..", "e30.e30.", "!!!.e30.e30", std::string(9000, 'a')})
+    for (std::string t :
+         std::vector<std::string>{"", "abc", "a.b", "a.b.c.d", "..", "e30.e30.", "!!!.e30.e30", std::string(9000, 'a')})
       CHECK_FALSE(v.verify(t));
   }
   SECTION("claims") {
@@ -189,7 +195,8 @@ TEST_CASE("HS256 rejections", "[jwt]") {
     CHECK_FALSE(v.verify(mint(c)));
   }
   SECTION("payload not an object") {
-    auto t = token_with({{"alg", "HS256"}}, json::array({1}), [](const std::string& in) { return hmac(kTestSecret, in); });
+    auto t =
+        token_with({{"alg", "HS256"}}, json::array({1}), [](const std::string& in) { return hmac(kTestSecret, in); });
     CHECK(reason(t) == "malformed token claims");
   }
 }
@@ -213,11 +220,13 @@ TEST_CASE("RS256 and ES256 verify; algorithm confusion is rejected", "[jwt]") {
   auto claims = good_claims();
 
   SECTION("RS256") {
-    auto t = token_with({{"alg", "RS256"}, {"typ", "JWT"}}, claims, [&](const std::string& in) { return sign_der(rsa.p, in); });
+    auto t = token_with({{"alg", "RS256"}, {"typ", "JWT"}}, claims,
+                        [&](const std::string& in) { return sign_der(rsa.p, in); });
     CHECK(v.verify(t));
   }
   SECTION("ES256 with a raw r||s signature") {
-    auto t = token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
+    auto t =
+        token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
     CHECK(v.verify(t));
   }
   SECTION("ES256 with a DER signature is rejected") {
@@ -225,7 +234,8 @@ TEST_CASE("RS256 and ES256 verify; algorithm confusion is rejected", "[jwt]") {
     CHECK_FALSE(v.verify(t));
   }
   SECTION("RS256 header on an ES256 signature") {
-    auto t = token_with({{"alg", "RS256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
+    auto t =
+        token_with({{"alg", "RS256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); });
     CHECK_FALSE(v.verify(t));
   }
   SECTION("HS256 signed with the RSA public key as the secret") {
@@ -418,8 +428,9 @@ TEST_CASE("JwtVerifier::from_config loads files", "[jwt]") {
   REQUIRE(w);
   auto claims = good_claims();
   CHECK(w->verify(token_with({{"alg", "RS256"}}, claims, [&](const std::string& in) { return sign_der(rsa.p, in); })));
-  CHECK(w->verify(token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); })));
-  CHECK_FALSE(w->verify(mint(claims)));  // no HS256 secret configured: HS256 tokens are refused
+  CHECK(w->verify(
+      token_with({{"alg", "ES256"}}, claims, [&](const std::string& in) { return der_to_raw(sign_der(ec.p, in)); })));
+  CHECK_FALSE(w->verify(mint(claims)));               // no HS256 secret configured: HS256 tokens are refused
   pem_only.es256_public_keys = {dir.file("rs.pem")};  // an RSA key where an EC key belongs
   CHECK_FALSE(JwtVerifier::from_config(pem_only));
 }

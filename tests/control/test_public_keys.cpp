@@ -52,7 +52,8 @@ TEST_CASE("validate_public_key rejects unusable uploads with a reason", "[pgp]")
   CHECK_THAT(reason(test_key("two.asc")), Catch::Contains("more than one key"));
   CHECK_THAT(reason(""), Catch::Contains("empty"));
   CHECK_THAT(reason("hello world"), Catch::Contains("not an ASCII-armored"));
-  CHECK(!reason("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n=AAAA\n-----END PGP PUBLIC KEY BLOCK-----\n").empty());
+  CHECK(!reason("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nbm90IGEga2V5\n=AAAA\n-----END PGP PUBLIC KEY BLOCK-----\n")
+             .empty());
   // A truncated key.
   auto rsa = test_key("rsa.asc");
   CHECK(!reason(rsa.substr(0, rsa.size() / 2) + "\n-----END PGP PUBLIC KEY BLOCK-----\n").empty());

@@ -66,12 +66,11 @@ TEST_CASE("wipe_json_strings wipes every string value in place; wipe_json then d
 
 TEST_CASE("dump_secure gives exactly dump()'s bytes", "[secure_json]") {
   std::string long_text(5000, 'k');  // past the pool's small blocks
-  for (const json& j : {sample(), json::object(), json(nullptr), json{{"u", "caf\xc3\xa9 \xe2\x82\xac"}},
-                        json{{"ctl", std::string("a\x01\n\"\\b", 6)}}, json{{"long", long_text}},
-                        json{{"bad", "\xff\xfe"}}}) {
+  for (const json& j :
+       {sample(), json::object(), json(nullptr), json{{"u", "caf\xc3\xa9 \xe2\x82\xac"}},
+        json{{"ctl", std::string("a\x01\n\"\\b", 6)}}, json{{"long", long_text}}, json{{"bad", "\xff\xfe"}}}) {
     auto secure = dump_secure(j);
-    CHECK(std::string(secure.data(), secure.size()) ==
-          j.dump(-1, ' ', false, json::error_handler_t::replace));
+    CHECK(std::string(secure.data(), secure.size()) == j.dump(-1, ' ', false, json::error_handler_t::replace));
   }
 }
 

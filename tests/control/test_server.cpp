@@ -2,11 +2,11 @@
 // authorization, limits (413, slow clients), the socket file, the audit log.
 #include <catch2/catch.hpp>
 
-#include <atomic>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <atomic>
 #include <thread>
 
 #include "memory_backend.hpp"
@@ -121,7 +121,8 @@ TEST_CASE("403 for the wrong scope or account; 400 for a missing or invalid acco
   CHECK(r.status == 400);
   CHECK(r.json()["message"] == "Could not get account ID from context");
 
-  for (std::string bad : std::vector<std::string>{"../x", "..", ".", "a/b", "acc%2F..", ".hidden", "a b", std::string(65, 'a'), "caf\xc3\xa9"}) {
+  for (std::string bad : std::vector<std::string>{"../x", "..", ".", "a/b", "acc%2F..", ".hidden", "a b",
+                                                  std::string(65, 'a'), "caf\xc3\xa9"}) {
     INFO(bad);
     r = f.get(kConfig, admin_token(), bad);
     CHECK(r.status == 400);
@@ -156,8 +157,8 @@ TEST_CASE("GET /v1/status is audited like every authenticated call", "[server][a
 
 TEST_CASE("a token that lives too long is a 401 over the socket; iss/aud when configured", "[server][auth][lifetime]") {
   const auto now = now_s();
-  json claims = {{"sub", "alice"}, {"accounts", "*"}, {"scope", "admin"}, {"iat", now},
-                 {"exp", now + 100LL * 365 * 24 * 3600}};
+  json claims = {
+      {"sub", "alice"}, {"accounts", "*"}, {"scope", "admin"}, {"iat", now}, {"exp", now + 100LL * 365 * 24 * 3600}};
   {
     ServerFixture f;  // the default maximum lifetime: 24 h
     auto r = f.get(kConfig, mint(claims));
@@ -194,9 +195,8 @@ TEST_CASE("the server refuses to start with an HS256 secret others can read or w
   for (auto mode : {0644, 0660, 0606}) {
     INFO(std::oct << mode);
     try {
-      ServerFixture f([mode](ServerOptions& o) {
-        ::chmod(o.auth.hs256_secret_file.c_str(), static_cast<mode_t>(mode));
-      });
+      ServerFixture f(
+          [mode](ServerOptions& o) { ::chmod(o.auth.hs256_secret_file.c_str(), static_cast<mode_t>(mode)); });
       FAIL("the server started");
     } catch (const std::runtime_error& e) {
       std::string what = e.what();
@@ -212,8 +212,9 @@ TEST_CASE("malformed bodies are 400, a foreign content type 415", "[server]") {
   auto put = [&](const std::string& body, const std::string& ct = "Content-Type: application/json") {
     return http(f.socket, "PUT", kConfig, {bearer(admin_token()), account("acc1"), ct}, body);
   };
-  for (std::string body : std::vector<std::string>{"{", "not json", "[1,2]", "\"enabled\"", "", "{\"enabled\": \"yes\"}",
-                           "{\"enabled\": true, \"key\": 12}", "{\"enabled\": true, \"algorithm\": false}"}) {
+  for (std::string body :
+       std::vector<std::string>{"{", "not json", "[1,2]", "\"enabled\"", "", "{\"enabled\": \"yes\"}",
+                                "{\"enabled\": true, \"key\": 12}", "{\"enabled\": true, \"algorithm\": false}"}) {
     INFO(body);
     auto r = put(body);
     CHECK(r.status == 400);
@@ -227,9 +228,11 @@ TEST_CASE("malformed bodies are 400, a foreign content type 415", "[server]") {
 TEST_CASE("bodies over the limit are 413", "[server][limits]") {
   ServerFixture f([](ServerOptions& o) { o.max_body_bytes = 1024; });
   std::string big = "{\"enabled\": true, \"pad\": \"" + std::string(4096, 'x') + "\"}";
-  auto r = http(f.socket, "PUT", kConfig, {bearer(admin_token()), account("acc1"), "Content-Type: application/json"}, big);
+  auto r =
+      http(f.socket, "PUT", kConfig, {bearer(admin_token()), account("acc1"), "Content-Type: application/json"}, big);
   CHECK(r.status == 413);
-  r = http(f.socket, "POST", "/v3/security/public-keys", {bearer(admin_token()), account("acc1")}, std::string(5000, 'k'));
+  r = http(f.socket, "POST", "/v3/security/public-keys", {bearer(admin_token()), account("acc1")},
+           std::string(5000, 'k'));
   CHECK(r.status == 413);
 
   // Chunked: no Content-Length, the limit still holds.
@@ -288,7 +291,7 @@ TEST_CASE("a client trickling one byte at a time is cut off; others are served",
 
 TEST_CASE("the socket file: mode, stale replacement, refusal of a live one, removal on stop", "[server][socket]") {
   ServerFixture f;
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(f.socket.c_str(), &st) == 0);
   CHECK(S_ISSOCK(st.st_mode));
   CHECK((st.st_mode & 07777) == 0660);
@@ -336,8 +339,8 @@ TEST_CASE("a store failure is a 500 with the seed's message", "[server]") {
   opts.auth.hs256_secret_file = dir.file("secret");
   Server server(opts, mem);
   REQUIRE(server.start());
-  auto r = http(opts.socket_path, "PUT", kConfig, {bearer(admin_token()), account("acc1"), "Content-Type: application/json"},
-                R"({"enabled": true})");
+  auto r = http(opts.socket_path, "PUT", kConfig,
+                {bearer(admin_token()), account("acc1"), "Content-Type: application/json"}, R"({"enabled": true})");
   CHECK(r.status == 500);
   CHECK(r.json() == json{{"success", false}, {"message", "Failed to update encryption configuration"}});
 }
@@ -387,7 +390,7 @@ TEST_CASE("the audit log records who did what, never key material", "[server][au
   CHECK(!lines[2]["reason"].get<std::string>().empty());
   CHECK(lines[3]["status"] == 400);
 
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(f.audit_path.c_str(), &st) == 0);
   CHECK((st.st_mode & 0077) == 0);
 }
@@ -426,7 +429,7 @@ TEST_CASE("the connection limit holds, and idle connections are evicted", "[serv
 
 TEST_CASE("the socket's group is set when configured; an unknown group fails start", "[server][socket]") {
   ServerFixture f([](ServerOptions& o) { o.socket_group = std::to_string(::getgid()); });
-  struct stat st{};
+  struct stat st {};
   REQUIRE(::stat(f.socket.c_str(), &st) == 0);
   CHECK(st.st_gid == ::getgid());
   CHECK(f.server->api() != nullptr);

@@ -44,8 +44,7 @@ inline void write_private(const std::string& path, const std::string& text) {
 inline const std::string kTestSecret = "test-secret-0123456789-abcdefghijklmnopq";
 
 inline std::int64_t now_s() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 inline std::string mint(nlohmann::json claims, const std::string& secret = kTestSecret) {

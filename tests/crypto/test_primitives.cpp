@@ -21,8 +21,7 @@ TEST_CASE("SHA-256 of \"abc\" (FIPS 180-2 example)", "[kat]") {
 TEST_CASE("HMAC-SHA256 RFC 4231 test case 2", "[kat]") {
   auto key = bytes_of("Jefe");
   auto data = bytes_of("what do ya want for nothing?");
-  CHECK(hex_encode(hmac_sha256(key, {data})) ==
-        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  CHECK(hex_encode(hmac_sha256(key, {data})) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
 TEST_CASE("HKDF-SHA256 RFC 5869 test cases 1 and 3", "[kat]") {

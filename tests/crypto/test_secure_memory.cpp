@@ -53,7 +53,9 @@ constexpr bool kAsan = false;
 constexpr bool kAsan = false;
 #endif
 
-bool has_flag(const std::string& flags, const std::string& flag) { return flags.find(" " + flag + " ") != std::string::npos; }
+bool has_flag(const std::string& flags, const std::string& flag) {
+  return flags.find(" " + flag + " ") != std::string::npos;
+}
 
 }  // namespace
 
@@ -73,7 +75,8 @@ TEST_CASE("SecretBytes sit in dont-dump pages, locked when mlock is allowed", "[
   CHECK(has_flag(flags, "dd"));
   if (locking) CHECK(has_flag(flags, "lo"));
   // Derived keys (the key cache's VersionKey, per-file keys) are SecretBytes too.
-  auto vk = format::VersionKey::derive("the-key-text-of-at-least-32-characters", "salt", crypto::ScryptParams{10, 8, 1});
+  auto vk =
+      format::VersionKey::derive("the-key-text-of-at-least-32-characters", "salt", crypto::ScryptParams{10, 8, 1});
   REQUIRE(vk);
   flags = vmflags_of(vk->bytes().data());
   INFO(flags);

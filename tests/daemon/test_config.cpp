@@ -35,9 +35,10 @@ TEST_CASE("the shipped reference configuration parses", "[config]") {
 }
 
 TEST_CASE("defaults and relative paths", "[config]") {
-  auto c = parse_config("[storage]\nbacking_dir = \"b\"\nmount_point = \"m\"\n"
-                        "[keystore]\npath = \"k\"\nmaster_key_file = \"mk\"\n",
-                        "/srv/demo");
+  auto c = parse_config(
+      "[storage]\nbacking_dir = \"b\"\nmount_point = \"m\"\n"
+      "[keystore]\npath = \"k\"\nmaster_key_file = \"mk\"\n",
+      "/srv/demo");
   REQUIRE(c.ok());
   CHECK(c->backing_dir == "/srv/demo/b");
   CHECK(c->chunk_size == 65536);
@@ -48,8 +49,9 @@ TEST_CASE("defaults and relative paths", "[config]") {
 }
 
 TEST_CASE("account owners: listed accounts inherit the default, then override", "[config]") {
-  auto c = parse_config(kMinimal + "[accounts.default]\nuid = 5\ngid = 6\nmode = \"0700\"\n"
-                                   "[accounts.acme]\nuid = 1001\n",
+  auto c = parse_config(kMinimal +
+                            "[accounts.default]\nuid = 5\ngid = 6\nmode = \"0700\"\n"
+                            "[accounts.acme]\nuid = 1001\n",
                         "/");
   REQUIRE(c.ok());
   CHECK(c->owner_of("acme").uid == 1001);
@@ -64,7 +66,8 @@ TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
     const char* reason;
   };
   const Case cases[] = {
-      {"[storage]\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "backing_dir is required"},
+      {"[storage]\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+       "backing_dir is required"},
       {kMinimal + "[storage2]\n", "unknown key 'storage2'"},
       {kMinimal + "[fuse]\nmax_threads = 1\n", "max_threads"},
       {kMinimal + "[fuse]\nread_ahead_kb = 100000\n", "read_ahead_kb"},
@@ -76,12 +79,15 @@ TEST_CASE("every invalid configuration is rejected with a reason", "[config]") {
       {kMinimal + "[accounts]\nacme = 5\n", "must be a table"},
       {kMinimal + "[keystore.x]\n", "unknown key 'x'"},
       {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nchunk_size = 1000\n"
-       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "chunk_size"},
+       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+       "chunk_size"},
       {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\ntail_flush_interval_ms = 5000\n"
-       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "tail_flush_interval_ms"},
+       "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+       "tail_flush_interval_ms"},
       {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n", "exactly one of"},
       {"[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n"
-       "master_key_file = \"/mk\"\nmaster_key_credential = \"c\"\n", "exactly one of"},
+       "master_key_file = \"/mk\"\nmaster_key_credential = \"c\"\n",
+       "exactly one of"},
       {"[storage\n", "syntax error"},
       {kMinimal + "[fuse]\nallow_other = -1\n", "true or false"},
       {kMinimal + "[control]\nmax_token_lifetime = 59\n", "max_token_lifetime must be between 60"},
@@ -105,7 +111,8 @@ TEST_CASE("[control] token rules: defaults and values", "[config]") {
   CHECK(d->max_token_lifetime == std::chrono::seconds(86400));
   CHECK(d->jwt_issuer.empty());
   CHECK(d->jwt_audience.empty());
-  auto c = parse_config(kMinimal + "[control]\nmax_token_lifetime = 3600\njwt_issuer = \"idp\"\njwt_audience = \"rv\"\n", "/");
+  auto c = parse_config(
+      kMinimal + "[control]\nmax_token_lifetime = 3600\njwt_issuer = \"idp\"\njwt_audience = \"rv\"\n", "/");
   REQUIRE(c.ok());
   CHECK(c->max_token_lifetime == std::chrono::seconds(3600));
   CHECK(c->jwt_issuer == "idp");
@@ -143,8 +150,11 @@ TEST_CASE("[keystore] backend = \"etcd\": the example of docs/CLUSTER.md parses"
 
 TEST_CASE("[keystore] etcd settings: every mistake is a clear error", "[config][etcd]") {
   auto bad = [](const std::string& lines) {
-    auto c = parse_config("[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n"
-                          "master_key_file = \"/mk\"\n" + lines, "/");
+    auto c = parse_config(
+        "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\n"
+        "master_key_file = \"/mk\"\n" +
+            lines,
+        "/");
     return c ? std::string() : c.error().message;
   };
   CHECK(bad("backend = \"zookeeper\"\n").find("backend must be") != std::string::npos);

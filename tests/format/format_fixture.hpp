@@ -17,8 +17,7 @@
 namespace recvault::test {
 
 inline constexpr std::size_t C = format::kDefaultChunkSize;
-inline constexpr format::Algorithm kAlgorithms[] = {format::Algorithm::aes256_gcm,
-                                                    format::Algorithm::aes256_cbc_hmac};
+inline constexpr format::Algorithm kAlgorithms[] = {format::Algorithm::aes256_gcm, format::Algorithm::aes256_cbc_hmac};
 
 inline constexpr const char* kKey1 = "first_test_key_with_at_least_32_characters";
 inline constexpr const char* kSalt1 = "c2FsdC1vbmUtMTIzNDU2Nw==";

@@ -22,7 +22,9 @@ std::uint64_t file_len(const std::string& path) {
   ::stat(path.c_str(), &st);
   return static_cast<std::uint64_t>(st.st_size);
 }
-void truncate_file(const std::string& path, std::uint64_t len) { REQUIRE(::truncate(path.c_str(), static_cast<off_t>(len)) == 0); }
+void truncate_file(const std::string& path, std::uint64_t len) {
+  REQUIRE(::truncate(path.c_str(), static_cast<off_t>(len)) == 0);
+}
 
 std::vector<std::uint8_t> read_range(const std::string& path, std::uint64_t off, std::size_t n) {
   std::vector<std::uint8_t> b(n);
@@ -83,11 +85,18 @@ TEST_CASE("flipped nonce, ciphertext or tag bytes in any chunk are detected", "[
     const auto pristine = read_all(path);
     const std::uint64_t h = header_len(path), r = full_record(alg);
     const std::uint64_t last_start = h + 2 * r, last_len = file_len(path) - last_start;
-    struct Spot { const char* what; std::uint64_t off; };
+    struct Spot {
+      const char* what;
+      std::uint64_t off;
+    };
     const Spot spots[] = {
-        {"chunk 0 nonce", h + 3}, {"chunk 0 ciphertext", h + 100}, {"chunk 0 tag", h + r - 1},
-        {"chunk 1 first byte", h + r}, {"last chunk nonce", last_start + 1},
-        {"last chunk ciphertext", last_start + 60}, {"last chunk tag", last_start + last_len - 2},
+        {"chunk 0 nonce", h + 3},
+        {"chunk 0 ciphertext", h + 100},
+        {"chunk 0 tag", h + r - 1},
+        {"chunk 1 first byte", h + r},
+        {"last chunk nonce", last_start + 1},
+        {"last chunk ciphertext", last_start + 60},
+        {"last chunk tag", last_start + last_len - 2},
     };
     for (const auto& s : spots) {
       write_all(path, pristine);

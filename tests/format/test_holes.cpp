@@ -152,7 +152,7 @@ TEST_CASE("growing to 100 GiB and writing at 1 TiB allocate almost nothing and r
       CHECK(read_range(*f, 0, 3000) == head);
       CHECK(zeros(read_range(*f, big / 3, 2 * C + 1)));
       CHECK(f->hole_end(C + 5).value() == big - C);  // chunks 1 .. n-2 are one run
-      CHECK(f->hole_end(10).value() == 10);           // chunk 0 holds data
+      CHECK(f->hole_end(10).value() == 10);          // chunk 0 holds data
       auto v = f->verify();
       REQUIRE(v);
       CHECK(v->holes == 1);
@@ -204,22 +204,22 @@ TEST_CASE("writes into a hole (its first, middle and last chunk, its marker) mat
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(1, 63));
     CHECK(allocated(path) < 16 * slot_size(alg));
 
-    write(1 * kC, kC);             // the run's first chunk: the run becomes 2..63
+    write(1 * kC, kC);  // the run's first chunk: the run becomes 2..63
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(1, 62));
-    write(30 * kC + 7, 100);       // the middle, part of a chunk: 2..29 and 31..63
+    write(30 * kC + 7, 100);  // the middle, part of a chunk: 2..29 and 31..63
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(2, 61));
-    write(63 * kC, kC);            // the marker's own chunk: 31..62
+    write(63 * kC, kC);  // the marker's own chunk: 31..62
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(2, 60));
-    write(62 * kC + 4000, 200);    // across the run's new last chunk (its marker) and the data after it
+    write(62 * kC + 4000, 200);  // across the run's new last chunk (its marker) and the data after it
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(2, 59));
-    write(40 * kC + 1, 3 * kC);    // several chunks at once: 31..39 and 44..61
+    write(40 * kC + 1, 3 * kC);  // several chunks at once: 31..39 and 44..61
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(3, 55));
-    write(29 * kC, kC);            // a whole chunk at the end of 2..29: 2..28
-    write(28 * kC + 5, 10);        // the marker of a run, part of it: 2..27
+    write(29 * kC, kC);      // a whole chunk at the end of 2..29: 2..28
+    write(28 * kC + 5, 10);  // the marker of a run, part of it: 2..27
     write(27 * kC, 2 * kC + 3);
-    write(2 * kC, 26 * kC);        // a whole run, marker included
+    write(2 * kC, 26 * kC);  // a whole run, marker included
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(2, 27));
-    write(70 * kC + 3, 1);         // past the end: the old tail completed, 65..69 a hole
+    write(70 * kC + 3, 1);  // past the end: the old tail completed, 65..69 a hole
     CHECK(holes() == std::pair<std::uint64_t, std::uint64_t>(3, 32));
     REQUIRE(f->seal());
     f.reset();
@@ -280,7 +280,8 @@ TEST_CASE("random writes far past the end, truncates and reopens match a plain f
     for (int step = 0; step < 400; ++step) {
       INFO(format::algorithm_name(alg) << " step " << step << " size " << size);
       switch (pick(6)) {
-        case 0: case 1: {  // anywhere, often far past the end
+        case 0:
+        case 1: {  // anywhere, often far past the end
           const std::uint64_t off = pick(size + 40 * kC);
           auto d = pseudo_random(pick(3 * kC) + 1, rng());
           REQUIRE(f->write(off, d));
@@ -493,8 +494,11 @@ TEST_CASE("a crash while growing or filling a hole leaves a readable file", "[ho
       // The old marker still says the run starts at 1, a bound only: in this
       // window zeroing chunk 5 is not detected (§5.4); once the write ends it is.
       zero_slot(path, alg, 5);
-      CHECK(decrypt_file(path).value() ==
-            [&] { auto p = plain; std::fill_n(p.begin() + 5 * kC, kC, 0); return p; }());
+      CHECK(decrypt_file(path).value() == [&] {
+        auto p = plain;
+        std::fill_n(p.begin() + 5 * kC, kC, 0);
+        return p;
+      }());
       state({4, 5});
       // Writing on after such a crash must not put a marker over chunk 5,
       // which that bound says is part of the run.

@@ -13,7 +13,8 @@ using format::EncryptedFile;
 TEST_CASE("round trip at the sizes around chunk boundaries", "[roundtrip]") {
   TempDir dir;
   for (Algorithm alg : kAlgorithms) {
-    for (std::size_t size : {std::size_t{0}, std::size_t{1}, C - 1, C, C + 1, 2 * C, std::size_t{3 * 1024 * 1024 + 17}}) {
+    for (std::size_t size :
+         {std::size_t{0}, std::size_t{1}, C - 1, C, C + 1, 2 * C, std::size_t{3 * 1024 * 1024 + 17}}) {
       INFO(format::algorithm_name(alg) << " size " << size);
       auto data = pseudo_random(size, size);
       std::string path = dir.file("rt");
@@ -103,7 +104,10 @@ TEST_CASE("random writes, truncates and reads match an in-memory reference", "[p
     for (int step = 0; step < 3000; ++step) {
       INFO(format::algorithm_name(alg) << " step " << step << " size " << ref.size());
       switch (pick(10)) {
-        case 0: case 1: case 2: case 3: {  // write, sometimes past the end
+        case 0:
+        case 1:
+        case 2:
+        case 3: {  // write, sometimes past the end
           std::uint64_t off = pick(ref.size() + 2 * chunk);
           auto data = pseudo_random(pick(3 * chunk) + 1, rng());
           REQUIRE(file->write(off, data).ok());
@@ -117,7 +121,9 @@ TEST_CASE("random writes, truncates and reads match an in-memory reference", "[p
           ref.resize(to, 0);
           break;
         }
-        case 5: case 6: case 7: {  // read a random range
+        case 5:
+        case 6:
+        case 7: {  // read a random range
           std::uint64_t off = pick(ref.size() + 10);
           std::vector<std::uint8_t> got(pick(2 * chunk) + 1);
           auto n = file->read(off, got);
@@ -131,7 +137,10 @@ TEST_CASE("random writes, truncates and reads match an in-memory reference", "[p
           REQUIRE((pick(2) == 0 ? file->flush() : file->seal()).ok());
           break;
         case 9: {  // close and reopen, sealed or not
-          if (pick(2) == 0) REQUIRE(file->seal().ok()); else REQUIRE(file->flush().ok());
+          if (pick(2) == 0)
+            REQUIRE(file->seal().ok());
+          else
+            REQUIRE(file->flush().ok());
           file.reset();
           file = EncryptedFile::open(fd.get(), resolver()).value();
           REQUIRE(file->size() == ref.size());

@@ -51,7 +51,8 @@ class Daemon {
   // Writes a configuration under a fresh temp dir; `extra` is appended TOML,
   // `keystore_extra` goes into [keystore] (e.g. backend = "etcd").
   explicit Daemon(std::string extra = "", int tail_flush_interval_ms = 200, std::string keystore_extra = "")
-      : extra_(std::move(extra)), keystore_extra_(std::move(keystore_extra)),
+      : extra_(std::move(extra)),
+        keystore_extra_(std::move(keystore_extra)),
         tail_flush_interval_ms_(tail_flush_interval_ms) {
     for (const char* sub : {"backing", "mnt", "keystore"}) std::filesystem::create_directory(dir_.path() / sub);
     write_config();
@@ -157,8 +158,8 @@ class Daemon {
     std::ifstream in(dir_.file("jwt.secret"));
     std::string secret;
     std::getline(in, secret);
-    nlohmann::json claims = {{"sub", "test-admin"}, {"scope", scope}, {"accounts", accounts},
-                             {"exp", std::time(nullptr) + 600}};
+    nlohmann::json claims = {
+        {"sub", "test-admin"}, {"scope", scope}, {"accounts", accounts}, {"exp", std::time(nullptr) + 600}};
     return control::mint_hs256(crypto::SecretBytes::from_view(secret), claims).value();
   }
 
@@ -187,10 +188,11 @@ class Daemon {
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method.c_str());
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
     if (!body.empty()) curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
-      static_cast<std::string*>(ud)->append(p, s * n);
-      return s * n;
-    });
+    curl_easy_setopt(
+        c, CURLOPT_WRITEFUNCTION, +[](char* p, size_t s, size_t n, void* ud) {
+          static_cast<std::string*>(ud)->append(p, s * n);
+          return s * n;
+        });
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r.body);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     CURLcode rc = curl_easy_perform(c);
@@ -218,7 +220,8 @@ class Daemon {
     std::ofstream out(config_path());
     out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
         << "tail_flush_interval_ms = " << tail_flush_interval_ms_ << "\n"
-        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n" << keystore_extra_
+        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
+        << keystore_extra_
         << "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\naudit_log = \"audit.log\"\n"
         << extra_;
     std::vector<std::uint8_t> secret(32), key(32);

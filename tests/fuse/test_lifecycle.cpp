@@ -47,9 +47,10 @@ std::vector<std::uint8_t> frames(int caller, int count) {
 
 TEST_CASE("bad configuration: one clear line and exit code 2, before mounting", "[config]") {
   Daemon d;  // provides a valid tree; each case writes its own config beside it
-  const std::string base = "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
-                           "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
-                           "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\n";
+  const std::string base =
+      "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
+      "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
+      "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\n";
   struct Case {
     const char* name;
     std::string text;
@@ -267,8 +268,9 @@ TEST_CASE("kill -9 while recording, restart on the stale mount", "[lifecycle][cr
 }
 
 TEST_CASE("one account's recorder cannot read another's recordings", "[isolation]") {
-  Daemon d("[accounts.acme]\nuid = 1001\ngid = 1001\nmode = \"0700\"\n"
-           "[accounts.globex]\nuid = 1002\ngid = 1002\nmode = \"0700\"\n");
+  Daemon d(
+      "[accounts.acme]\nuid = 1001\ngid = 1001\nmode = \"0700\"\n"
+      "[accounts.globex]\nuid = 1002\ngid = 1002\nmode = \"0700\"\n");
   // Let other users reach the mount point (the temp dir is 0700 by default).
   REQUIRE(::chmod(d.dir().path().c_str(), 0755) == 0);
   d.start();
@@ -404,7 +406,6 @@ TEST_CASE("an exception escaping a handler is an errno and a log line; the daemo
   CHECK(read_all(d.mnt() + "/acme/after.wav") == frames(3, 10));
   CHECK(d.count_in_log("FUSE lookup: out of memory escaped the handler; answered") == 1);
   CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-runtime) escaped the handler; answered") == 1);
-  CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-after-reply) escaped the handler; it had answered") ==
-        1);
+  CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-after-reply) escaped the handler; it had answered") == 1);
   CHECK(d.stop() == 0);
 }

@@ -129,8 +129,7 @@ TEST_CASE("disable stores new recordings plain; old ones still decrypt", "[mount
     refused = (::fsync(fd) != 0) || refused;
     refused = (::close(fd) != 0) || refused;
     CHECK(refused);
-    CHECK_FALSE(contains(read_all(d.backing() + "/acme/tricky-" + std::to_string(first.size()) + ".bin"),
-                         "RECVAULT"));
+    CHECK_FALSE(contains(read_all(d.backing() + "/acme/tricky-" + std::to_string(first.size()) + ".bin"), "RECVAULT"));
   }
   CHECK(d.log().find("cannot start with the bytes") != std::string::npos);
 }
@@ -220,8 +219,8 @@ TEST_CASE("an auditor decrypts a backing file offline with the key and salt from
   CHECK(read_all(d.dir().file("first.out")) == first);
   // Both versions from the config export: the tool picks by the file's key_version.
   for (const char* name : {"first", "second"}) {
-    REQUIRE(run(tool + " --config " + d.dir().file("export.json") + " --out " + d.dir().file(std::string(name) + ".cfg") +
-                " " + d.backing() + "/acme/" + name + ".wav") == 0);
+    REQUIRE(run(tool + " --config " + d.dir().file("export.json") + " --out " +
+                d.dir().file(std::string(name) + ".cfg") + " " + d.backing() + "/acme/" + name + ".wav") == 0);
   }
   CHECK(read_all(d.dir().file("first.cfg")) == first);
   CHECK(read_all(d.dir().file("second.cfg")) == second);

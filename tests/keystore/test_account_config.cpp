@@ -102,12 +102,12 @@ TEST_CASE("R5: a key shorter than 32 characters is rejected", "[rules]") {
 }
 
 TEST_CASE("R6: insecure default and weak keys are rejected, case-insensitively", "[rules]") {
-  for (std::string weak : std::vector<std::string>{"default_encrypted_key", "default", "test", "DEFAULT_ENCRYPTED_KEY", "Test",
-                           "default_encrypted_key_padded_to_be_long_enough",
-                           "test_key_that_is_long_enough_for_the_length_rule",
-                           "MyPassword_is_long_enough_for_32_characters", "changeme_changeme_changeme_changeme",
-                           std::string(40, 'a'), std::string(64, '0'), "abababababababababababababababababab",
-                           "0123456789abcdef0123456789abcdef", "1234567890123456789012345678901234567890"}) {
+  for (std::string weak : std::vector<std::string>{
+           "default_encrypted_key", "default", "test", "DEFAULT_ENCRYPTED_KEY", "Test",
+           "default_encrypted_key_padded_to_be_long_enough", "test_key_that_is_long_enough_for_the_length_rule",
+           "MyPassword_is_long_enough_for_32_characters", "changeme_changeme_changeme_changeme", std::string(40, 'a'),
+           std::string(64, '0'), "abababababababababababababababababab", "0123456789abcdef0123456789abcdef",
+           "1234567890123456789012345678901234567890"}) {
     INFO(weak);
     auto s = validate_key(weak);
     REQUIRE_FALSE(s);
@@ -146,8 +146,8 @@ TEST_CASE("R9/R10: a new key rotates; the old key AND old salt go to history", "
 
 TEST_CASE("R9/R10: a new salt alone rotates and keeps the key; both old values go to history", "[rules]") {
   AccountConfig v1 = first(req(true, kKey1, "salt_one_value"));
-  AccountConfig v2 = must(apply_update(v1, req(true, std::nullopt, "bmV3X3NhbHRfZm9yX3ZlcnNpb25fMg=="), "a",
-                                       fixed_clock()));
+  AccountConfig v2 =
+      must(apply_update(v1, req(true, std::nullopt, "bmV3X3NhbHRfZm9yX3ZlcnNpb25fMg=="), "a", fixed_clock()));
   CHECK(v2.key_version == 2);
   CHECK(v2.key.view() == kKey1);
   CHECK(v2.salt == "bmV3X3NhbHRfZm9yX3ZlcnNpb25fMg==");
@@ -203,8 +203,8 @@ TEST_CASE("R14: after initial setup the historical maps are empty", "[rules]") {
 TEST_CASE("R15: many rotations keep every historical key and salt", "[rules]") {
   AccountConfig c = first(req(true, kKey1, "salt-0"));
   for (int i = 1; i <= 20; ++i)
-    c = must(apply_update(c, req(true, std::string(kKey2) + "-" + std::to_string(i), "salt-" + std::to_string(i)),
-                          "a", fixed_clock()));
+    c = must(apply_update(c, req(true, std::string(kKey2) + "-" + std::to_string(i), "salt-" + std::to_string(i)), "a",
+                          fixed_clock()));
   CHECK(c.key_version == 21);
   REQUIRE(c.historical_keys.size() == 20);
   REQUIRE(c.historical_salts.size() == 20);

@@ -14,7 +14,7 @@ using namespace recvault::keystore::test;
 
 namespace {
 std::string key_for(int i) { return std::string(kKey2) + "#" + std::to_string(i); }
-}
+}  // namespace
 
 TEST_CASE("backup while another thread writes; the restored store has every version", "[backup]") {
   TempDir dir;
@@ -43,7 +43,8 @@ TEST_CASE("backup while another thread writes; the restored store has every vers
   CHECK(static_cast<int>(cfg->key_version) <= at_backup_end);
   CHECK(cfg->historical_keys.at(1).view() == kKey1);
   CHECK(cfg->historical_salts.at(1) == "salt_start");
-  for (std::uint32_t v = 2; v < cfg->key_version; ++v) CHECK(cfg->historical_keys.at(v).view() == key_for(static_cast<int>(v)));
+  for (std::uint32_t v = 2; v < cfg->key_version; ++v)
+    CHECK(cfg->historical_keys.at(v).view() == key_for(static_cast<int>(v)));
   CHECK(cfg->key.view() == key_for(static_cast<int>(cfg->key_version)));
   CHECK(restored->check().value().ok());
 }

@@ -86,7 +86,8 @@ TEST_CASE("R8: key_version and key_id in a request are ignored, never applied", 
 }
 
 TEST_CASE("R8: historical maps in a request are read-only too", "[json]") {
-  auto r = parse_update_request(json{{"enabled", true}, {"historical_keys", {{"1", kKey1}}}, {"historical_salts", json::object()}});
+  auto r = parse_update_request(
+      json{{"enabled", true}, {"historical_keys", {{"1", kKey1}}}, {"historical_salts", json::object()}});
   REQUIRE(r);
   CHECK(r->ignored_fields.size() == 2);
   CHECK_FALSE(r->key);
@@ -106,8 +107,9 @@ TEST_CASE("null means not provided for optional fields", "[json]") {
 }
 
 TEST_CASE("to_json gives exactly the seed's response shape", "[json]") {
-  AccountConfig v1 = apply_update(std::nullopt, req(true, "1a2b3c4d5e6f7890abcdef1234567890abcdef1234567890abcdef1234567890",
-                                                    "KxY9mP2qR8vN3wT6sA7bC4dF1gH8j="),
+  AccountConfig v1 = apply_update(std::nullopt,
+                                  req(true, "1a2b3c4d5e6f7890abcdef1234567890abcdef1234567890abcdef1234567890",
+                                      "KxY9mP2qR8vN3wT6sA7bC4dF1gH8j="),
                                   "your_account_id", fixed_clock())
                          .value();
   json j1 = to_json(v1);

@@ -53,9 +53,7 @@ std::uint32_t version_on(const Store& s, const std::string& account) {
   return (*c)->key_version;
 }
 
-KeyCache::Deriver fast_deriver() {
-  return KeyCache::scrypt_deriver(crypto::ScryptParams{10, 8, 1});
-}
+KeyCache::Deriver fast_deriver() { return KeyCache::scrypt_deriver(crypto::ScryptParams{10, 8, 1}); }
 
 }  // namespace
 

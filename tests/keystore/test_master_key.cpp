@@ -63,8 +63,8 @@ TEST_CASE("master key file encodings: raw 32 bytes or 64 hex; anything else refu
   auto hex = dir / "hex";
   write_file(hex, std::string(64, 'F'), 0600);
   CHECK(MasterKey::load_file(hex));
-  for (std::string bad : {std::string(31, 'x'), std::string(63, 'a'), std::string(64, 'g'), std::string(),
-                          std::string(200, 'a')}) {
+  for (std::string bad :
+       {std::string(31, 'x'), std::string(63, 'a'), std::string(64, 'g'), std::string(), std::string(200, 'a')}) {
     auto p = dir / "bad";
     write_file(p, bad, 0600);
     auto r = MasterKey::load_file(p);
@@ -98,8 +98,10 @@ TEST_CASE("master key from a systemd credential directory", "[master_key]") {
   ::setenv("CREDENTIALS_DIRECTORY", dir.path().c_str(), 1);
   CHECK(MasterKey::load_credential("recvault-master"));
   CHECK_FALSE(MasterKey::load_credential("../x"));
-  if (old) ::setenv("CREDENTIALS_DIRECTORY", saved.c_str(), 1);
-  else ::unsetenv("CREDENTIALS_DIRECTORY");
+  if (old)
+    ::setenv("CREDENTIALS_DIRECTORY", saved.c_str(), 1);
+  else
+    ::unsetenv("CREDENTIALS_DIRECTORY");
 }
 
 TEST_CASE("master key seal/open: AAD binds, tampering detected, nonces random", "[master_key]") {

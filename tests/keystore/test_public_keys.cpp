@@ -10,7 +10,8 @@ using namespace recvault::keystore::test;
 
 namespace {
 const std::string kArmored =
-    "-----BEGIN PGP PUBLIC KEY BLOCK-----\r\n\r\nmDMEZ\xff\x00 bytes kept exactly\n-----END PGP PUBLIC KEY BLOCK-----\n";
+    "-----BEGIN PGP PUBLIC KEY BLOCK-----\r\n\r\nmDMEZ\xff\x00 bytes kept exactly\n-----END PGP PUBLIC KEY "
+    "BLOCK-----\n";
 }
 
 TEST_CASE("public keys: add, get, list by account, exact bytes, UUID v4", "[public_keys]") {

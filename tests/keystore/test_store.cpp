@@ -69,7 +69,7 @@ TEST_CASE("store: key material is encrypted at rest (no key text or base64 of it
   std::string data = slurp(dir / "data.mdb");
   CHECK(data.find(kKey1) == std::string::npos);
   CHECK(data.find("eW91cl9lbmNyeXB0aW9uX2tleV9oZXJl") == std::string::npos);  // base64("your_encryption_key_here")
-  CHECK(data.find("key_auto_acct") != std::string::npos);  // the record itself is there
+  CHECK(data.find("key_auto_acct") != std::string::npos);                     // the record itself is there
 }
 
 TEST_CASE("store: a wrong master key is refused at open", "[store]") {
@@ -134,8 +134,10 @@ TEST_CASE("store: MDB_MAP_FULL is a clear error and the store is unchanged", "[s
   int added = 0;
   for (int i = 0; i < 10 && !full; ++i) {
     auto r = s->add_public_key("acct", big, "FPR");
-    if (r) ++added;
-    else full = r.error();
+    if (r)
+      ++added;
+    else
+      full = r.error();
   }
   REQUIRE(full);
   CHECK(full->code == Errc::io);

@@ -72,8 +72,9 @@ TEST_CASE("recvault-keystore: init-master-key, check, backup, restore, dump-conf
   INFO(restore.output);
   REQUIRE(restore.status == 0);
   CHECK(run("restore " + quote(bak) + " --store " + quote(restored) + " --master-key " + quote(mk)).status != 0);
-  CHECK(run("restore " + quote(bak) + " --store " + quote(restored) + " --master-key " + quote(mk) + " --force")
-            .status == 0);
+  CHECK(
+      run("restore " + quote(bak) + " --store " + quote(restored) + " --master-key " + quote(mk) + " --force").status ==
+      0);
 
   Run dump = run("dump-config --store " + quote(restored) + " --master-key " + quote(mk) + " acct");
   INFO(dump.output);
@@ -101,11 +102,13 @@ TEST_CASE("recvault-keystore: clear errors for a bad master key file and a corru
   CHECK(perm.status != 0);
   CHECK(perm.output.find("chmod 600") != std::string::npos);
   std::filesystem::permissions(mk, std::filesystem::perms::group_read, std::filesystem::perm_options::remove);
-  { std::FILE* f = std::fopen((dir / "store" / "data.mdb").c_str(), "wb");
+  {
+    std::FILE* f = std::fopen((dir / "store" / "data.mdb").c_str(), "wb");
     REQUIRE(f != nullptr);
     std::string junk(65536, 'z');
     std::fwrite(junk.data(), 1, junk.size(), f);
-    std::fclose(f); }
+    std::fclose(f);
+  }
   Run corrupt = run("check --store " + quote(store) + " --master-key " + quote(mk));
   CHECK(corrupt.status == 1);
   CHECK(corrupt.output.find("corrupt") != std::string::npos);
@@ -129,8 +132,7 @@ TEST_CASE("recvault-keystore: migrate LMDB -> etcd -> LMDB, check and backup on 
   Run to_etcd = run("migrate --to etcd --store " + quote(store) + etcd);
   INFO(to_etcd.output);
   REQUIRE(to_etcd.status == 0);
-  CHECK(to_etcd.output.find("migrated 2 accounts, 3 key versions (each verified), 1 public keys") !=
-        std::string::npos);
+  CHECK(to_etcd.output.find("migrated 2 accounts, 3 key versions (each verified), 1 public keys") != std::string::npos);
   CHECK(run("migrate --to etcd --store " + quote(store) + etcd).status != 0);  // never merges into a store
 
   Run check = run("check" + etcd);

@@ -28,8 +28,7 @@ TEST_CASE("uploads of sign-only and expired keys are refused", "[pgp][mount]") {
   CHECK(d.stop() == 0);
 }
 
-TEST_CASE("a key in use by an account or a directory cannot be deleted; sealed recordings outlive it",
-          "[pgp][mount]") {
+TEST_CASE("a key in use by an account or a directory cannot be deleted; sealed recordings outlive it", "[pgp][mount]") {
   auto& keys = ClientKeys::get();
   Daemon d("[fuse]\nview_xattrs = true\n");
   d.start();
@@ -80,7 +79,7 @@ TEST_CASE("switching an account between AES and OpenPGP keeps every recording re
       {{{"enabled", true}, {"public_key_id", rsa}}, &keys.rsa},
       {{{"enabled", true}, {"public_key_id", ""}}, nullptr},  // back to AES
       {{{"enabled", true}, {"public_key_id", ed}}, &keys.ed},
-      {{{"enabled", false}, {"public_key_id", ""}}, nullptr},  // plain
+      {{{"enabled", false}, {"public_key_id", ""}}, nullptr},     // plain
       {{{"enabled", false}, {"public_key_id", rsa}}, &keys.rsa},  // a key applies even with AES disabled
   };
   auto name = [](std::size_t i) { return "/acme/rec-" + std::to_string(i) + ".wav"; };

@@ -30,12 +30,16 @@ struct Fixture {
   }
 
   explicit Fixture(pgp::SealOptions options = {}) {
-    auto s = pgp::Sealer::open(dir.path() / "gnupg", [](std::string_view id) -> Result<pgp::PublicKey> {
-      if (id == "k-acme") return pgp::PublicKey{"k-acme", "acme", client_home().armored(), client_home().fingerprint()};
-      if (id == "k-sign")
-        return pgp::PublicKey{"k-sign", "acme", sign_only_home().armored(), sign_only_home().fingerprint()};
-      return make_error(Errc::not_found, "no such key");
-    }, options);
+    auto s = pgp::Sealer::open(
+        dir.path() / "gnupg",
+        [](std::string_view id) -> Result<pgp::PublicKey> {
+          if (id == "k-acme")
+            return pgp::PublicKey{"k-acme", "acme", client_home().armored(), client_home().fingerprint()};
+          if (id == "k-sign")
+            return pgp::PublicKey{"k-sign", "acme", sign_only_home().armored(), sign_only_home().fingerprint()};
+          return make_error(Errc::not_found, "no such key");
+        },
+        options);
     REQUIRE(s.ok());
     sealer = std::move(s).value();
   }

@@ -36,8 +36,8 @@ TEST_CASE("recordings sealed to RSA-2048 and Curve25519 keys decrypt with gpg by
   mkdir_or_fail(d.mnt() + "/acme");
   mkdir_or_fail(d.mnt() + "/acme/cv");
   // The directory override: root seals everything below acme/cv to the Curve25519 key.
-  REQUIRE(::setxattr((d.mnt() + "/acme/cv").c_str(), "user.recvault.public_key_id", ed_id.data(), ed_id.size(),
-                     0) == 0);
+  REQUIRE(::setxattr((d.mnt() + "/acme/cv").c_str(), "user.recvault.public_key_id", ed_id.data(), ed_id.size(), 0) ==
+          0);
   mkdir_or_fail(d.mnt() + "/acme/cv/nested");
 
   const auto data = recording(300);
@@ -46,8 +46,7 @@ TEST_CASE("recordings sealed to RSA-2048 and Curve25519 keys decrypt with gpg by
     const GpgHome* owner;
     std::string id;
   };
-  for (const Case& c : {Case{"/acme/call-rsa.wav", &keys.rsa, rsa_id},
-                        Case{"/acme/cv/call-cv.wav", &keys.ed, ed_id},
+  for (const Case& c : {Case{"/acme/call-rsa.wav", &keys.rsa, rsa_id}, Case{"/acme/cv/call-cv.wav", &keys.ed, ed_id},
                         Case{"/acme/cv/nested/call-nested.wav", &keys.ed, ed_id}}) {
     INFO(c.rel);
     write_all(d.mnt() + c.rel, data);
@@ -156,7 +155,9 @@ TEST_CASE("directory overrides: only root sets them, only to a usable key of the
   REQUIRE(::chmod(d.dir().path().c_str(), 0755) == 0);
   REQUIRE(::chmod((d.mnt() + "/acme").c_str(), 0755) == 0);
   REQUIRE(::chmod(dir.c_str(), 0777) == 0);
-  auto set = [&](const std::string& v) { return ::setxattr(dir.c_str(), "user.recvault.public_key_id", v.data(), v.size(), 0); };
+  auto set = [&](const std::string& v) {
+    return ::setxattr(dir.c_str(), "user.recvault.public_key_id", v.data(), v.size(), 0);
+  };
   CHECK(set(theirs) == -1);  // another account's key
   CHECK(errno == EINVAL);
   CHECK(set("00000000-0000-4000-8000-000000000000") == -1);

@@ -89,7 +89,7 @@ TEST_CASE("an account flooding OpenPGP writes ahead of the end does not stall an
 
   const double idle_p90 = percentile(idle, 0.9), attacked_p90 = percentile(attacked, 0.9);
   INFO("victim write p90: idle " << idle_p90 << " ms, under attack " << attacked_p90 << " ms; max under attack "
-                                  << percentile(attacked, 1.0) << " ms; attacker writes " << attempts.load());
+                                 << percentile(attacked, 1.0) << " ms; attacker writes " << attempts.load());
   CHECK(attempts.load() > 50);  // the attack ran
   CHECK(attacked.size() == 150);
   // 2x the idle figure, plus 20 ms for the scheduler of a busy 2-core machine

@@ -4,20 +4,20 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <grp.h>
 #include <unistd.h>
 
 #include <cstdint>
-#include <fstream>
-#include <sstream>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -67,14 +67,12 @@ class TmpfsMount {
 class LoopExt4 {
  public:
   LoopExt4(const std::string& image, const std::string& dir, unsigned mib) : dir_(dir) {
-    {
-      std::ofstream create(image);
-    }
+    { std::ofstream create(image); }
     if (::truncate(image.c_str(), static_cast<off_t>(mib) << 20) != 0) {
       throw std::runtime_error("cannot size " + image);
     }
-    const std::string cmd = "mkfs.ext4 -q -F -E nodiscard '" + image + "' >/dev/null 2>&1 && mount -o loop '" +
-                            image + "' '" + dir + "'";
+    const std::string cmd =
+        "mkfs.ext4 -q -F -E nodiscard '" + image + "' >/dev/null 2>&1 && mount -o loop '" + image + "' '" + dir + "'";
     if (std::system(cmd.c_str()) != 0) {
       throw std::runtime_error("could not make and loop-mount an ext4 image (needs e2fsprogs and loop devices): " +
                                cmd);

@@ -34,9 +34,9 @@ constexpr auto kLossBound = std::chrono::milliseconds(200 + 1000);
 struct Recording {
   std::string path;
   std::uint64_t seed = 0;
-  int frames_started = 0;                // write() called (may or may not have landed)
-  std::vector<Clock::time_point> done;   // when each frame's write() returned
-  bool closed = false;                   // close() returned 0
+  int frames_started = 0;               // write() called (may or may not have landed)
+  std::vector<Clock::time_point> done;  // when each frame's write() returned
+  bool closed = false;                  // close() returned 0
 };
 
 std::vector<std::uint8_t> frame_bytes(std::uint64_t seed, int frame) {
@@ -53,8 +53,8 @@ std::vector<std::uint8_t> content_of(const Recording& r, int frames) {
 }
 
 // One recorder: calls of random length back to back until the mount dies.
-void recorder(const std::string& dir, int id, std::uint64_t seed, std::atomic<bool>& dead,
-              std::vector<Recording>& out, std::mutex& m) {
+void recorder(const std::string& dir, int id, std::uint64_t seed, std::atomic<bool>& dead, std::vector<Recording>& out,
+              std::mutex& m) {
   std::mt19937_64 rng(seed);
   for (int call = 0; !dead.load(); ++call) {
     Recording r;

@@ -104,7 +104,8 @@ Steps run_steps(const std::string& base) {
 
   // EFBIG: a write past RLIMIT_FSIZE (SIGXFSZ ignored) fails alike.
   {
-    struct rlimit old {}, small {100000, 100000};
+    struct rlimit old {
+    }, small{100000, 100000};
     ::getrlimit(RLIMIT_FSIZE, &old);
     auto prev = ::signal(SIGXFSZ, SIG_IGN);
     ::setrlimit(RLIMIT_FSIZE, &small);
@@ -148,8 +149,8 @@ Steps run_as_other(const std::string& base) {
   step("chown not root", as_user(1001, [&] { return err_of(::chown((base + "/readable").c_str(), 1001, 1001)); }));
   step("setxattr not owner",
        as_user(1001, [&] { return err_of(::setxattr((base + "/readable").c_str(), "user.x", "1", 1, 0)); }));
-  step("utimes not owner", as_user(1001, [&] { return err_of(::utimensat(AT_FDCWD, (base + "/readable").c_str(),
-                                                                          nullptr, 0)); }));
+  step("utimes not owner",
+       as_user(1001, [&] { return err_of(::utimensat(AT_FDCWD, (base + "/readable").c_str(), nullptr, 0)); }));
   return out;
 }
 

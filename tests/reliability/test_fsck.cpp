@@ -3,9 +3,9 @@
 
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
+#include "fsck_runner.hpp"
 #include "recvault/format/record.hpp"
 #include "recvault/sys/fd.hpp"
-#include "fsck_runner.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
@@ -98,7 +98,8 @@ TEST_CASE("fsck reports damage and missing keys, and one account on its own", "[
   d.start();
   d.configure("acme", {{"enabled", true}});
   REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-  for (const char* n : {"a.wav", "b.wav", "c.wav", "d.wav"}) write_all(d.mnt() + "/acme/" + n, pseudo_random(150000, 3));
+  for (const char* n : {"a.wav", "b.wav", "c.wav", "d.wav"})
+    write_all(d.mnt() + "/acme/" + n, pseudo_random(150000, 3));
   d.configure("acme", {{"enabled", false}});
   write_all(d.mnt() + "/acme/plain.wav", bytes_of("not encrypted"));
   REQUIRE(d.stop() == 0);

@@ -45,7 +45,8 @@ constexpr std::uint64_t kDefaultOps = 25000;
 
 class Fsx {
  public:
-  Fsx(std::string view, std::string ref, std::uint64_t seed) : view_(std::move(view)), ref_(std::move(ref)), rng_(seed) {
+  Fsx(std::string view, std::string ref, std::uint64_t seed)
+      : view_(std::move(view)), ref_(std::move(ref)), rng_(seed) {
     reopen(O_CREAT | O_TRUNC);
   }
   ~Fsx() {
@@ -81,7 +82,8 @@ class Fsx {
   void compare_all() {
     note("compare all");
     ::posix_fadvise(vf_, 0, 0, POSIX_FADV_DONTNEED);
-    struct stat vs {}, rs {};
+    struct stat vs {
+    }, rs{};
     REQUIRE(::fstat(vf_, &vs) == 0);
     REQUIRE(::fstat(rf_, &rs) == 0);
     expect_same("size", static_cast<std::uint64_t>(vs.st_size), static_cast<std::uint64_t>(rs.st_size));
@@ -141,10 +143,14 @@ class Fsx {
 
   std::size_t pick_len() {
     switch (rng_() % 4) {
-      case 0: return 1 + rng_() % 16;       // tiny: frames, boundaries
-      case 1: return 4096;                  // exactly a chunk
-      case 2: return 1 + rng_() % 4096;
-      default: return 1 + rng_() % 20000;   // spans chunks
+      case 0:
+        return 1 + rng_() % 16;  // tiny: frames, boundaries
+      case 1:
+        return 4096;  // exactly a chunk
+      case 2:
+        return 1 + rng_() % 4096;
+      default:
+        return 1 + rng_() % 20000;  // spans chunks
     }
   }
 

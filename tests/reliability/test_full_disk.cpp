@@ -130,7 +130,9 @@ TEST_CASE("a full keystore disk: 500 and the configuration unchanged", "[full-di
 
   // Space returns: updates work again, and the store survives a restart.
   REQUIRE(::unlink(d.dir().file("keystore/filler").c_str()) == 0);
-  auto rotated = d.configure("acme", {{"enabled", true}, {"key", hex_encode(pseudo_random(32, 300))}, {"salt", hex_encode(pseudo_random(16, 301))}});
+  auto rotated = d.configure(
+      "acme",
+      {{"enabled", true}, {"key", hex_encode(pseudo_random(32, 300))}, {"salt", hex_encode(pseudo_random(16, 301))}});
   CHECK(rotated["key_version"].get<int>() == last_ok["key_version"].get<int>() + 1);
   CHECK(d.stop() == 0);
   d.start();

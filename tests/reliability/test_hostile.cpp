@@ -46,7 +46,8 @@ std::vector<Case> cases() {
       {"bit flip in the header core", [](auto& b, auto&) { flip(b, 30); }},
       {"bit flip in the header MAC", [](auto& b, auto&) { flip(b, backing_header(b).encoded_size() - 1); }},
       {"sealed state byte cleared", [](auto& b, auto&) { flip(b, backing_header(b).core_size()); }},
-      {"cut inside the last record", [](auto& b, auto&) { ::truncate(b.c_str(), static_cast<off_t>(read_all(b).size() - 10)); }},
+      {"cut inside the last record",
+       [](auto& b, auto&) { ::truncate(b.c_str(), static_cast<off_t>(read_all(b).size() - 10)); }},
       {"last chunk cut off", [](auto& b, auto&) { ::truncate(b.c_str(), static_cast<off_t>(record_at(b, 3))); }},
       {"two chunks swapped",
        [](auto& b, auto&) {
@@ -67,13 +68,20 @@ std::vector<Case> cases() {
       {"content swapped with another file (xattrs kept)", [](auto& b, auto& other) { write_all(b, read_all(other)); }},
       {"zero-filled", [](auto& b, auto&) { write_all(b, std::vector<std::uint8_t>(read_all(b).size(), 0)); }},
       {"random bytes", [](auto& b, auto&) { write_all(b, pseudo_random(read_all(b).size(), 5)); }},
-      {"emptied", [](auto& b, auto&) { ::truncate(b.c_str(), 0); ::truncate(b.c_str(), 100); }},
-      {"header only", [](auto& b, auto&) { ::truncate(b.c_str(), static_cast<off_t>(backing_header(b).encoded_size())); }},
-      {"xattr key_version changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.key_version", "7", 1, 0); }},
+      {"emptied",
+       [](auto& b, auto&) {
+         ::truncate(b.c_str(), 0);
+         ::truncate(b.c_str(), 100);
+       }},
+      {"header only",
+       [](auto& b, auto&) { ::truncate(b.c_str(), static_cast<off_t>(backing_header(b).encoded_size())); }},
+      {"xattr key_version changed",
+       [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.key_version", "7", 1, 0); }},
       {"xattr salt changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.salt", "forged", 6, 0); }},
       {"xattr algorithm changed",
        [](auto& b, auto&) {
-         const std::string other = xattr_of(b, "user.recvault.algorithm") == "AES-256-CBC" ? "AES-256-GCM" : "AES-256-CBC";
+         const std::string other =
+             xattr_of(b, "user.recvault.algorithm") == "AES-256-CBC" ? "AES-256-GCM" : "AES-256-CBC";
          ::setxattr(b.c_str(), "user.recvault.algorithm", other.data(), other.size(), 0);
        }},
       {"xattr file_id changed", [](auto& b, auto&) { ::setxattr(b.c_str(), "user.recvault.file_id", "00", 2, 0); }},

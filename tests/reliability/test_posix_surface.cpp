@@ -154,14 +154,19 @@ TEST_CASE("hard links, FIFOs and sockets behave as in a plain directory", "[posi
       if (who == 0) {
         for (const auto& base : {plain, view}) REQUIRE(::chown(base.c_str(), 0, 0) == 0);
       }
-      auto run = [&](const std::string& base) { return who == 0 ? links_and_specials(base) : as_tenant(base, links_and_specials); };
+      auto run = [&](const std::string& base) {
+        return who == 0 ? links_and_specials(base) : as_tenant(base, links_and_specials);
+      };
       Steps want = run(plain), got = run(view);
       if (account == "sealed") {
         // An OpenPGP account's view shows ciphertext once a recording is
         // closed: compare everything but what the files read as.
         auto drop_reads = [](Steps s) {
-          s.erase(std::remove_if(s.begin(), s.end(), [](auto& p) { return p.first.find("reads") != std::string::npos ||
-                                                                        p.second.rfind("type 100000", 0) == 0; }),
+          s.erase(std::remove_if(s.begin(), s.end(),
+                                 [](auto& p) {
+                                   return p.first.find("reads") != std::string::npos ||
+                                          p.second.rfind("type 100000", 0) == 0;
+                                 }),
                   s.end());
           return s;
         };
@@ -203,7 +208,8 @@ TEST_CASE("a write by another user clears set-uid and set-gid, as on a plain dir
             return (::close(fd) == 0 && ok) ? 0 : 2;
           }) == 0);
   }
-  struct stat p {}, v {};
+  struct stat p {
+  }, v{};
   REQUIRE(::stat((plain + "/tool").c_str(), &p) == 0);
   REQUIRE(::stat((d.mnt() + "/enc/tool").c_str(), &v) == 0);
   CHECK((v.st_mode & 07777) == (p.st_mode & 07777));
@@ -221,7 +227,8 @@ TEST_CASE("times set with utimensat stick, and a stat changes nothing on the bac
   REQUIRE(::utimensat(AT_FDCWD, f.c_str(), old, 0) == 0);
   for (int i = 0; i < 5; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(120));  // past the attribute cache
-    struct stat v {}, s {};
+    struct stat v {
+    }, s{};
     REQUIRE(::stat(f.c_str(), &v) == 0);
     REQUIRE(::stat(b.c_str(), &s) == 0);
     INFO("stat " << i);

@@ -164,15 +164,15 @@ TEST_CASE("created files and directories get the caller's mode, whatever the dae
     mode_t umask, file_mode, dir_mode;
   };
   const Case cases[] = {
-      {022, 0666, 0777}, {002, 0664, 0775}, {0, 0620, 0777}, {0, 0642, 0711},
+      {022, 0666, 0777}, {002, 0664, 0775}, {0, 0620, 0777},     {0, 0642, 0711},
       {027, 0666, 0777}, {0, 04755, 02775}, {022, 02755, 01777}, {0, 06777, 03777},
   };
   int i = 0;
   for (const auto& c : cases) {
     for (uid_t who : {uid_t{0}, kTenant}) {
       const std::string name = std::to_string(i) + "-" + std::to_string(who);
-      INFO("umask " << std::oct << c.umask << " file " << c.file_mode << " dir " << c.dir_mode << std::dec
-                    << " uid " << who);
+      INFO("umask " << std::oct << c.umask << " file " << c.file_mode << " dir " << c.dir_mode << std::dec << " uid "
+                    << who);
       auto make_in = [&](const std::string& base) {
         ::umask(c.umask);
         int fd = ::open((base + "/f" + name).c_str(), O_CREAT | O_EXCL | O_WRONLY, c.file_mode);
@@ -190,7 +190,8 @@ TEST_CASE("created files and directories get the caller's mode, whatever the dae
         }
       }
       for (const char* kind : {"/f", "/d"}) {
-        struct stat v {}, p {};
+        struct stat v {
+        }, p{};
         REQUIRE(::stat((view + kind + name).c_str(), &v) == 0);
         REQUIRE(::stat((plain + kind + name).c_str(), &p) == 0);
         INFO(kind);
@@ -254,7 +255,7 @@ TEST_CASE("a file with a damaged header can still be listed, stat'ed, renamed an
       write_all(dir + n, raw);
       backing_size[std::string(a) + "/" + n] = static_cast<off_t>(raw.size());
     };
-    damage("bad-length.wav", 8);   // header length field
+    damage("bad-length.wav", 8);    // header length field
     damage("bad-version.wav", 10);  // format version
     damage("bad-mac.wav", backing_header(dir + "bad-mac.wav").encoded_size() - 1);
   }

@@ -111,7 +111,8 @@ TEST_CASE("cp -a, rsync -aH, tar, mv and install give the same tree as on a plai
       {"rsync", "rsync -aH {src}/ {dst}/rsync/"},
       {"tar", "mkdir {dst}/tar && tar -C {src} -cf - . | tar -C {dst}/tar -xpf -"},
       {"mv", "cp -a {src} {dst}/mv-from && mkdir {dst}/mv-to && mv {dst}/mv-from/2026 {dst}/mv-to/"},
-      {"install", "mkdir {dst}/install && install -p -m 0640 -o 1001 -g 1001 {src}/notes/readme.txt {dst}/install/r.txt"},
+      {"install",
+       "mkdir {dst}/install && install -p -m 0640 -o 1001 -g 1001 {src}/notes/readme.txt {dst}/install/r.txt"},
   };
   for (const auto& t : tools) {
     INFO(t.name);

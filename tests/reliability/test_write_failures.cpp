@@ -20,7 +20,9 @@ class FileSizeLimit {
   explicit FileSizeLimit(std::uint64_t bytes) {
     ::getrlimit(RLIMIT_FSIZE, &old_);
     prev_ = ::signal(SIGXFSZ, SIG_IGN);
-    struct rlimit lim {bytes, old_.rlim_max};
+    struct rlimit lim {
+      bytes, old_.rlim_max
+    };
     ::setrlimit(RLIMIT_FSIZE, &lim);
   }
   ~FileSizeLimit() {

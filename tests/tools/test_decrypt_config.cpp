@@ -17,8 +17,12 @@ namespace {
 // The config API's shape after rotations: `current` is key/salt, the others
 // are historical.
 nlohmann::json api_config(const Account& current, std::vector<const Account*> historical) {
-  nlohmann::json c = {{"enabled", true},         {"algorithm", "AES-256-GCM"}, {"key_version", current.version},
-                      {"key_id", "key_auto_toolstest"}, {"salt", current.salt}, {"key", current.key}};
+  nlohmann::json c = {{"enabled", true},
+                      {"algorithm", "AES-256-GCM"},
+                      {"key_version", current.version},
+                      {"key_id", "key_auto_toolstest"},
+                      {"salt", current.salt},
+                      {"key", current.key}};
   c["historical_keys"] = nlohmann::json::object();
   c["historical_salts"] = nlohmann::json::object();
   for (const Account* a : historical) {
@@ -96,10 +100,10 @@ TEST_CASE("a malformed config is a usage error that does not echo it", "[tool][c
   TempDir d;
   const auto f1 = encrypt(d, "v1", pseudo_random(100, 26), kV1);
   const std::vector<std::string> bad = {
-      "{\"key\": \"" + kV1.key + "\", \"key_version\": 1",         // truncated JSON
-      "{\"key\": \"" + kV1.key + "\"}",                            // no key_version
-      "{\"historical_keys\": {\"one\": \"" + kV1.key + "\"}}",     // version not a number
-      "{\"enabled\": false}",                                      // no keys at all
+      "{\"key\": \"" + kV1.key + "\", \"key_version\": 1",      // truncated JSON
+      "{\"key\": \"" + kV1.key + "\"}",                         // no key_version
+      "{\"historical_keys\": {\"one\": \"" + kV1.key + "\"}}",  // version not a number
+      "{\"enabled\": false}",                                   // no keys at all
       "[\"" + kV1.key + "\"]",
   };
   for (std::size_t i = 0; i < bad.size(); ++i) {
@@ -114,9 +118,10 @@ TEST_CASE("a malformed config is a usage error that does not echo it", "[tool][c
 TEST_CASE("a config read with a read token (keys masked) is refused with the reason", "[tool][config][exit]") {
   TempDir d;
   const auto f1 = encrypt(d, "v1", pseudo_random(100, 27), kV1);
-  const std::string masked = "{\"success\": true, \"keys_masked\": true, \"config\": {\"enabled\": true, "
-                             "\"key_version\": 1, \"key\": null, \"salt\": \"" + kV1.salt +
-                             "\", \"historical_keys\": {}, \"historical_salts\": {}}}";
+  const std::string masked =
+      "{\"success\": true, \"keys_masked\": true, \"config\": {\"enabled\": true, "
+      "\"key_version\": 1, \"key\": null, \"salt\": \"" +
+      kV1.salt + "\", \"historical_keys\": {}, \"historical_salts\": {}}}";
   auto r = decrypt({"--config", write_text(d, "masked.json", masked), f1});
   CHECK(r.status == 1);
   CHECK(r.out.empty());

@@ -150,8 +150,9 @@ TEST_CASE("--verify prints one line with state, size, chunks and key metadata", 
   const auto f = encrypt(d, "f", pseudo_random(kSize, 8), kV2, "AES-256-CBC");
   auto r = decrypt({"--key", kV2.key, "--verify", f});
   CHECK(r.status == 0);
-  CHECK(r.out == "ok state=sealed size=150000 chunks=3 algorithm=AES-256-CBC key_version=2 "
-                 "key_id=key_auto_toolstest\n");
+  CHECK(r.out ==
+        "ok state=sealed size=150000 chunks=3 algorithm=AES-256-CBC key_version=2 "
+        "key_id=key_auto_toolstest\n");
 }
 
 TEST_CASE("--info shows the header without a key", "[tool]") {
@@ -173,7 +174,7 @@ TEST_CASE("--out appears only after a successful decrypt", "[tool][out]") {
   const std::string out = d.file("out.wav");
 
   CHECK(decrypt({"--key", kV2.key, "--out", out, f}).status == 2);
-  CHECK(dir_entries(d) == before);  // no output, no temporary left behind
+  CHECK(dir_entries(d) == before);    // no output, no temporary left behind
   flip(f, header_length(f) + 70000);  // chunk 1: the first chunk still authenticates
   auto r = decrypt({"--key", kV1.key, "--out", out, f});
   CHECK(r.status == 3);
@@ -240,8 +241,9 @@ TEST_CASE("holes: --sparse makes them, --verify counts them, --out keeps them, s
   CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 < 200000);  // two data chunks and the last one
   auto r = decrypt({"--key", kV1.key, "--verify", f});
   CHECK(r.status == 0);
-  CHECK(r.out == "ok state=sealed size=300000 chunks=5 algorithm=AES-256-GCM key_version=1 "
-                 "key_id=key_auto_toolstest holes=1 hole_chunks=3\n");
+  CHECK(r.out ==
+        "ok state=sealed size=300000 chunks=5 algorithm=AES-256-GCM key_version=1 "
+        "key_id=key_auto_toolstest holes=1 hole_chunks=3\n");
   r = decrypt({"--key", kV1.key, f});
   CHECK(r.status == 0);
   CHECK(r.out == as_string(data));

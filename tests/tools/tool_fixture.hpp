@@ -33,8 +33,9 @@ inline std::string encrypt(const TempDir& d, const std::string& name, const std:
   const std::string plain = d.file(name + ".in"), key = d.file(name + ".key"), out = d.file(name);
   write_all(plain, data);
   write_text(d, name + ".key", a.key);
-  std::vector<std::string> argv{encrypt_tool(), "--key-file", key, "--salt", a.salt, "--key-version",
-                                std::to_string(a.version), "--key-id", "key_auto_toolstest", "--algorithm", alg};
+  std::vector<std::string> argv{
+      encrypt_tool(), "--key-file",         key,           "--salt", a.salt, "--key-version", std::to_string(a.version),
+      "--key-id",     "key_auto_toolstest", "--algorithm", alg};
   argv.insert(argv.end(), extra.begin(), extra.end());
   argv.push_back(plain);
   argv.push_back(out);

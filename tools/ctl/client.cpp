@@ -1,8 +1,8 @@
 #include "client.hpp"
 
+#include <sys/stat.h>
 #include <cerrno>
 #include <cstring>
-#include <sys/stat.h>
 
 #include <curl/curl.h>
 
@@ -27,7 +27,7 @@ ClientError connect_error(const std::string& socket_path, long os_errno) {
 
 std::pair<std::optional<HttpReply>, std::optional<ClientError>> perform(const std::string& socket_path,
                                                                         const Call& call) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(socket_path.c_str(), &st) != 0) {
     int e = errno;
     return {std::nullopt, connect_error(socket_path, e)};

@@ -11,11 +11,11 @@ namespace recvault::ctl {
 // Exit codes (documented in docs/API.md).
 enum Exit : int {
   kOk = 0,
-  kServerError = 1,      // the server answered 4xx/5xx
-  kUsage = 2,            // bad command line
-  kNotRunning = 3,       // socket missing or connection refused
-  kPermission = 4,       // no permission on the socket
-  kLocalError = 5,       // anything else on this side (files, unexpected reply)
+  kServerError = 1,  // the server answered 4xx/5xx
+  kUsage = 2,        // bad command line
+  kNotRunning = 3,   // socket missing or connection refused
+  kPermission = 4,   // no permission on the socket
+  kLocalError = 5,   // anything else on this side (files, unexpected reply)
 };
 
 struct HttpReply {

@@ -12,11 +12,11 @@
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
-#include "status_view.hpp"
-#include "recvault/util/version.hpp"
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/util/encoding.hpp"
+#include "recvault/util/version.hpp"
+#include "status_view.hpp"
 
 namespace recvault::ctl {
 namespace {
@@ -182,9 +182,10 @@ void add_config_commands(CLI::App& app, const Options& o, ConfigArgs& a, Action&
       print_config(o, put_config(o, body));
     };
   });
-  config->add_subcommand("enable", "enable encryption (keys are generated on first use, kept afterwards)")->callback([&] {
-    action = [&] { print_config(o, put_config(o, {{"enabled", true}})); };
-  });
+  config->add_subcommand("enable", "enable encryption (keys are generated on first use, kept afterwards)")
+      ->callback([&] { action = [&] {
+                         print_config(o, put_config(o, {{"enabled", true}}));
+                       }; });
   config->add_subcommand("disable", "disable encryption for new recordings (keys are kept)")->callback([&] {
     action = [&] { print_config(o, put_config(o, {{"enabled", false}})); };
   });
@@ -207,10 +208,12 @@ void add_key_commands(CLI::App& app, const Options& o, KeyArgs& a, Action& actio
   upload->add_option("file", a.file, "key file ('-' = stdin)")->required();
   upload->callback([&] {
     action = [&] {
-      auto r = parse_json(
-          request(o, {"POST", kKeysPath, {"Content-Type: application/octet-stream"}, read_file_or_stdin(a.file)}, true));
-      if (o.json) std::cout << r.dump(2) << "\n";
-      else std::cout << r.value("publicKeyId", "") << "\n";
+      auto r = parse_json(request(
+          o, {"POST", kKeysPath, {"Content-Type: application/octet-stream"}, read_file_or_stdin(a.file)}, true));
+      if (o.json)
+        std::cout << r.dump(2) << "\n";
+      else
+        std::cout << r.value("publicKeyId", "") << "\n";
     };
   });
   keys->add_subcommand("list", "list the account's public keys")->callback([&] {
@@ -236,8 +239,10 @@ void add_key_commands(CLI::App& app, const Options& o, KeyArgs& a, Action& actio
   del->callback([&] {
     action = [&] {
       auto r = parse_json(request(o, {"DELETE", std::string(kKeysPath) + "/" + a.id, {}, {}}, true));
-      if (o.json) std::cout << r.dump(2) << "\n";
-      else std::cout << r.value("message", "deleted") << "\n";
+      if (o.json)
+        std::cout << r.dump(2) << "\n";
+      else
+        std::cout << r.value("message", "deleted") << "\n";
     };
   });
 }
@@ -253,14 +258,16 @@ void mint_token(const MintArgs& a) {
     for (std::string acc; std::getline(ss, acc, ',');)
       if (!acc.empty()) accounts.push_back(acc);
   }
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-                 .count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   // iat is always set: the daemon then checks exp - iat against its
   // max_token_lifetime once, not the remaining life at each use.
   json claims = {{"sub", a.sub}, {"accounts", accounts}, {"scope", a.scope}, {"iat", now}, {"exp", now + a.ttl}};
   if (!a.issuer.empty()) claims["iss"] = a.issuer;
-  if (a.audience.size() == 1) claims["aud"] = a.audience.front();
-  else if (!a.audience.empty()) claims["aud"] = a.audience;
+  if (a.audience.size() == 1)
+    claims["aud"] = a.audience.front();
+  else if (!a.audience.empty())
+    claims["aud"] = a.audience;
   auto t = control::mint_hs256(*secret, claims);
   if (!t) throw Failure{kLocalError, t.error().message};
   std::cout << *t << "\n";
@@ -310,8 +317,10 @@ int run(int argc, char** argv) {
     action = [&] {
       auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));
       const json& status = r.contains("status") ? r["status"] : r;
-      if (o.json) std::cout << status.dump(2) << "\n";
-      else std::cout << ctl::format_status(status);
+      if (o.json)
+        std::cout << status.dump(2) << "\n";
+      else
+        std::cout << ctl::format_status(status);
     };
   });
 

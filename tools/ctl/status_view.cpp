@@ -15,20 +15,25 @@ std::string human_bytes(std::uint64_t n) {
     ++u;
   }
   char buf[32];
-  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
-  else std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
+  if (u == 0)
+    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(n));
+  else
+    std::snprintf(buf, sizeof buf, v < 10 ? "%.1f %s" : "%.0f %s", v, kUnits[u]);
   return buf;
 }
 
 std::string human_duration(std::int64_t s) {
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
-  else if (s < 3600) std::snprintf(buf, sizeof buf, "%lldm %02llds", static_cast<long long>(s / 60),
-                                   static_cast<long long>(s % 60));
-  else if (s < 86400) std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600),
-                                    static_cast<long long>(s % 3600 / 60));
-  else std::snprintf(buf, sizeof buf, "%lldd %lldh", static_cast<long long>(s / 86400),
-                     static_cast<long long>(s % 86400 / 3600));
+  if (s < 60)
+    std::snprintf(buf, sizeof buf, "%llds", static_cast<long long>(s));
+  else if (s < 3600)
+    std::snprintf(buf, sizeof buf, "%lldm %02llds", static_cast<long long>(s / 60), static_cast<long long>(s % 60));
+  else if (s < 86400)
+    std::snprintf(buf, sizeof buf, "%lldh %02lldm", static_cast<long long>(s / 3600),
+                  static_cast<long long>(s % 3600 / 60));
+  else
+    std::snprintf(buf, sizeof buf, "%lldd %lldh", static_cast<long long>(s / 86400),
+                  static_cast<long long>(s % 86400 / 3600));
   return buf;
 }
 

@@ -25,7 +25,6 @@ void scrub_option(const CLI::Option* opt) {
   for (const std::string& s : opt->results()) crypto::secure_wipe(const_cast<char*>(s.data()), s.size());
 }
 
-
 std::optional<int> parse_scrubbing_key(CLI::App& app, int argc, char** argv, const char* tool,
                                        const CLI::Option* key_opt) {
   try {

@@ -3,12 +3,12 @@
 #include <cstring>
 #include <iostream>
 
+#include "cli_support.hpp"
 #include "decrypt_ops.hpp"
 #include "exit_codes.hpp"
-#include "cli_support.hpp"
 #include "key_source.hpp"
-#include "recvault/util/version.hpp"
 #include "recvault/crypto/secret.hpp"
+#include "recvault/util/version.hpp"
 
 namespace {
 
@@ -83,11 +83,16 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("recvault-decrypt ") + version(), "print the version and exit");
   std::string key_text, key_file, config_file, salt, out, input;
   bool verify = false, info = false, strict = false, allow_plain = false;
-  auto* key_opt = app.add_option("--key", key_text, "the account key (text, as the config API returns it)")->type_name("TEXT");
-  auto* file_opt = app.add_option("--key-file", key_file, "read the key from PATH (- = standard input)")->type_name("PATH");
-  auto* config_opt = app.add_option("--config", config_file, "account config export (JSON); picks key and salt by the file's key_version")->type_name("FILE.json");
+  auto* key_opt =
+      app.add_option("--key", key_text, "the account key (text, as the config API returns it)")->type_name("TEXT");
+  auto* file_opt =
+      app.add_option("--key-file", key_file, "read the key from PATH (- = standard input)")->type_name("PATH");
+  auto* config_opt = app.add_option("--config", config_file,
+                                    "account config export (JSON); picks key and salt by the file's key_version")
+                         ->type_name("FILE.json");
   auto* salt_opt = app.add_option("--salt", salt, "the salt (text); default: the salt in the file's header");
-  auto* out_opt = app.add_option("-o,--out", out, "write the plaintext to PATH (atomically) instead of stdout")->type_name("PATH");
+  auto* out_opt =
+      app.add_option("-o,--out", out, "write the plaintext to PATH (atomically) instead of stdout")->type_name("PATH");
   auto* verify_opt = app.add_flag("--verify", verify, "only authenticate every chunk and print a one-line report");
   auto* info_opt = app.add_flag("--info", info, "print the header and xattr metadata; needs no key");
   app.add_flag("--strict", strict, "treat an unterminated file as an error (exit 4)");

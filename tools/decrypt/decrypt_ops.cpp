@@ -50,9 +50,12 @@ Result<sys::UniqueFd> open_input(const std::string& path) {
 Result<format::Header> classify(int fd) {
   RV_ASSIGN(auto found, format::detect(fd));
   switch (found.kind) {
-    case format::Detected::Kind::encrypted: return format::read_header(fd);
-    case format::Detected::Kind::plain: return make_error(Errc::not_recvault, "no recvault header (a plain file)");
-    case format::Detected::Kind::marked: break;
+    case format::Detected::Kind::encrypted:
+      return format::read_header(fd);
+    case format::Detected::Kind::plain:
+      return make_error(Errc::not_recvault, "no recvault header (a plain file)");
+    case format::Detected::Kind::marked:
+      break;
   }
   return make_error(Errc::unsupported, "the file is marked as format \"" + found.marker +
                                            "\" (an OpenPGP message is opened with gpg and the client's key)");
@@ -121,7 +124,8 @@ Status write_plaintext(format::EncryptedFile& f, Output& out) {
 // True when `out` names the backing file itself (renaming over it would
 // replace the ciphertext with plaintext).
 bool same_file(int fd, const std::string& out) {
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   return ::fstat(fd, &a) == 0 && ::stat(out.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -160,7 +164,10 @@ int run_info(const RunOptions& o) {
   auto present = sys::get_xattr(fd->get(), format::xattr::format);
   const bool has_xattrs = present && present->has_value();
   auto agree = format::check_xattrs(fd->get(), *h);
-  std::cout << "xattrs: " << (!has_xattrs ? "absent" : agree ? "agree with the header" : "DISAGREE with the header")
+  std::cout << "xattrs: "
+            << (!has_xattrs ? "absent"
+                : agree     ? "agree with the header"
+                            : "DISAGREE with the header")
             << '\n';
   if (!agree) return fail(o, agree.error());
   return exit_ok;

@@ -14,9 +14,9 @@ namespace recvault::tools {
 
 struct RunOptions {
   std::string input;
-  std::optional<std::string> out;  // nullopt: standard output
-  bool strict = false;             // an unterminated file is an error (exit 4)
-  bool allow_plain = false;        // copy plain (unencrypted) files through
+  std::optional<std::string> out;                // nullopt: standard output
+  bool strict = false;                           // an unterminated file is an error (exit 4)
+  bool allow_plain = false;                      // copy plain (unencrypted) files through
   const format::KeyResolver* resolve = nullptr;  // null when no key was given
   const ResolveNotes* notes = nullptr;
 };

@@ -10,12 +10,12 @@
 #include <iostream>
 #include <vector>
 
-#include "exit_codes.hpp"
 #include "cli_support.hpp"
+#include "exit_codes.hpp"
 #include "key_source.hpp"
-#include "recvault/util/version.hpp"
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/sys/fd.hpp"
+#include "recvault/util/version.hpp"
 
 namespace {
 
@@ -87,7 +87,8 @@ int main(int argc, char** argv) {
   std::uint32_t key_version = 1, chunk_size = format::kDefaultChunkSize, write_size = 64 * 1024;
   bool no_seal = false, force = false, sparse = false;
   auto* key_opt = app.add_option("--key", key_text, "the account key (text)");
-  auto* file_opt = app.add_option("--key-file", key_file, "read the key from PATH (- = standard input)")->type_name("PATH");
+  auto* file_opt =
+      app.add_option("--key-file", key_file, "read the key from PATH (- = standard input)")->type_name("PATH");
   app.add_option("--salt", salt, "the salt (text)")->required();
   app.add_option("--key-version", key_version, "key_version recorded in the header (default 1)");
   app.add_option("--key-id", key_id, "key_id recorded in the header (default key_auto_dev)");

@@ -120,7 +120,8 @@ Result<KeyConfig> KeyConfig::parse(const crypto::SecretBytes& text) {
   JsonWiper wiper{doc};
   if (doc.is_discarded() || !doc.is_object()) return bad_config("not a JSON object");
   if (auto m = doc.find("keys_masked"); m != doc.end() && m->is_boolean() && m->get<bool>())
-    return bad_config("its keys are masked (the config was read with a read-scope token); export it with an admin token");
+    return bad_config(
+        "its keys are masked (the config was read with a read-scope token); export it with an admin token");
   const nlohmann::json* cfg = &doc;
   if (auto it = doc.find("config"); it != doc.end()) {
     if (!it->is_object()) return bad_config("\"config\" is not an object");
@@ -195,8 +196,9 @@ format::KeyResolver config_resolver(std::shared_ptr<const KeyConfig> config, std
     }
     std::string use = salt ? *salt : entry->salt.value_or(h.salt);
     if (use != h.salt) {
-      notes->hint = std::string(salt ? "--salt" : "the config's salt for key_version " + std::to_string(h.key_version)) +
-                    " differs from the salt recorded in the file's header";
+      notes->hint =
+          std::string(salt ? "--salt" : "the config's salt for key_version " + std::to_string(h.key_version)) +
+          " differs from the salt recorded in the file's header";
     }
     return cache->get(h.key_version, entry->key, use, h.kdf);
   };

@@ -49,8 +49,8 @@ struct ResolveNotes {
 };
 
 // Hands out one key for every file; salt = `salt` if given, else the header's.
-format::KeyResolver fixed_resolver(std::shared_ptr<const crypto::SecretBytes> key,
-                                   std::optional<std::string> salt, std::shared_ptr<ResolveNotes> notes);
+format::KeyResolver fixed_resolver(std::shared_ptr<const crypto::SecretBytes> key, std::optional<std::string> salt,
+                                   std::shared_ptr<ResolveNotes> notes);
 // Picks the key and salt of the header's key_version from `config`; `salt`
 // overrides the config's; a version without a salt uses the header's.
 format::KeyResolver config_resolver(std::shared_ptr<const KeyConfig> config, std::optional<std::string> salt,

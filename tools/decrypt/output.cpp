@@ -65,7 +65,8 @@ Status Output::skip(std::uint64_t n) {
     }
     return {};
   }
-  if (n > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max())) return make_error(Errc::too_large, "seek past the largest file size");
+  if (n > static_cast<std::uint64_t>(std::numeric_limits<off_t>::max()))
+    return make_error(Errc::too_large, "seek past the largest file size");
   if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) {
     int e = errno;
     return sys_error("seek in " + temp_path_, e);

@@ -16,17 +16,28 @@ namespace recvault::fsck {
 
 const char* status_name(Status s) noexcept {
   switch (s) {
-    case Status::sealed: return "sealed";
-    case Status::plain: return "plain";
-    case Status::openpgp: return "openpgp";
-    case Status::unterminated: return "unterminated";
-    case Status::torn_tail: return "torn-tail";
-    case Status::tampered: return "tampered";
-    case Status::truncated: return "truncated";
-    case Status::wrong_key: return "wrong-key";
-    case Status::no_key: return "no-key";
-    case Status::unsupported: return "unsupported";
-    case Status::error: return "error";
+    case Status::sealed:
+      return "sealed";
+    case Status::plain:
+      return "plain";
+    case Status::openpgp:
+      return "openpgp";
+    case Status::unterminated:
+      return "unterminated";
+    case Status::torn_tail:
+      return "torn-tail";
+    case Status::tampered:
+      return "tampered";
+    case Status::truncated:
+      return "truncated";
+    case Status::wrong_key:
+      return "wrong-key";
+    case Status::no_key:
+      return "no-key";
+    case Status::unsupported:
+      return "unsupported";
+    case Status::error:
+      return "error";
   }
   return "error";
 }
@@ -41,12 +52,18 @@ namespace {
 Status status_of(const Error& e) {
   switch (e.code) {
     case Errc::tampered:
-    case Errc::metadata_mismatch: return Status::tampered;
-    case Errc::truncated: return Status::truncated;
-    case Errc::wrong_key: return Status::wrong_key;
-    case Errc::key_unavailable: return Status::no_key;
-    case Errc::unsupported: return Status::unsupported;
-    default: return Status::error;
+    case Errc::metadata_mismatch:
+      return Status::tampered;
+    case Errc::truncated:
+      return Status::truncated;
+    case Errc::wrong_key:
+      return Status::wrong_key;
+    case Errc::key_unavailable:
+      return Status::no_key;
+    case Errc::unsupported:
+      return Status::unsupported;
+    default:
+      return Status::error;
   }
 }
 
@@ -55,9 +72,12 @@ Status status_of(const Error& e) {
 Result<Status> stored_as(int fd) {
   RV_ASSIGN(auto found, format::detect(fd));
   switch (found.kind) {
-    case format::Detected::Kind::plain: return Status::plain;
-    case format::Detected::Kind::encrypted: return Status::sealed;  // to be verified
-    case format::Detected::Kind::marked: break;
+    case format::Detected::Kind::plain:
+      return Status::plain;
+    case format::Detected::Kind::encrypted:
+      return Status::sealed;  // to be verified
+    case format::Detected::Kind::marked:
+      break;
   }
   if (found.marker == pgp::xattr::pgp_format) return Status::openpgp;
   return make_error(Errc::unsupported, "unknown user.recvault.format value on a file without a recvault header");
@@ -147,7 +167,7 @@ FileReport check_file(const std::filesystem::path& file, const std::string& acco
 }
 
 Result<std::vector<FileReport>> check_tree(const std::filesystem::path& dir, const std::string& account,
-                                          const ResolverFor& resolver_for, const Options& options) {
+                                           const ResolverFor& resolver_for, const Options& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return make_error(Errc::not_found, dir.string() + " is not a directory");

@@ -63,7 +63,7 @@ FileReport check_file(const std::filesystem::path& file, const std::string& acco
 // subdirectories are accounts; otherwise `dir` is that account's directory.
 // Symlinks are not followed. Files are reported in path order.
 Result<std::vector<FileReport>> check_tree(const std::filesystem::path& dir, const std::string& account,
-                                          const ResolverFor& resolver_for, const Options& options);
+                                           const ResolverFor& resolver_for, const Options& options);
 
 // Processes (other than this one) holding an fd inside `dir`, or a recvaultd
 // holding `dir` or one of its ancestors (its backing root). Empty when free.

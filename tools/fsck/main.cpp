@@ -14,11 +14,11 @@
 #include <map>
 
 #include "fsck.hpp"
-#include "recvault/util/version.hpp"
 #include "recvault/daemon/config.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/keystore/store.hpp"
+#include "recvault/util/version.hpp"
 
 using namespace recvault;
 
@@ -81,9 +81,12 @@ int main(int argc, char** argv) {
 
   fsck::Options options;
   options.seal = seal;
-  auto reports = fsck::check_tree(dir, account, [&keys](const std::string& acct) -> format::KeyResolver {
-    return [&keys, acct](const format::Header& h) { return keys.version_key(acct, h.key_version, h.salt); };
-  }, options);
+  auto reports = fsck::check_tree(
+      dir, account,
+      [&keys](const std::string& acct) -> format::KeyResolver {
+        return [&keys, acct](const format::Header& h) { return keys.version_key(acct, h.key_version, h.salt); };
+      },
+      options);
   if (!reports) return fail(reports.error().message);
 
   int code = 0;
@@ -98,8 +101,8 @@ int main(int argc, char** argv) {
                         (r.status == fsck::Status::openpgp && r.detail.empty())) &&
                        !r.sealed_now;
     if (json) {
-      nlohmann::json f = {{"path", r.path.string()}, {"account", r.account}, {"status", fsck::status_name(r.status)},
-                          {"size", r.plaintext_size}, {"chunks", r.chunks}, {"holes", r.holes},
+      nlohmann::json f = {{"path", r.path.string()},   {"account", r.account}, {"status", fsck::status_name(r.status)},
+                          {"size", r.plaintext_size},  {"chunks", r.chunks},   {"holes", r.holes},
                           {"sealed_now", r.sealed_now}};
       if (!r.detail.empty()) f["detail"] = r.detail;
       files.push_back(std::move(f));

@@ -8,9 +8,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "recvault/util/version.hpp"
 #include "recvault/keystore/master_key.hpp"
 #include "recvault/keystore/store.hpp"
+#include "recvault/util/version.hpp"
 
 namespace ks = recvault::keystore;
 
@@ -32,8 +32,8 @@ struct Location {
 
 void add_location_options(CLI::App* cmd, Location& l, bool store_required = false) {
   auto* store = cmd->add_option("--store", l.dir, "LMDB keystore directory");
-  auto* etcd = cmd->add_option("--etcd", l.endpoints, "etcd endpoints (http(s)://host:port), comma-separated")
-                   ->delimiter(',');
+  auto* etcd =
+      cmd->add_option("--etcd", l.endpoints, "etcd endpoints (http(s)://host:port), comma-separated")->delimiter(',');
   cmd->add_option("--prefix", l.etcd.prefix, "etcd key prefix (default /recvault/)");
   cmd->add_option("--etcd-ca", l.etcd.ca_file, "CA file for the etcd members' TLS certificates");
   cmd->add_option("--etcd-cert", l.etcd.cert_file, "TLS client certificate for etcd");
@@ -53,7 +53,8 @@ recvault::Result<std::unique_ptr<ks::Store>> open_at(const Location& l, const Ma
   ks::StoreOptions o;
   o.read_only = read_only;
   if (!use_etcd) {
-    if (l.dir.empty()) return recvault::make_error(recvault::Errc::invalid_argument, "give --store DIR or --etcd URL,...");
+    if (l.dir.empty())
+      return recvault::make_error(recvault::Errc::invalid_argument, "give --store DIR or --etcd URL,...");
     return ks::Store::open(l.dir, std::move(master).value(), o);
   }
   ks::EtcdOptions e = l.etcd;
@@ -129,7 +130,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*migrate) {
-    if (where.endpoints.empty()) return fail(recvault::make_error(recvault::Errc::invalid_argument, "migrate needs --etcd"));
+    if (where.endpoints.empty())
+      return fail(recvault::make_error(recvault::Errc::invalid_argument, "migrate needs --etcd"));
     const bool to_etcd = to == "etcd";
     auto from = open_at(where, master, true, !to_etcd);
     if (!from) return fail(from.error());

@@ -47,7 +47,7 @@ struct ApiContext {
   Backend& backend;
   const JwtVerifier& verifier;
   AuditLog& audit;
-  StatusProvider status;    // may be empty: /v1/status then reports only the API
+  StatusProvider status;      // may be empty: /v1/status then reports only the API
   KeyValidator validate_key;  // may be empty: validate_public_key
   MetricsProvider metrics;    // may be empty: /metrics answers 404
   RequestObserver observe;    // may be empty

@@ -7,11 +7,11 @@
 // never carry key material: the record type has no field that could hold it.
 #pragma once
 
+#include <sys/types.h>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <sys/types.h>
 
 #include "recvault/control/http.hpp"
 #include "recvault/sys/fd.hpp"
@@ -20,7 +20,7 @@
 namespace recvault::control {
 
 struct AuditRecord {
-  std::string subject;   // token `sub`; empty when unauthenticated
+  std::string subject;  // token `sub`; empty when unauthenticated
   PeerInfo peer;
   std::string account;   // X-Account-ID when given
   std::string action;    // e.g. "config.get", "config.update", "public_key.delete", "auth"

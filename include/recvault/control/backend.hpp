@@ -36,8 +36,7 @@ class Backend {
   // The account's config as the API's JSON (docs/API.md) (`{}` if never configured).
   virtual Result<nlohmann::json> get_config(std::string_view account) = 0;
   // Applies a PUT body (docs/KEYSTORE.md "Rules") and returns the resulting config JSON.
-  virtual Result<nlohmann::json> update_config(std::string_view account,
-                                               const nlohmann::json& request) = 0;
+  virtual Result<nlohmann::json> update_config(std::string_view account, const nlohmann::json& request) = 0;
 
   // Stores a validated public key for the account; returns its new UUID.
   virtual Result<std::string> add_public_key(std::string_view account, std::string_view armored,

@@ -3,10 +3,10 @@
 // the router and handlers are testable (and fuzzable) without a socket.
 #pragma once
 
+#include <sys/types.h>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/types.h>
 #include <utility>
 #include <vector>
 
@@ -24,7 +24,7 @@ struct PeerInfo {
 
 struct Request {
   std::string method;
-  std::string path;  // without the query string
+  std::string path;                                          // without the query string
   std::vector<std::pair<std::string, std::string>> headers;  // as received
   std::string body;
   PeerInfo peer;

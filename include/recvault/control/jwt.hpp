@@ -42,20 +42,20 @@ enum class Scope { read, admin };
 
 // The authenticated caller, as the token's claims describe it.
 struct Principal {
-  std::string subject;                 // `sub`
-  bool all_accounts = false;           // `accounts: "*"` (or ["*"])
-  std::vector<std::string> accounts;   // `accounts: ["acc1", ...]`
-  Scope scope = Scope::read;           // `scope: "read" | "admin"`
-  std::int64_t expires_at = 0;         // `exp`, seconds since the epoch
+  std::string subject;                // `sub`
+  bool all_accounts = false;          // `accounts: "*"` (or ["*"])
+  std::vector<std::string> accounts;  // `accounts: ["acc1", ...]`
+  Scope scope = Scope::read;          // `scope: "read" | "admin"`
+  std::int64_t expires_at = 0;        // `exp`, seconds since the epoch
 
   bool may_access(std::string_view account) const;
 };
 
 // Where the verification keys come from (files, as the daemon's TOML names them).
 struct AuthConfig {
-  std::string hs256_secret_file;              // raw bytes; trailing newline stripped
-  std::vector<std::string> rs256_public_keys; // PEM files (RSA >= 2048 bits)
-  std::vector<std::string> es256_public_keys; // PEM files (EC P-256)
+  std::string hs256_secret_file;               // raw bytes; trailing newline stripped
+  std::vector<std::string> rs256_public_keys;  // PEM files (RSA >= 2048 bits)
+  std::vector<std::string> es256_public_keys;  // PEM files (EC P-256)
   std::chrono::seconds leeway{30};
   // The longest a token may be valid (exp - iat, or exp - now without iat).
   // 0 = no limit (tests only: the daemon's config cannot turn it off).

@@ -21,10 +21,10 @@
 // connection has its own thread; a slow client never blocks another.
 #pragma once
 
+#include <sys/types.h>
 #include <chrono>
 #include <memory>
 #include <string>
-#include <sys/types.h>
 
 #include "recvault/control/api.hpp"
 #include "recvault/control/backend.hpp"
@@ -36,19 +36,19 @@ namespace recvault::control {
 struct ServerOptions {
   std::string socket_path = "/run/recvault/control.sock";
   mode_t socket_mode = 0660;
-  std::string socket_group;                 // group name or numeric gid; "" = leave
-  std::size_t max_body_bytes = 64 * 1024;   // larger bodies → 413
+  std::string socket_group;                   // group name or numeric gid; "" = leave
+  std::size_t max_body_bytes = 64 * 1024;     // larger bodies → 413
   std::size_t connection_memory = 32 * 1024;  // per-connection buffer: bounds the headers
   unsigned max_connections = 64;
-  std::chrono::seconds idle_timeout{10};    // no byte for this long → closed
+  std::chrono::seconds idle_timeout{10};              // no byte for this long → closed
   std::chrono::milliseconds request_deadline{10000};  // whole request must arrive in time
-  AuthConfig auth;                          // JWT keys (files)
-  std::string audit_log_path;               // "" = no audit log (tests only)
+  AuthConfig auth;                                    // JWT keys (files)
+  std::string audit_log_path;                         // "" = no audit log (tests only)
   mode_t audit_log_mode = 0600;
-  StatusProvider status;                    // GET /v1/status body
-  KeyValidator validate_key;                // default: validate_public_key
-  MetricsProvider metrics;                  // GET /metrics body ("" = 404)
-  RequestObserver observe;                  // every answered request (metrics)
+  StatusProvider status;      // GET /v1/status body
+  KeyValidator validate_key;  // default: validate_public_key
+  MetricsProvider metrics;    // GET /metrics body ("" = 404)
+  RequestObserver observe;    // every answered request (metrics)
 };
 
 class Server {

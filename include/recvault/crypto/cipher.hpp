@@ -40,12 +40,10 @@ class ChunkCipher {
   Status gcm_open(Bytes key, Bytes nonce, Bytes aad, Bytes in, Bytes tag, std::span<std::uint8_t> out);
 
   // out.size() must equal CbcHmacSizes::ciphertext(in.size()).
-  Status cbc_seal(Bytes key, Bytes iv, Bytes aad, Bytes in, std::span<std::uint8_t> out,
-                  std::span<std::uint8_t> tag);
+  Status cbc_seal(Bytes key, Bytes iv, Bytes aad, Bytes in, std::span<std::uint8_t> out, std::span<std::uint8_t> tag);
   // Verifies the MAC before decrypting; returns the plaintext length.
   // out.size() must be >= in.size(). Errc::tampered on any failure.
-  Result<std::size_t> cbc_open(Bytes key, Bytes iv, Bytes aad, Bytes in, Bytes tag,
-                               std::span<std::uint8_t> out);
+  Result<std::size_t> cbc_open(Bytes key, Bytes iv, Bytes aad, Bytes in, Bytes tag, std::span<std::uint8_t> out);
 
  private:
   struct Impl;

@@ -17,9 +17,7 @@ namespace recvault::crypto {
 using Bytes = std::span<const std::uint8_t>;
 using Digest = std::array<std::uint8_t, 32>;
 
-inline Bytes as_bytes(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+inline Bytes as_bytes(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 // Fills `out` from the OpenSSL CSPRNG. Fails only if the RNG is unusable.
 Status random_bytes(std::span<std::uint8_t> out);

@@ -33,7 +33,9 @@ struct SecureAllocator {
   // Wipes, then returns the block to the locked pool.
   void deallocate(T* p, std::size_t n) noexcept { secure_deallocate(p, n * sizeof(T)); }
   template <class U>
-  bool operator==(const SecureAllocator<U>&) const noexcept { return true; }
+  bool operator==(const SecureAllocator<U>&) const noexcept {
+    return true;
+  }
 };
 
 class SecretBytes {
@@ -52,15 +54,11 @@ class SecretBytes {
   std::span<const std::uint8_t> span() const noexcept { return {bytes_.data(), bytes_.size()}; }
   std::span<std::uint8_t> mutable_span() noexcept { return {bytes_.data(), bytes_.size()}; }
   // The bytes as text (keys in the config API are text).
-  std::string_view view() const noexcept {
-    return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()};
-  }
+  std::string_view view() const noexcept { return {reinterpret_cast<const char*>(bytes_.data()), bytes_.size()}; }
   void resize(std::size_t n) { bytes_.resize(n, 0); }
   void append(std::span<const std::uint8_t> more) { bytes_.insert(bytes_.end(), more.begin(), more.end()); }
   // A sub-range copied into a new secret.
-  SecretBytes slice(std::size_t offset, std::size_t n) const {
-    return SecretBytes(bytes_.data() + offset, n);
-  }
+  SecretBytes slice(std::size_t offset, std::size_t n) const { return SecretBytes(bytes_.data() + offset, n); }
   void clear() noexcept {
     secure_wipe(bytes_.data(), bytes_.size());
     bytes_.clear();

@@ -26,9 +26,9 @@ void* secure_allocate(std::size_t n);
 void secure_deallocate(void* p, std::size_t n) noexcept;
 
 struct SecureMemoryStats {
-  std::size_t mapped_bytes = 0;    // currently mapped for secrets
-  std::size_t locked_bytes = 0;    // of which mlock()ed
-  std::size_t lock_failures = 0;   // mappings mlock refused
+  std::size_t mapped_bytes = 0;   // currently mapped for secrets
+  std::size_t locked_bytes = 0;   // of which mlock()ed
+  std::size_t lock_failures = 0;  // mappings mlock refused
   std::size_t dontdump_failures = 0;
 };
 SecureMemoryStats secure_memory_stats() noexcept;

@@ -27,7 +27,7 @@ struct AccountOwner {
   uid_t uid = 0;
   gid_t gid = 0;
   mode_t mode = 0750;
-  std::uint64_t quota_bytes = 0;    // 0: unlimited
+  std::uint64_t quota_bytes = 0;     // 0: unlimited
   bool refuse_unconfigured = false;  // unconfigured = "refuse"
 };
 
@@ -47,11 +47,11 @@ struct Config {
   // mean fewer requests, each decrypted with one pread. 0 keeps the kernel's.
   unsigned read_ahead_kb = 1024;
   // [keystore]
-  std::string keystore_backend = "lmdb";      // or "etcd" (docs/CLUSTER.md)
-  keystore::EtcdOptions etcd;                 // backend = "etcd"
-  std::filesystem::path keystore_dir;         // lmdb: the store; etcd: local state (gnupg/)
-  std::filesystem::path master_key_file;      // or:
-  std::string master_key_credential;          // systemd credential name
+  std::string keystore_backend = "lmdb";  // or "etcd" (docs/CLUSTER.md)
+  keystore::EtcdOptions etcd;             // backend = "etcd"
+  std::filesystem::path keystore_dir;     // lmdb: the store; etcd: local state (gnupg/)
+  std::filesystem::path master_key_file;  // or:
+  std::string master_key_credential;      // systemd credential name
   // [control]
   std::filesystem::path control_socket;
   mode_t control_socket_mode = 0660;
@@ -62,11 +62,11 @@ struct Config {
   std::filesystem::path audit_log;
   std::size_t max_body_bytes = 64 * 1024;
   std::chrono::seconds max_token_lifetime{24 * 3600};  // exp - iat (or exp - now) at most
-  std::string jwt_issuer;    // tokens must carry this `iss` ("" = not checked)
-  std::string jwt_audience;  // tokens' `aud` must contain this ("" = not checked)
+  std::string jwt_issuer;                              // tokens must carry this `iss` ("" = not checked)
+  std::string jwt_audience;                            // tokens' `aud` must contain this ("" = not checked)
   // [openpgp] (docs/OPENPGP.md)
-  std::filesystem::path gnupg_home;  // default <keystore path>/gnupg; public keys only
-  bool pgp_armor = false;            // ASCII-armored messages instead of binary
+  std::filesystem::path gnupg_home;          // default <keystore path>/gnupg; public keys only
+  bool pgp_armor = false;                    // ASCII-armored messages instead of binary
   std::size_t pgp_pipe_bytes = 1024 * 1024;  // per open recording
   // [metrics] (docs/OPERATIONS.md): "host:port" of the Prometheus endpoint,
   // "" = none (the default). GET /metrics on the control socket is always on.

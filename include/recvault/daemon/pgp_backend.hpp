@@ -34,8 +34,7 @@ class DirectoryKeys final : public fuse::DirectoryKeyPolicy {
   Status with_keys_locked(const std::function<Status()>& fn) RV_EXCLUDES(mutex_);
   // Directories of `account` (paths relative to the backing root) whose
   // override is `public_key_id`.
-  Result<std::vector<std::string>> directories_using(const std::string& account,
-                                                     std::string_view public_key_id) const;
+  Result<std::vector<std::string>> directories_using(const std::string& account, std::string_view public_key_id) const;
 
  private:
   const std::filesystem::path backing_dir_;

@@ -43,8 +43,8 @@ struct HoleRun;
 }  // namespace detail
 
 enum class FileState {
-  sealed,        // closed cleanly: the last chunk is marked final
-  open,          // being written, or its writer died (unterminated); readable
+  sealed,  // closed cleanly: the last chunk is marked final
+  open,    // being written, or its writer died (unterminated); readable
 };
 
 // Integrity report for recvault-decrypt --verify and fsck.
@@ -178,7 +178,7 @@ class EncryptedFile {
   int fd_;
   Header header_;
   FileKeys keys_;
-  RecordCodec codec_;  // borrows header_ and keys_
+  RecordCodec codec_;                     // borrows header_ and keys_
   std::unique_ptr<detail::Holes> holes_;  // borrows fd_, header_ and codec_
   crypto::Digest core_digest_{};
   // Invariant: tail_index_ == (size_ == 0 ? 0 : (size_ - 1) / chunk_size), and
@@ -203,6 +203,5 @@ class EncryptedFile {
 // open() + verify(): authenticates every chunk. Errors as for open(), plus Errc::tampered naming
 // the first chunk that fails.
 Result<VerifyReport> verify_file(int fd, const KeyResolver& resolve);
-
 
 }  // namespace recvault::format

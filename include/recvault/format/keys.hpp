@@ -24,8 +24,7 @@ namespace recvault::format {
 class VersionKey {
  public:
   // Runs scrypt: ~30 MiB and tens of milliseconds with the default parameters.
-  static Result<VersionKey> derive(std::string_view key, std::string_view salt,
-                                   crypto::ScryptParams params = {});
+  static Result<VersionKey> derive(std::string_view key, std::string_view salt, crypto::ScryptParams params = {});
   const crypto::SecretBytes& bytes() const noexcept { return bytes_; }
   crypto::ScryptParams params() const noexcept { return params_; }
 

@@ -101,8 +101,8 @@ class FileContent {
 
  private:
   explicit FileContent(sys::UniqueFd fd);
-  Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
-               const Placement& where) RV_REQUIRES(m_);
+  Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size, const Placement& where)
+      RV_REQUIRES(m_);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where)
       RV_REQUIRES(m_);
   // Plain files: a write that would make the file start with the format's
@@ -132,8 +132,8 @@ class FileContent {
   void enter(State next) RV_REQUIRES(m_);
   format::EncryptedFile* encrypted() RV_REQUIRES_SHARED(m_);
   std::shared_ptr<pgp::SealStream> stream() RV_REQUIRES_SHARED(m_);
-  std::atomic<bool> may_seal_{false};                              // see seal()
-  std::atomic<std::int64_t> allocated_{0};                         // see allocation_change()
+  std::atomic<bool> may_seal_{false};                                       // see seal()
+  std::atomic<std::int64_t> allocated_{0};                                  // see allocation_change()
   std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
   void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }
   void restore_pinned_locked() noexcept RV_REQUIRES(m_);

@@ -51,7 +51,8 @@ struct Inode {
   // computed from (so a stat needs no open and no header read).
   struct SizeMemo {
     off_t backing_size = -1;
-    struct timespec mtime {}, ctime {};
+    struct timespec mtime {
+    }, ctime{};
     std::uint64_t plaintext = 0;
   };
   SizeMemo size_memo RV_GUARDED_BY(m);
@@ -77,9 +78,7 @@ class InodeTable {
 
   Inode& root() noexcept { return root_; }
   const Inode& root() const noexcept { return root_; }
-  Inode& operator[](fuse_ino_t ino) noexcept {
-    return ino == FUSE_ROOT_ID ? root_ : *reinterpret_cast<Inode*>(ino);
-  }
+  Inode& operator[](fuse_ino_t ino) noexcept { return ino == FUSE_ROOT_ID ? root_ : *reinterpret_cast<Inode*>(ino); }
   static fuse_ino_t ino_of(Inode& node) noexcept { return reinterpret_cast<fuse_ino_t>(&node); }
 
   // The Inode of the backing file `st` describes, made from `make` if there

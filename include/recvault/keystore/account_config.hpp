@@ -40,8 +40,8 @@ Timestamp system_now();
 inline constexpr std::size_t kMinKeyLength = 32;
 inline constexpr std::size_t kMaxKeyLength = 1024;
 inline constexpr std::size_t kMaxSaltLength = format::kMaxSaltLength;  // 255
-inline constexpr std::size_t kGeneratedKeyBytes = 32;   // 64 hex characters
-inline constexpr std::size_t kGeneratedSaltBytes = 16;  // 24 base64 characters
+inline constexpr std::size_t kGeneratedKeyBytes = 32;                  // 64 hex characters
+inline constexpr std::size_t kGeneratedSaltBytes = 16;                 // 24 base64 characters
 inline constexpr std::size_t kKeyIdPrefixLength = 8;
 
 // Algorithm names ("AES-256-GCM" / "AES-256-CBC", exactly) are the format's:
@@ -63,10 +63,10 @@ struct AccountConfig {
   std::uint32_t key_version = 0;
   std::string key_id;
   std::string salt;
-  crypto::SecretBytes key;  // the key text (plain, as the API returns it)
+  crypto::SecretBytes key;                                       // the key text (plain, as the API returns it)
   std::map<std::uint32_t, crypto::SecretBytes> historical_keys;  // version < key_version
   std::map<std::uint32_t, std::string> historical_salts;         // same versions
-  std::map<std::uint32_t, Timestamp> activated_at;  // every version, current included
+  std::map<std::uint32_t, Timestamp> activated_at;               // every version, current included
   Timestamp created_at{};
   Timestamp updated_at{};
   std::string public_key_id;  // UUID of an OpenPGP key to seal to; empty = none

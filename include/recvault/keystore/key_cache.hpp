@@ -54,8 +54,7 @@ class KeyCache {
 
   // The key of `version`, checked against the salt the file recorded.
   // Errc::key_unavailable when the version does not exist or its salt differs.
-  Result<format::VersionKeyPtr> version_key(std::string_view account, std::uint32_t version,
-                                            std::string_view salt);
+  Result<format::VersionKeyPtr> version_key(std::string_view account, std::uint32_t version, std::string_view salt);
 
   // Forget the account's "current" answer (version keys stay).
   void invalidate(std::string_view account);
@@ -78,8 +77,8 @@ class KeyCache {
   std::shared_ptr<Slot> slot_for(std::string_view account, std::uint32_t version);
   Result<format::VersionKeyPtr> derive_once(Slot& slot, std::string_view account, std::uint32_t version,
                                             std::string_view salt, bool counted);
-  Result<format::VersionKeyPtr> lookup_version(std::string_view account, std::uint32_t version,
-                                               std::string_view salt, bool counted);
+  Result<format::VersionKeyPtr> lookup_version(std::string_view account, std::uint32_t version, std::string_view salt,
+                                               bool counted);
   // Runs a keystore read, timed.
   template <class Fn>
   auto timed(std::string_view op, Fn&& fn) const;

@@ -62,9 +62,7 @@ struct MasterKeySource {
 
   bool named() const noexcept { return !file.empty() || !credential.empty(); }
   // This source when it names anything, else `fallback` (the config file's).
-  const MasterKeySource& or_else(const MasterKeySource& fallback) const noexcept {
-    return named() ? *this : fallback;
-  }
+  const MasterKeySource& or_else(const MasterKeySource& fallback) const noexcept { return named() ? *this : fallback; }
   // Errc::invalid_argument when none or both are named (the message says
   // how to name one); otherwise MasterKey::load_file / load_credential.
   Result<MasterKey> load() const;

@@ -93,8 +93,7 @@ class Store {
   // Opens the store under `etcd.prefix`, creating its meta records if absent.
   // Errc::unavailable when no endpoint answers within the timeouts;
   // Errc::wrong_key when the store was created with another master key.
-  static Result<std::unique_ptr<Store>> open_etcd(const EtcdOptions& etcd, MasterKey master,
-                                                  StoreOptions options = {});
+  static Result<std::unique_ptr<Store>> open_etcd(const EtcdOptions& etcd, MasterKey master, StoreOptions options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

@@ -32,9 +32,9 @@
 namespace recvault::pgp {
 
 struct SealOptions {
-  bool armor = false;                       // ASCII armor instead of binary
-  std::size_t pipe_bytes = 1024 * 1024;     // the in-memory pipe's capacity
-  std::uint32_t reorder_wait_ms = 2000;     // how long a write ahead of the end waits
+  bool armor = false;                    // ASCII armor instead of binary
+  std::size_t pipe_bytes = 1024 * 1024;  // the in-memory pipe's capacity
+  std::uint32_t reorder_wait_ms = 2000;  // how long a write ahead of the end waits
   // How far ahead of the end a write may be and still wait for the writes
   // before it (reordered by the FUSE threads: at most a few max_write
   // requests); farther is a hole, refused at once.
@@ -72,7 +72,7 @@ class SealStream {
 
   const int fd_;
   const SealOptions options_;
-  mutable std::mutex m_;  // guards everything below
+  mutable std::mutex m_;        // guards everything below
   std::condition_variable cv_;  // any change of state
   std::vector<std::uint8_t> ring_;
   std::size_t head_ = 0;  // next byte for gpg
@@ -81,9 +81,9 @@ class SealStream {
   std::uint64_t written_ = 0;  // ciphertext
   bool input_closed_ = false;
   bool aborted_ = false;
-  bool done_ = false;                 // the worker has returned
-  std::optional<Error> failure_;      // the worker's error, if any
-  std::mutex join_mutex_;  // serialises joining the worker
+  bool done_ = false;             // the worker has returned
+  std::optional<Error> failure_;  // the worker's error, if any
+  std::mutex join_mutex_;         // serialises joining the worker
   std::thread worker_;
 };
 

@@ -74,7 +74,7 @@ class Sealer {
   std::filesystem::path home_;
   KeyLookup lookup_;
   SealOptions options_;
-  std::mutex import_mutex_;  // guards verified_ and keyring (re)builds
+  std::mutex import_mutex_;                                   // guards verified_ and keyring (re)builds
   std::map<std::string, std::string, std::less<>> verified_;  // publicKeyId -> digest its keyring holds
 };
 

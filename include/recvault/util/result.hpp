@@ -54,8 +54,8 @@ Error sys_error(std::string what, int saved_errno);
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}                 // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}             // NOLINT
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const noexcept { return v_.index() == 0; }
   explicit operator bool() const noexcept { return ok(); }
   T& value() & { return std::get<0>(v_); }
@@ -93,9 +93,9 @@ using Status = Result<void>;
 
 // Propagates a failed Result from the enclosing function.
 //   RV_TRY(store.put(x));
-#define RV_TRY(expr)                                   \
-  do {                                                 \
-    auto&& rv_try_result_ = (expr);                    \
+#define RV_TRY(expr)                                                    \
+  do {                                                                  \
+    auto&& rv_try_result_ = (expr);                                     \
     if (!rv_try_result_.ok()) return std::move(rv_try_result_).error(); \
   } while (0)
 
@@ -104,7 +104,7 @@ using Status = Result<void>;
 #define RV_ASSIGN(decl, expr) RV_ASSIGN_IMPL_(RV_CONCAT_(rv_assign_result_, __LINE__), decl, expr)
 #define RV_CONCAT_(a, b) RV_CONCAT_IMPL_(a, b)
 #define RV_CONCAT_IMPL_(a, b) a##b
-#define RV_ASSIGN_IMPL_(tmp, decl, expr)              \
-  auto tmp = (expr);                                  \
-  if (!tmp.ok()) return std::move(tmp).error();       \
+#define RV_ASSIGN_IMPL_(tmp, decl, expr)        \
+  auto tmp = (expr);                            \
+  if (!tmp.ok()) return std::move(tmp).error(); \
   decl = std::move(tmp).value()
