@@ -5,14 +5,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "clang-format is missing: apt-get install clang-format" >&2; exit 1; }
-bad=0
-count=0
-while IFS= read -r f; do
-  count=$((count + 1))
-  if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
-    echo "not formatted: $f (clang-format -i $f)"
-    bad=$((bad + 1))
-  fi
-done < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src include tools tests bench fuzz -name '*.cpp' -o -name '*.hpp')
-echo "format: $count files, $bad not formatted"
-[ "$count" -gt 0 ] && [ "$bad" = 0 ]
+mapfile -t files < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null)
+[ ${#files[@]} -gt 0 ] || mapfile -t files < <(find src include tools tests bench fuzz \( -name '*.cpp' -o -name '*.hpp' \))
+# One clang-format process for all files; it names each place that differs.
+out=$(clang-format --dry-run -Werror "${files[@]}" 2>&1)
+rc=$?
+bad=$(printf '%s\n' "$out" | grep -oE '^[^:]+\.(cpp|hpp):' | sort -u)
+[ -n "$bad" ] && printf 'not formatted (clang-format -i FILE): %s\n' $bad
+echo "format: ${#files[@]} files, $(printf '%s' "$bad" | grep -c .) not formatted"
+[ ${#files[@]} -gt 0 ] && [ $rc = 0 ]
