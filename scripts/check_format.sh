@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks that every C++ file of ours is formatted as .clang-format says
-# (clang-format 14, Debian 12). Run by the test suite (meson test "format").
+# (clang-format 14, Debian 12). Run by the test suite (meson test "code-format").
 # To format a file: clang-format -i FILE
 set -uo pipefail
 cd "$(dirname "$0")/.."
