@@ -16,23 +16,6 @@ namespace recvault::keystore {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-Status fsync_dir(const fs::path& dir) {
-  sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) {
-    int err = errno;
-    return sys_error("cannot open directory " + dir.string(), err);
-  }
-  if (::fsync(fd.get()) != 0) {
-    int err = errno;
-    return sys_error("cannot fsync directory " + dir.string(), err);
-  }
-  return {};
-}
-
-}  // namespace
-
 Status Store::backup(const fs::path& dest) const {
   if (impl_->engine->info().engine == "lmdb") return impl_->engine->backup(dest);
   // Another engine: copy its records (sealed as stored) into a temporary LMDB
@@ -182,7 +165,7 @@ Status restore_backup(const fs::path& backup_file, const fs::path& dest_dir, con
   // table is stale and LMDB recreates it.
   fs::remove(dest_dir / "lock.mdb", ec);
   fs::remove_all(staging, ec);
-  return fsync_dir(dest_dir);
+  return sys::fsync_directory(dest_dir);
 }
 
 Result<CheckReport> Store::check() const {

@@ -42,19 +42,6 @@ Error open_error(int rc, const fs::path& dir) {
   return e;
 }
 
-Status fsync_dir(const fs::path& dir) {
-  sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) {
-    int err = errno;
-    return sys_error("cannot open directory " + dir.string(), err);
-  }
-  if (::fsync(fd.get()) != 0) {
-    int err = errno;
-    return sys_error("cannot fsync directory " + dir.string(), err);
-  }
-  return {};
-}
-
 Result<std::optional<std::string>> get_in(const lmdb::Txn& txn, MDB_dbi dbi, std::string_view key) {
   auto v = txn.get(dbi, key);
   RV_TRY(v);
@@ -204,7 +191,7 @@ class LmdbEngine final : public Engine {
       ::unlink(tmp.c_str());
       return result;
     }
-    return fsync_dir(dest.has_parent_path() ? dest.parent_path() : fs::path("."));
+    return sys::fsync_directory(dest.has_parent_path() ? dest.parent_path() : fs::path("."));
   }
 
  private:

@@ -119,6 +119,22 @@ Client::~Client() = default;
 
 namespace {
 
+void configure(CURL* c, const EtcdOptions& o, const std::string& url, long timeout_ms);
+
+// POSTs the JSON `body` to `url` on `curl` (left open for curl_easy_getinfo),
+// the answer into `response`.
+CURLcode post_json(CURL* curl, const EtcdOptions& o, const std::string& url, const std::string& body,
+                   std::string& response) {
+  std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Content-Type: application/json"));
+  configure(curl, o, url, static_cast<long>(o.request_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  return curl_easy_perform(curl);
+}
+
 void configure(CURL* c, const EtcdOptions& o, const std::string& url, long timeout_ms) {
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
@@ -147,15 +163,8 @@ Result<std::string> Client::post(const std::string& path, const std::string& bod
     const std::string& endpoint = options_.endpoints[index];
     std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
     if (!curl) return make_error(Errc::internal, "cannot create a libcurl handle");
-    std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Content-Type: application/json"));
     std::string response;
-    configure(curl.get(), options_, endpoint + path, static_cast<long>(options_.request_timeout.count()));
-    curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-    curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append_body);
-    curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
-    const CURLcode rc = curl_easy_perform(curl.get());
+    const CURLcode rc = post_json(curl.get(), options_, endpoint + path, body, response);
     if (rc == CURLE_OK) {
       std::lock_guard lock(mutex_);
       preferred_ = index;
@@ -326,15 +335,8 @@ Status Client::probe(const std::string& endpoint, const std::string& key, const 
   const std::string body = req.dump();
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return make_error(Errc::internal, "cannot create a libcurl handle");
-  std::unique_ptr<curl_slist, SlistDeleter> headers(curl_slist_append(nullptr, "Content-Type: application/json"));
   std::string response;
-  configure(curl.get(), options_, endpoint + "/v3/kv/range", static_cast<long>(options_.request_timeout.count()));
-  curl_easy_setopt(curl.get(), CURLOPT_HTTPHEADER, headers.get());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDS, body.c_str());
-  curl_easy_setopt(curl.get(), CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEFUNCTION, append_body);
-  curl_easy_setopt(curl.get(), CURLOPT_WRITEDATA, &response);
-  const CURLcode rc = curl_easy_perform(curl.get());
+  const CURLcode rc = post_json(curl.get(), options_, endpoint + "/v3/kv/range", body, response);
   if (rc != CURLE_OK)
     return make_error(Errc::unavailable, "etcd member " + endpoint + " does not answer: " + curl_easy_strerror(rc));
   json j = json::parse(response, nullptr, false);

@@ -1,5 +1,6 @@
 #include "recvault/sys/fd.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -75,6 +76,19 @@ Status set_xattr(int fd, const char* name, std::string_view value) {
   if (::fsetxattr(fd, name, value.data(), value.size(), 0) != 0) {
     int e = errno;
     return sys_error(std::string("fsetxattr ") + name, e);
+  }
+  return {};
+}
+
+Status fsync_directory(const std::filesystem::path& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    int err = errno;
+    return sys_error("cannot open directory " + dir.string(), err);
+  }
+  if (::fsync(fd.get()) != 0) {
+    int err = errno;
+    return sys_error("cannot fsync directory " + dir.string(), err);
   }
   return {};
 }

@@ -1,6 +1,8 @@
 // Thin, errno-returning wrappers over the file system calls recvault uses.
 #pragma once
 
+#include <filesystem>
+
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -42,6 +44,8 @@ Result<std::size_t> pread_full(int fd, std::span<std::uint8_t> out, std::uint64_
 // Writes all of `in` (retrying short writes and EINTR).
 Status pwrite_full(int fd, std::span<const std::uint8_t> in, std::uint64_t offset);
 Result<std::uint64_t> file_size(int fd);
+// Makes the entries of directory `dir` durable (after a create or rename in it).
+Status fsync_directory(const std::filesystem::path& dir);
 
 // Extended attributes on an open fd. get_xattr: nullopt when absent (ENODATA).
 Result<std::optional<std::string>> get_xattr(int fd, const char* name);
