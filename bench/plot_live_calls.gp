@@ -10,7 +10,7 @@ set ylabel "latency (ms)"
 set logscale y
 set grid
 set key top left
-nines(p) = p >= 100 ? 6 : -log10(1 - p / 100)
+nines(p) = p >= 100 ? 6 : -log10(1 - p / 100.0)
 set xtics ("50" nines(50), "90" nines(90), "99" nines(99), "99.9" nines(99.9), "99.99" nines(99.99), "max" 6)
 set xrange [0:6.2]
 set arrow from 0,20 to 6.2,20 nohead dashtype 2
