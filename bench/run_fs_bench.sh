@@ -10,7 +10,9 @@
 #
 # RECVAULT_BENCH_DIR chooses where the three targets live (default /var/tmp).
 # WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
-# is the 1,000-open-recordings probe); ROUNDS=n the number of rounds.
+# is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
+# ROUNDS=n the number of rounds. Every workload runs on raw, recvault,
+# recvault-names (an account with encrypted names) and gocryptfs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -20,14 +22,15 @@ quick=0
 if [ $quick = 1 ]; then
   build=${RECVAULT_BUILD_DIR:-build}
   rounds=1
-  SEQ_MIB=16 RR_COUNT=300 REC64="8 200" REC256="16 100" SMALL=100 HOLD=50
+  SEQ_MIB=16 RR_COUNT=300 REC64="8 200" REC256="16 100" SMALL=100 HOLD=50 LIST=100
 else
   RECVAULT_WITH_BENCH=1 scripts/deps.sh
-  build=build-bench
+  # RECVAULT_BENCH_BUILD: an existing optimised build dir to use instead.
+  build=${RECVAULT_BENCH_BUILD:-build-bench}
   [ -f $build/build.ninja ] || meson setup $build -Dbuildtype=release >/dev/null
   ninja -C $build src/daemon/recvaultd bench/fsbench tools/ctl/recvaultctl >/dev/null
   rounds=${ROUNDS:-3}
-  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=5000 HOLD=1000
+  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=${SMALL:-5000} HOLD=1000 LIST=${LIST:-10000}
 fi
 fsbench=$build/bench/fsbench
 recvaultd=$build/src/daemon/recvaultd
@@ -75,9 +78,13 @@ wait_mount "$W/rv/mnt"
 token=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --accounts '*' --scope admin)
 RECVAULT_TOKEN=$token "$ctl" --socket "$W/rv/control.sock" --account bench --json config enable >/dev/null
 mkdir "$W/rv/mnt/bench"
-targets=(raw recvault)
-declare -A dir=([raw]="$W/raw" [recvault]="$W/rv/mnt/bench")
-declare -A pid=([recvault]=$rv_pid)
+# The same daemon, an account with encrypted names (docs/FORMAT.md §12).
+RECVAULT_TOKEN=$token "$ctl" --socket "$W/rv/control.sock" --account benchnames --json config set --enabled true \
+  --name-encryption true >/dev/null
+mkdir "$W/rv/mnt/benchnames"
+targets=(raw recvault recvault-names)
+declare -A dir=([raw]="$W/raw" [recvault]="$W/rv/mnt/bench" [recvault-names]="$W/rv/mnt/benchnames")
+declare -A pid=([recvault]=$rv_pid [recvault-names]=$rv_pid)
 
 # --- gocryptfs (same disk) --------------------------------------------------------------------
 if [ $have_gocryptfs = 1 ]; then
@@ -121,7 +128,7 @@ for line in sys.stdin:
 rss_report="$W/rss.tsv"
 : >"$rss_report"
 for t in "${targets[@]}"; do
-  { [ "$t" = raw ] || ! { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" rss "* ]]; }; } && continue
+  { [ "$t" = raw ] || [ "$t" = recvault-names ] || ! { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" rss "* ]]; }; } && continue
   rm -f "$W/hold.in" "$W/hold.out"
   mkfifo "$W/hold.in"
   "$fsbench" hold_open "${dir[$t]}" "$HOLD" <"$W/hold.in" >"$W/hold.out" &
@@ -135,25 +142,28 @@ for t in "${targets[@]}"; do
 done
 
 want() { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" $1 "* ]]; }
+# --quick keeps the suite short: the encrypted-names account runs only the
+# workloads names change (creating and listing many files).
+on() { [ "$1" != recvault-names ] || [ $quick = 0 ] || [[ " small_files small_files_read listing " == *" $2 "* ]]; }
 for round in $(seq "$rounds"); do
   if want seq_write || want seq_read || want random_read; then
-    for t in "${targets[@]}"; do run "$t" seq_write seq_write "$SEQ_MIB"; done
+    for t in "${targets[@]}"; do on "$t" seq_write || continue; run "$t" seq_write seq_write "$SEQ_MIB"; done
     want seq_write || sed -i '/\tseq_write\t/d' "$results"
   fi
   if want seq_read; then
-    for t in "${targets[@]}"; do drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
+    for t in "${targets[@]}"; do on "$t" seq_read || continue; drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
   fi
   if want random_read; then
-    for t in "${targets[@]}"; do drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
+    for t in "${targets[@]}"; do on "$t" random_read || continue; drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
   fi
   for t in "${targets[@]}"; do rm -f "${dir[$t]}/seq.bin"; done
   # shellcheck disable=SC2086
   if want recorders_64; then
-    for t in "${targets[@]}"; do run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
+    for t in "${targets[@]}"; do on "$t" recorders_64 || continue; run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
   fi
   # shellcheck disable=SC2086
   if want recorders_256; then
-    for t in "${targets[@]}"; do run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
+    for t in "${targets[@]}"; do on "$t" recorders_256 || continue; run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
   fi
   if want small_files || want small_files_read; then
     for t in "${targets[@]}"; do run "$t" small_files small_files "$SMALL"; done
@@ -162,6 +172,14 @@ for round in $(seq "$rounds"); do
       for t in "${targets[@]}"; do drop_caches; run "$t" small_files_read small_files_read "$SMALL"; done
     fi
     for t in "${targets[@]}"; do rm -rf "${dir[$t]}/small"; done
+  fi
+  if want listing; then
+    for t in "${targets[@]}"; do
+      drop_caches
+      run "$t" listing listing "$LIST"
+      rm -rf "${dir[$t]}/listing"
+    done
+    sed -i '/\tlisting_create\t/d' "$results"
   fi
 done
 
