@@ -120,18 +120,24 @@ std::vector<std::string> NameLayer::encrypted_forms(const std::string& account, 
 
 int NameLayer::with_existing(Inode& dir, std::string_view name,
                              const std::function<int(const std::string& backing)>& op) {
-  const AccountKeys keys = account_keys(dir.account);
+  // The account's keys only when the directory has an IV: a lookup in a
+  // directory without encrypted names derives no key (a cold start reads
+  // old recordings without deriving the current version).
   std::optional<format::DirIv> known;
   {
     MutexLock lock(dir.m);
     if (dir.dir_iv) known = *dir.dir_iv;
   }
+  std::optional<AccountKeys> keys;
   bool tried_current = false;
-  if (keys.encrypt && known) {
-    for (const auto& form : encrypted_forms(dir.account, keys, *known, name, true, false)) {
-      if (int r = op(form); r != ENOENT) return r;
+  if (known) {
+    keys = account_keys(dir.account);
+    if (keys->encrypt) {
+      for (const auto& form : encrypted_forms(dir.account, *keys, *known, name, true, false)) {
+        if (int r = op(form); r != ENOENT) return r;
+      }
+      tried_current = true;
     }
-    tried_current = true;
   }
   if (!format::is_reserved_name(name)) {
     if (int r = op(std::string(name)); r != ENOENT) return r;
@@ -139,7 +145,8 @@ int NameLayer::with_existing(Inode& dir, std::string_view name,
   auto iv = dir_iv(dir);
   if (!iv) return iv.error().to_errno();
   if (!*iv) return ENOENT;
-  for (const auto& form : encrypted_forms(dir.account, keys, **iv, name, false, tried_current)) {
+  if (!keys) keys = account_keys(dir.account);
+  for (const auto& form : encrypted_forms(dir.account, *keys, **iv, name, false, tried_current)) {
     if (int r = op(form); r != ENOENT) return r;
   }
   return ENOENT;

@@ -77,7 +77,10 @@ TEST_CASE("store: name_encryption persists, and the key cache answers it with ev
   REQUIRE(c->has_value());
   CHECK((*c)->name_encryption);
   CHECK((*c)->key_version == 2);
-  KeyCache keys(*s, KeyCache::scrypt_deriver({10, 8, 1}));
+  KeyCacheOptions options;
+  options.kdf = {10, 8, 1};
+  options.prefetch_threads = 0;
+  KeyCache keys(*s, options);
   auto cur = keys.current("acct");
   REQUIRE(cur);
   CHECK(cur->name_encryption);
