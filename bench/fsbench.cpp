@@ -374,11 +374,31 @@ void live_calls(const std::string& dir, int calls, int seconds) {
     });
   }
   for (auto& th : threads) th.join();
+  // Every frame back, in order.
+  parallel_for(calls, 16, [&](int c) {
+    const std::string path = dir + "/live-" + std::to_string(c) + ".wav";
+    std::vector<std::uint8_t> got(static_cast<std::size_t>(frames) * kFrame);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) die("open " + path);
+    if (::pread(fd, got.data(), got.size(), 0) != static_cast<ssize_t>(got.size())) die("short read of " + path);
+    ::close(fd);
+    verify(60000 + static_cast<std::uint64_t>(c), 0, got.data(), got.size(), path);
+  });
   std::vector<float> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) { return all[std::min(all.size() - 1, static_cast<std::size_t>(p * double(all.size())))]; };
   const auto late = all.end() - std::upper_bound(all.begin(), all.end(), 20.0f);
+  // The latency distribution for bench/plot_live_calls.gp: "percentile ms"
+  // lines at 1 - 10^-k steps (0, 90, 99, 99.9, ... and between).
+  if (const char* cdf = std::getenv("FSBENCH_CDF")) {
+    FILE* f = std::fopen(cdf, "w");
+    if (f == nullptr) die(std::string("open ") + cdf);
+    for (double tail = 1.0; tail * double(all.size()) >= 1.0; tail /= 1.25)
+      std::fprintf(f, "%.6f %.4f\n", 100.0 * (1.0 - tail), double(pct(1.0 - tail)));
+    std::fprintf(f, "%.6f %.4f\n", 100.0, double(all.back()));
+    std::fclose(f);
+  }
   std::printf(
       "{\"workload\":\"live_calls\",\"calls\":%d,\"writes\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
       "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"late\":%td}\n",

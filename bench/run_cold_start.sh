@@ -15,44 +15,29 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-quick=0
-[ "${1:-}" = "--quick" ] && quick=1
-if [ $quick = 1 ]; then
-  build=${RECVAULT_BUILD_DIR:-build}
+. bench/lib.sh
+if [ "${1:-}" = "--quick" ]; then
+  bench_build --quick
   accounts=${ACCOUNTS:-20}
 else
-  RECVAULT_WITH_BENCH=1 scripts/deps.sh
-  build=build-bench
-  [ -f $build/build.ninja ] || meson setup $build -Dbuildtype=release >/dev/null
-  ninja -C $build src/daemon/recvaultd bench/fsbench tools/ctl/recvaultctl >/dev/null
+  bench_build
   accounts=${ACCOUNTS:-1000}
 fi
-fsbench=$build/bench/fsbench
-recvaultd=$build/src/daemon/recvaultd
-ctl=$build/tools/ctl/recvaultctl
-
-W=$(mktemp -d "${RECVAULT_BENCH_DIR:-/var/tmp}/recvault-cold.XXXXXX")
-rv_pid="" mount_s=""
+bench_workspace cold
+mkdir -p "$W/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
+head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
+head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
+chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
+mount_s=""
 stop_daemon() {
   [ -n "$rv_pid" ] || return 0
   kill -TERM "$rv_pid" 2>/dev/null || true
   wait "$rv_pid" 2>/dev/null || true
   rv_pid=""
 }
-cleanup() {
-  stop_daemon
-  grep -qs " $W/mnt " /proc/mounts && umount -l "$W/mnt"
-  rm -rf "$W"
-}
-trap cleanup EXIT
-
-mkdir -p "$W/raw" "$W/backing" "$W/mnt" "$W/keystore"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/master.key"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/jwt.secret"
-chmod 600 "$W/master.key" "$W/jwt.secret"
 
 start_daemon() {  # keep_derived_keys max_parallel_derivations; sets rv_pid and mount_s (seconds to the mount)
-  cat >"$W/recvault.toml" <<TOML
+  cat >"$W/rv/recvault.toml" <<TOML
 [storage]
 backing_dir = "backing"
 mount_point = "mnt"
@@ -70,23 +55,21 @@ level = "warn"
 TOML
   local t0
   t0=$(date +%s.%N)
-  "$recvaultd" -f -c "$W/recvault.toml" >/dev/null 2>>"$W/daemon.log" &
+  "$recvaultd" -f -c "$W/rv/recvault.toml" >/dev/null 2>>"$W/rv/daemon.log" &
   rv_pid=$!
-  for _ in $(seq 600); do grep -qs " $W/mnt fuse" /proc/mounts && break; sleep 0.02; done
-  grep -qs " $W/mnt fuse" /proc/mounts || { echo "the mount did not appear (log: $W/daemon.log)" >&2; exit 1; }
+  for _ in $(seq 600); do grep -qs " $W/rv/mnt fuse" /proc/mounts && break; sleep 0.02; done
+  grep -qs " $W/rv/mnt fuse" /proc/mounts || { echo "the mount did not appear (log: $W/rv/daemon.log)" >&2; exit 1; }
   mount_s=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{printf "%.2f", a-b}')
 }
-cpu_seconds() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
 seconds_of() { python3 -c 'import json,sys; print("%.2f" % json.loads(sys.stdin.read())["seconds"])'; }
 
 echo "cold start: $accounts accounts, one 64 KiB recording each ($(nproc) cores; $(uptime | sed 's/.*load/load/'))"
 start_daemon true 2
-token=$("$ctl" token mint --secret-file "$W/jwt.secret" --sub bench --accounts '*' --scope admin)
+token=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --accounts '*' --scope admin)
 export RECVAULT_TOKEN=$token
-seq 0 $((accounts - 1)) | xargs -P 4 -I{} "$ctl" --socket "$W/control.sock" --account acct-{} --json config enable \
+seq 0 $((accounts - 1)) | xargs -P 4 -I{} "$ctl" --socket "$W/rv/control.sock" --account acct-{} --json config enable \
   >/dev/null
-setup=$("$fsbench" accounts_write "$W/mnt" "$accounts" | seconds_of)
+setup=$("$fsbench" accounts_write "$W/rv/mnt" "$accounts" | seconds_of)
 "$fsbench" accounts_write "$W/raw" "$accounts" >/dev/null
 echo "set-up: accounts enabled and written in ${setup} s (derivations in the background)"
 stop_daemon
@@ -100,10 +83,10 @@ for mode in kept derive_2 derive_16; do
   esac
   drop_caches
   start_daemon $keep $parallel
-  read_s=$("$fsbench" accounts_first_read "$W/mnt" "$accounts" | seconds_of)
+  read_s=$("$fsbench" accounts_first_read "$W/rv/mnt" "$accounts" | seconds_of)
   cpu=$(cpu_seconds "$rv_pid")
   hwm=$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$rv_pid/status")
-  derived=$("$ctl" --socket "$W/control.sock" --json status | python3 -c '
+  derived=$("$ctl" --socket "$W/rv/control.sock" --json status | python3 -c '
 import json, sys
 s = json.load(sys.stdin)
 s = s.get("status", s)
@@ -113,11 +96,11 @@ print(s["key_derivations"], s["keys_restored"])')
     exit 1
   fi
   printf '%-10s %10s %16s %12s %14s %18s\n' "$mode" "$mount_s" "$read_s" "$cpu" "$hwm" "${derived/ //}"
-  rm -f "$W"/mnt/acct-*/new.wav
+  rm -f "$W"/rv/mnt/acct-*/new.wav
   stop_daemon
 done
 drop_caches
 read_s=$("$fsbench" accounts_first_read "$W/raw" "$accounts" | seconds_of)
 printf '%-10s %10s %16s %12s %14s\n' raw - "$read_s" - -
-[ $quick = 1 ] && echo "quick cold-start benchmark: every mode ran and verified"
+[ "${1:-}" = "--quick" ] && echo "quick cold-start benchmark: every mode ran and verified"
 exit 0
