@@ -16,6 +16,9 @@
 //                                        of 8 kHz audio) every 20 ms, start times spread over one
 //                                        period, one thread per call; reports write() latency
 //                                        percentiles and the writes slower than one period
+//   fsbench listing     DIR N            N recordings named as PBX recorders do (one frame each),
+//                                        then list the directory with a stat of every entry (ls -l)
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -245,6 +248,47 @@ void hold_open(const std::string& dir, int count) {
   for (int fd : fds) ::close(fd);
 }
 
+// Recorder-style names: date, time, caller number, call id.
+std::string recording_name(int i) {
+  char name[96];
+  std::snprintf(name, sizeof name, "20261202-%02d%02d-+1555%07d-%d.wav", (i / 60) % 24, i % 60, 1000000 + i, i);
+  return name;
+}
+
+void listing(const std::string& dir, int count) {
+  const std::string d = dir + "/listing";
+  ::mkdir(d.c_str(), 0755);
+  std::uint8_t frame[320];
+  auto t = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    std::string path = d + "/" + recording_name(i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + path);
+    fill(7000 + static_cast<std::uint64_t>(i), 0, frame, sizeof frame);
+    write_full(fd, frame, sizeof frame);
+    ::close(fd);
+  }
+  report("listing_create", seconds_since(t), double(count) * sizeof frame, count, "files");
+  // Three listings (the first after the kernel dropped its dentries for the
+  // entries): readdir, then lstat of every name, as `ls -l` does.
+  for (int pass = 0; pass < 3; ++pass) {
+    t = Clock::now();
+    DIR* dp = ::opendir(d.c_str());
+    if (dp == nullptr) die("opendir " + d);
+    int seen = 0;
+    while (dirent* ent = ::readdir(dp)) {
+      if (ent->d_name[0] == '.') continue;
+      struct stat st {};
+      if (::fstatat(::dirfd(dp), ent->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) die(std::string("stat ") + ent->d_name);
+      if (st.st_size != static_cast<off_t>(sizeof frame)) die(std::string("wrong size of ") + ent->d_name);
+      ++seen;
+    }
+    ::closedir(dp);
+    if (seen != count) die("listing saw " + std::to_string(seen) + " of " + std::to_string(count));
+    report("listing", seconds_since(t), 0, count, "entries");
+  }
+}
+
 // Runs fn(i) for i in [0, count) on `threads` threads.
 template <class Fn>
 void parallel_for(int count, int threads, Fn fn) {
@@ -382,6 +426,8 @@ int main(int argc, char** argv) {
     small_files_read(dir, static_cast<int>(arg(3)));
   else if (w == "random_read")
     random_read(dir, static_cast<std::size_t>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "listing")
+    listing(dir, static_cast<int>(arg(3)));
   else if (w == "accounts_write")
     accounts_write(dir, static_cast<int>(arg(3)));
   else if (w == "accounts_first_read")

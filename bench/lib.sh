@@ -23,7 +23,7 @@ bench_build() {
     build=${RECVAULT_BUILD_DIR:-build}
   else
     RECVAULT_WITH_BENCH=1 "$bench_root/scripts/deps.sh"
-    build=build-bench
+    build=${RECVAULT_BENCH_BUILD:-build-bench}  # an existing optimised build dir may be given
     [ -f $build/build.ninja ] || meson setup $build -Dbuildtype=release >/dev/null
     ninja -C $build src/daemon/recvaultd bench/fsbench tools/ctl/recvaultctl >/dev/null
   fi

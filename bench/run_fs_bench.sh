@@ -10,7 +10,9 @@
 #
 # RECVAULT_BENCH_DIR chooses where the three targets live (default /var/tmp).
 # WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
-# is the 1,000-open-recordings probe); ROUNDS=n the number of rounds.
+# is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
+# ROUNDS=n the number of rounds. Every workload runs on raw, recvault,
+# recvault-names (an account with encrypted names) and gocryptfs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -21,14 +23,22 @@ quick=0
 if [ $quick = 1 ]; then
   bench_build --quick
   rounds=1
-  SEQ_MIB=16 RR_COUNT=300 REC64="8 200" REC256="16 100" SMALL=100 HOLD=50
+  SEQ_MIB=16 RR_COUNT=300 REC64="8 200" REC256="16 100" SMALL=100 HOLD=50 LIST=100
 else
   bench_build
   rounds=${ROUNDS:-3}
-  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=5000 HOLD=1000
+  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=${SMALL:-5000} HOLD=1000 LIST=${LIST:-10000}
 fi
 bench_workspace bench
 start_recvault
+# The same daemon, an account with encrypted names (docs/FORMAT.md §12).
+RECVAULT_TOKEN=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --accounts '*' --scope admin) \
+  "$ctl" --socket "$W/rv/control.sock" --account benchnames --json config set --enabled true \
+  --name-encryption true >/dev/null
+mkdir "$W/rv/mnt/benchnames"
+targets+=(recvault-names)
+dir[recvault-names]="$W/rv/mnt/benchnames"
+pid[recvault-names]=$rv_pid
 start_gocryptfs
 
 results="$W/results.tsv"
@@ -53,7 +63,7 @@ for line in sys.stdin:
 rss_report="$W/rss.tsv"
 : >"$rss_report"
 for t in "${targets[@]}"; do
-  { [ "$t" = raw ] || ! { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" rss "* ]]; }; } && continue
+  { [ "$t" = raw ] || [ "$t" = recvault-names ] || ! { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" rss "* ]]; }; } && continue
   rm -f "$W/hold.in" "$W/hold.out"
   mkfifo "$W/hold.in"
   "$fsbench" hold_open "${dir[$t]}" "$HOLD" <"$W/hold.in" >"$W/hold.out" &
@@ -67,25 +77,28 @@ for t in "${targets[@]}"; do
 done
 
 want() { [ -z "${WORKLOADS:-}" ] || [[ " $WORKLOADS " == *" $1 "* ]]; }
+# --quick keeps the suite short: the encrypted-names account runs only the
+# workloads names change (creating and listing many files).
+on() { [ "$1" != recvault-names ] || [ $quick = 0 ] || [[ " small_files small_files_read listing " == *" $2 "* ]]; }
 for round in $(seq "$rounds"); do
   if want seq_write || want seq_read || want random_read; then
-    for t in "${targets[@]}"; do run "$t" seq_write seq_write "$SEQ_MIB"; done
+    for t in "${targets[@]}"; do on "$t" seq_write || continue; run "$t" seq_write seq_write "$SEQ_MIB"; done
     want seq_write || sed -i '/\tseq_write\t/d' "$results"
   fi
   if want seq_read; then
-    for t in "${targets[@]}"; do drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
+    for t in "${targets[@]}"; do on "$t" seq_read || continue; drop_caches; run "$t" seq_read seq_read "$SEQ_MIB"; done
   fi
   if want random_read; then
-    for t in "${targets[@]}"; do drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
+    for t in "${targets[@]}"; do on "$t" random_read || continue; drop_caches; run "$t" random_read random_read "$SEQ_MIB" "$RR_COUNT"; done
   fi
   for t in "${targets[@]}"; do rm -f "${dir[$t]}/seq.bin"; done
   # shellcheck disable=SC2086
   if want recorders_64; then
-    for t in "${targets[@]}"; do run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
+    for t in "${targets[@]}"; do on "$t" recorders_64 || continue; run "$t" recorders_64 recorders $REC64; rm -f "${dir[$t]}"/call-*.wav; done
   fi
   # shellcheck disable=SC2086
   if want recorders_256; then
-    for t in "${targets[@]}"; do run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
+    for t in "${targets[@]}"; do on "$t" recorders_256 || continue; run "$t" recorders_256 recorders $REC256; rm -f "${dir[$t]}"/call-*.wav; done
   fi
   if want small_files || want small_files_read; then
     for t in "${targets[@]}"; do run "$t" small_files small_files "$SMALL"; done
@@ -94,6 +107,14 @@ for round in $(seq "$rounds"); do
       for t in "${targets[@]}"; do drop_caches; run "$t" small_files_read small_files_read "$SMALL"; done
     fi
     for t in "${targets[@]}"; do rm -rf "${dir[$t]}/small"; done
+  fi
+  if want listing; then
+    for t in "${targets[@]}"; do
+      drop_caches
+      run "$t" listing listing "$LIST"
+      rm -rf "${dir[$t]}/listing"
+    done
+    sed -i '/\tlisting_create\t/d' "$results"
   fi
 done
 

@@ -16,15 +16,18 @@ for line in open(results):
     cpu[(label, t)] += float(c)
     mb[(label, t)] += float(moved)
 
-targets = [t for t in ("raw", "recvault", "gocryptfs") if any(k[1] == t for k in rate)]
+targets = [t for t in ("raw", "recvault", "recvault-names", "gocryptfs") if any(k[1] == t for k in rate)]
 labels = list(dict.fromkeys(k[0] for k in rate))
 unit = {"seq_write": "MB/s", "seq_read": "MB/s", "random_read": "reads/s", "recorders_64": "frames/s",
-        "recorders_256": "frames/s", "small_files": "files/s", "small_files_read": "files/s"}
+        "recorders_256": "frames/s", "small_files": "files/s", "small_files_read": "files/s",
+        "listing": "entries/s"}
 
 def med(d, key):
     return statistics.median(d[key]) if d.get(key) else float("nan")
 
 head = "| workload | unit | " + " | ".join(targets) + " | recvault/raw |"
+if "recvault-names" in targets:
+    head += " names/recvault |"
 if "gocryptfs" in targets:
     head += " recvault/gocryptfs | CPU s/GB recvault | CPU s/GB gocryptfs |"
 print(head)
@@ -34,6 +37,8 @@ for label in labels:
             for t in targets}
     row = f"| {label} | {unit.get(label, '')} | " + " | ".join(f"{vals[t]:,.0f}" for t in targets)
     row += f" | {vals['recvault'] / vals['raw']:.2f} |"
+    if "recvault-names" in targets:
+        row += f" {vals['recvault-names'] / vals['recvault']:.2f} |"
     if "gocryptfs" in targets:
         per_gb = {t: cpu[(label, t)] / (mb[(label, t)] / 1000) if mb[(label, t)] else float("nan")
                   for t in ("recvault", "gocryptfs")}

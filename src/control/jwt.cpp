@@ -296,12 +296,15 @@ Result<Principal> JwtVerifier::verify(std::string_view token, std::int64_t now) 
   auto dot2 = token.find('.', dot1 + 1);
   if (dot2 == std::string_view::npos || token.find('.', dot2 + 1) != std::string_view::npos)
     return invalid("malformed token");
-  auto header_text = base64url_decode(token.substr(0, dot1));
-  auto payload_text = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
-  auto signature = base64url_decode(token.substr(dot2 + 1));
-  if (!header_text || !payload_text || !signature) return invalid("malformed token");
+  auto header_bytes = base64url_decode(token.substr(0, dot1));
+  auto payload_bytes = base64url_decode(token.substr(dot1 + 1, dot2 - dot1 - 1));
+  auto signature_bytes = base64url_decode(token.substr(dot2 + 1));
+  if (!header_bytes || !payload_bytes || !signature_bytes) return invalid("malformed token");
+  const std::string header_text(header_bytes->begin(), header_bytes->end());
+  const std::string payload_text(payload_bytes->begin(), payload_bytes->end());
+  const std::string signature(signature_bytes->begin(), signature_bytes->end());
 
-  auto header = nlohmann::json::parse(*header_text, nullptr, false);
+  auto header = nlohmann::json::parse(header_text, nullptr, false);
   if (header.is_discarded() || !header.is_object()) return invalid("malformed token header");
   auto alg_it = header.find("alg");
   if (alg_it == header.end() || !alg_it->is_string()) return invalid("token header has no alg");
@@ -315,7 +318,7 @@ Result<Principal> JwtVerifier::verify(std::string_view token, std::int64_t now) 
   for (const auto& key : keys_) {
     if (key->alg != *alg) continue;
     any_key = true;
-    if (key->verify(signing_input, *signature)) {
+    if (key->verify(signing_input, signature)) {
       verified = true;
       break;
     }
@@ -323,7 +326,7 @@ Result<Principal> JwtVerifier::verify(std::string_view token, std::int64_t now) 
   if (!any_key) return invalid("token algorithm is not accepted");
   if (!verified) return invalid("token signature is invalid");
 
-  auto claims = nlohmann::json::parse(*payload_text, nullptr, false);
+  auto claims = nlohmann::json::parse(payload_text, nullptr, false);
   if (claims.is_discarded() || !claims.is_object()) return invalid("malformed token claims");
   return principal_from_claims(claims, now, ClaimRules{leeway_.count(), max_lifetime_.count(), issuer_, audience_});
 }
@@ -347,30 +350,6 @@ Result<crypto::SecretBytes> read_hs256_secret_file(const std::string& path) {
   return std::move(secret).value();
 }
 
-std::string base64url_encode(std::string_view data) {
-  std::string s = base64_encode(crypto::as_bytes(data));
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  for (char& c : s) {
-    if (c == '+')
-      c = '-';
-    else if (c == '/')
-      c = '_';
-  }
-  return s;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string s;
-  s.reserve(text.size() + 3);
-  for (char c : text) {
-    if (c == '+' || c == '/' || c == '=') return std::nullopt;
-    s.push_back(c == '-' ? '+' : c == '_' ? '/' : c);
-  }
-  while (s.size() % 4 != 0) s.push_back('=');
-  auto bytes = base64_decode(s);
-  if (!bytes) return std::nullopt;
-  return std::string(bytes->begin(), bytes->end());
-}
+std::string base64url_encode(std::string_view data) { return recvault::base64url_encode(crypto::as_bytes(data)); }
 
 }  // namespace recvault::control

@@ -5,17 +5,10 @@
 #include <array>
 #include <climits>
 
+#include "evp_handles.hpp"
+
 namespace recvault::crypto {
 namespace {
-
-struct CipherCtxFree {
-  void operator()(EVP_CIPHER_CTX* c) const noexcept { EVP_CIPHER_CTX_free(c); }
-};
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxFree>;
-
-struct CipherFree {
-  void operator()(EVP_CIPHER* c) const noexcept { EVP_CIPHER_free(c); }
-};
 
 // Explicit fetches avoid the implicit per-call lookup of EVP_aes_256_gcm().
 const EVP_CIPHER* gcm_cipher() {

@@ -143,6 +143,16 @@ int Filesystem::stat_inode(Inode& node, struct stat& st) {
 }
 
 int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
+  if (S_ISLNK(st.st_mode)) {
+    // A symlink's size is its target's length: the plaintext one when the
+    // target is stored encrypted (FORMAT.md §12.4).
+    char buf[PATH_MAX];
+    const ssize_t n = ::readlinkat(node.fd.get(), "", buf, sizeof buf);
+    if (n <= 0 || !format::parse_encrypted_name(std::string_view(buf, static_cast<std::size_t>(n)))) return 0;
+    auto shown = names_.shown_target(node.account, std::string_view(buf, static_cast<std::size_t>(n)));
+    if (shown) st.st_size = static_cast<off_t>(shown->size());
+    return 0;
+  }
   if (!S_ISREG(st.st_mode)) return 0;
   if (auto content = node.open_content()) {
     st.st_size = static_cast<off_t>(content->size());

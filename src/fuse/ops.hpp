@@ -50,6 +50,12 @@ void removexattr(fuse_req_t req, fuse_ino_t ino, const char* name);
 
 // Shared helpers.
 std::string proc_path(int fd);
+// The backing name of existing entry `name` in `parent` (at the root: the
+// account itself): 0 or an errno (ENOENT). names.hpp.
+int existing_name(Filesystem& fs, Inode& parent, const char* name, std::string& backing);
+// The backing name for a new entry `name` in `parent` (not the root): 0, or
+// EEXIST / ENAMETOOLONG / EINVAL (NameLayer::new_name).
+int new_name(Filesystem& fs, Inode& parent, const char* name, std::string& backing);
 // Keeps page-cache fills of `node` (Inode::page_fill) out while the caller
 // changes what the kernel may cache. Waits for fills in progress, which
 // wait only for the kernel's reads in flight, at most a few seconds: not

@@ -11,6 +11,18 @@ namespace recvault::fuse::ops {
 
 std::string proc_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+int existing_name(Filesystem& fs, Inode& parent, const char* name, std::string& backing) {
+  if (&parent == &fs.root()) {
+    backing = name;
+    return 0;
+  }
+  return fs.names().find(parent, name, backing);
+}
+
+int new_name(Filesystem& fs, Inode& parent, const char* name, std::string& backing) {
+  return fs.names().new_name(parent, name, backing);
+}
+
 int report(Filesystem& fs, const Inode& inode, const char* op, const Error& e) {
   if (fs.metrics()) fs.metrics()->failed(inode.account, e);
   if (is_integrity_failure(e.code)) {
@@ -40,8 +52,12 @@ void init(void* userdata, fuse_conn_info* conn) {
 void lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   inject_fault(name, FaultPoint::before_reply);
   auto& fs = fs_of(req);
+  Inode& dir = fs.inode(parent);
   fuse_entry_param e{};
-  int err = fs.lookup_entry(fs.inode(parent), name, e);
+  int err = &dir == &fs.root() ? fs.lookup_entry(dir, name, e)
+                               : fs.names().with_existing(dir, name, [&](const std::string& backing) {
+                                   return fs.lookup_entry(dir, backing.c_str(), e);
+                                 });
   if (err == ENOENT) {
     e = fuse_entry_param{};
     e.attr_timeout = 0;
@@ -171,8 +187,9 @@ void setattr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse
 
 void readlink(fuse_req_t req, fuse_ino_t ino) {
   auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
   char buf[PATH_MAX + 1];
-  ssize_t n = ::readlinkat(fs.inode(ino).fd.get(), "", buf, sizeof buf);
+  ssize_t n = ::readlinkat(node.fd.get(), "", buf, sizeof buf);
   if (n < 0) {
     reply::err(req, errno);
     return;
@@ -181,8 +198,12 @@ void readlink(fuse_req_t req, fuse_ino_t ino) {
     reply::err(req, ENAMETOOLONG);
     return;
   }
-  buf[n] = '\0';
-  reply::readlink(req, buf);
+  auto shown = fs.names().shown_target(node.account, std::string_view(buf, static_cast<std::size_t>(n)));
+  if (!shown) {
+    reply::err(req, report(fs, node, "readlink", shown.error()));
+    return;
+  }
+  reply::readlink(req, shown->c_str());
 }
 
 void statfs(fuse_req_t req, fuse_ino_t) {

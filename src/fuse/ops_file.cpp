@@ -192,11 +192,31 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     reply::err(req, EPERM);  // recordings live inside an account directory
     return;
   }
-  bool created = true;
-  int fd = ::openat(parent.fd.get(), name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode & 07777);
-  if (fd < 0 && errno == EEXIST && !(fi->flags & O_EXCL)) {
-    created = false;  // lost a race with another creator: open theirs
-    fd = ::openat(parent.fd.get(), name, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+  // The name as it exists (in any form, names.hpp), else the form a new
+  // entry takes.
+  std::string backing_name;
+  int found = existing_name(fs, parent, name, backing_name);
+  bool created = false;
+  if (found == ENOENT) {
+    found = new_name(fs, parent, name, backing_name);
+    created = found == 0;
+    if (found == EEXIST) found = existing_name(fs, parent, name, backing_name);  // appeared meanwhile
+  }
+  if (found == 0 && !created && (fi->flags & O_EXCL)) found = EEXIST;
+  if (found != 0) {
+    reply::err(req, found);
+    return;
+  }
+  int fd = created ? ::openat(parent.fd.get(), backing_name.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+                              mode & 07777)
+                   : -1;
+  if (!created || (fd < 0 && errno == EEXIST)) {
+    if (fi->flags & O_EXCL) {
+      reply::err(req, EEXIST);
+      return;
+    }
+    created = false;  // it exists, or we lost a race with another creator: open theirs
+    fd = ::openat(parent.fd.get(), backing_name.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
   }
   if (fd < 0) {
     reply::err(req, errno);
@@ -205,9 +225,9 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   sys::UniqueFd backing(fd);
   Result<std::shared_ptr<FileContent>> content = make_error(Errc::internal, "unset");
   if (created) {
-    if (int e = hand_to_caller(req, parent, fd, mode); e != 0) {
-      ::unlinkat(parent.fd.get(), name, 0);
-      reply::err(req, e);
+    if (int herr = hand_to_caller(req, parent, fd, mode); herr != 0) {
+      ::unlinkat(parent.fd.get(), backing_name.c_str(), 0);
+      reply::err(req, herr);
       return;
     }
     auto where = fs.placement_in(parent);
@@ -217,7 +237,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     } else {
       content = std::move(where).error();
     }
-    if (!content) ::unlinkat(parent.fd.get(), name, 0);
+    if (!content) ::unlinkat(parent.fd.get(), backing_name.c_str(), 0);
   } else {
     content = FileContent::open_existing(std::move(backing), parent.account, fs.keys());
   }
@@ -226,7 +246,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     return;
   }
   fuse_entry_param e{};
-  int err = fs.lookup_entry(parent, name, e, (*content)->size());
+  int err = fs.lookup_entry(parent, backing_name.c_str(), e, (*content)->size());
   if (err != 0) {
     reply::err(req, err);
     return;

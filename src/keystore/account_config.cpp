@@ -64,6 +64,10 @@ Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, 
     if (id != next.public_key_id) changed = true;
     next.public_key_id = std::move(id);
   }
+  if (request.name_encryption && *request.name_encryption != next.name_encryption) {
+    next.name_encryption = *request.name_encryption;  // no new version: names record theirs
+    changed = true;
+  }
 
   if (!next.has_key_material()) {
     // First key material: on enable (generating what is missing), or when a

@@ -15,7 +15,8 @@ using json = nlohmann::json;
 // Returned by the API for reference only; accepted in requests, never applied.
 constexpr std::array<std::string_view, 4> kReadOnlyFields = {"key_version", "key_id", "historical_keys",
                                                              "historical_salts"};
-constexpr std::array<std::string_view, 5> kWritableFields = {"enabled", "algorithm", "key", "salt", "public_key_id"};
+constexpr std::array<std::string_view, 6> kWritableFields = {"enabled", "algorithm",     "key",
+                                                             "salt",    "public_key_id", "name_encryption"};
 
 template <class A>
 bool contains(const A& a, std::string_view s) {
@@ -47,7 +48,7 @@ Result<UpdateRequest> parse_update_request(const json& body) {
     }
     if (!contains(kWritableFields, name))
       return bad("unknown field \"" + name.substr(0, 64) +
-                 "\" (accepted: enabled, algorithm, key, salt, public_key_id)");
+                 "\" (accepted: enabled, algorithm, key, salt, public_key_id, name_encryption)");
   }
   auto enabled = body.find("enabled");
   if (enabled == body.end()) return bad("field \"enabled\" is required");
@@ -78,6 +79,10 @@ Result<UpdateRequest> parse_update_request(const json& body) {
     RV_TRY(validate_public_key_id(text));
     r.public_key_id = text;
   }
+  if (auto n = body.find("name_encryption"); n != body.end() && !n->is_null()) {
+    if (!n->is_boolean()) return bad("field \"name_encryption\" must be a boolean (true or false)");
+    r.name_encryption = n->get<bool>();
+  }
   return r;
 }
 
@@ -97,6 +102,7 @@ json to_json(const AccountConfig& c) {
       {"historical_salts", std::move(hs)},
   };
   if (!c.public_key_id.empty()) out["public_key_id"] = c.public_key_id;
+  if (c.name_encryption) out["name_encryption"] = true;
   return out;
 }
 
@@ -112,6 +118,7 @@ json metadata_json(const AccountConfig& c) {
       {"key_version", c.key_version},
       {"enabled", c.enabled},
       {"public_key_id", c.public_key_id},
+      {"name_encryption", c.name_encryption},
   };
 }
 

@@ -181,6 +181,9 @@ Result<CurrentKey> KeyCache::current(std::string_view account) {
   CurrentKey out;
   out.enabled = c.enabled && c.has_key_material();
   out.public_key_id = c.public_key_id;
+  out.name_encryption = out.enabled && c.name_encryption;
+  out.salts = c.historical_salts;
+  if (c.has_key_material()) out.salts[c.key_version] = c.salt;
   out.spec.algorithm = c.algorithm;
   out.spec.key_version = c.key_version;
   out.spec.key_id = c.key_id;

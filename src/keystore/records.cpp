@@ -98,6 +98,7 @@ std::string encode_account(const AccountConfig& c) {
       {"updated_at", to_seconds(c.updated_at)},
       {"public_key_id", c.public_key_id},
   };
+  if (c.name_encryption) j["name_encryption"] = true;  // older records: absent = false
   return j.dump();
 }
 
@@ -114,6 +115,7 @@ Status decode_account(std::string_view text, AccountConfig& c) {
     c.created_at = from_seconds(j->at("created_at").get<std::int64_t>());
     c.updated_at = from_seconds(j->at("updated_at").get<std::int64_t>());
     c.public_key_id = j->value("public_key_id", std::string());
+    c.name_encryption = j->value("name_encryption", false);
   } catch (const json::exception&) {
     return damaged("account record misses a field or has a wrong type");
   }

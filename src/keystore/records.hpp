@@ -3,7 +3,8 @@
 //   table "meta":        "schema_version" -> "1"
 //                        "master_check"   -> sealed known text (detects a wrong master key)
 //   table "accounts":    account id -> JSON {enabled, algorithm, key_version, key_id,
-//                                            created_at, updated_at, public_key_id}
+//                                            created_at, updated_at, public_key_id,
+//                                            name_encryption (only when true)}
 //   table "versions":    account id ‖ '\0' ‖ version (4 bytes, big-endian)
 //                        -> JSON {salt (base64), key, activated_at[, derived]}
 //                        key = base64(MasterKey::seal(base64(key text),

@@ -143,3 +143,23 @@ TEST_CASE("never configured gives {}; public_key_id appears only when set", "[js
   CHECK(meta.at("created_at") == "2025-10-09T08:53:20Z");
   CHECK(meta.at("activated_at").at("1") == "2025-10-09T08:53:20Z");
 }
+
+TEST_CASE("name_encryption: a boolean, off by default, in the response only when on", "[json]") {
+  rejected(json{{"enabled", true}, {"name_encryption", "yes"}});
+  rejected(json{{"enabled", true}, {"name_encryption", 1}});
+  auto off = apply_update(std::nullopt, req(true), "a", fixed_clock()).value();
+  CHECK_FALSE(off.name_encryption);
+  CHECK_FALSE(to_json(off).contains("name_encryption"));  // the seed's response, unchanged
+  auto r = parse_update_request(json{{"enabled", true}, {"name_encryption", true}});
+  REQUIRE(r.ok());
+  REQUIRE(r->name_encryption);
+  auto on = apply_update(off, *r, "a", fixed_clock()).value();
+  CHECK(on.name_encryption);
+  CHECK(on.key_version == off.key_version);  // no new version
+  CHECK(to_json(on).at("name_encryption") == true);
+  // Not sending it leaves it as it is.
+  auto again = apply_update(on, req(true), "a", fixed_clock()).value();
+  CHECK(again.name_encryption);
+  auto r2 = parse_update_request(json{{"enabled", true}, {"name_encryption", false}});
+  CHECK_FALSE(apply_update(on, *r2, "a", fixed_clock()).value().name_encryption);
+}

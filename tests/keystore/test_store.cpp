@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "keystore_test_util.hpp"
+#include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/store.hpp"
 
 using namespace recvault;
@@ -58,6 +59,38 @@ TEST_CASE("store: never configured is distinguishable, update persists across re
   REQUIRE_FALSE(v3);
   CHECK(v3.error().code == Errc::key_unavailable);
   CHECK(s->list_accounts().value() == std::vector<std::string>{"your_account_id"});
+}
+
+TEST_CASE("store: name_encryption persists, and the key cache answers it with every version's salt", "[store]") {
+  TempDir dir;
+  {
+    auto s = open_store(dir.path());
+    REQUIRE(s->update_config("acct", req(true, kKey1, "salt_one_value")));
+    auto on = req(true);
+    on.name_encryption = true;
+    REQUIRE(s->update_config("acct", on));
+    REQUIRE(s->update_config("acct", req(true, kKey2)));  // a rotation keeps it
+  }
+  auto s = open_store(dir.path());
+  auto c = s->get_config("acct");
+  REQUIRE(c);
+  REQUIRE(c->has_value());
+  CHECK((*c)->name_encryption);
+  CHECK((*c)->key_version == 2);
+  KeyCacheOptions options;
+  options.kdf = {10, 8, 1};
+  options.prefetch_threads = 0;
+  KeyCache keys(*s, options);
+  auto cur = keys.current("acct");
+  REQUIRE(cur);
+  CHECK(cur->name_encryption);
+  CHECK(cur->salts == std::map<std::uint32_t, std::string>{{1, "salt_one_value"}, {2, "salt_one_value"}});
+  // Disabled: names are no longer encrypted, whatever the setting says.
+  REQUIRE(s->update_config("acct", req(false)));
+  auto off = keys.current("acct");
+  REQUIRE(off);
+  CHECK_FALSE(off->name_encryption);
+  CHECK((*s->get_config("acct"))->name_encryption);
 }
 
 TEST_CASE("store: key material is encrypted at rest (no key text or base64 of it in data.mdb)", "[store][lmdb]") {

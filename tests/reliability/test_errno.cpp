@@ -12,6 +12,7 @@
 #include "../fuse/daemon_harness.hpp"
 #include "../fuse/fs_util.hpp"
 #include "parity.hpp"
+#include "recvault/format/names.hpp"
 #include "reliability_util.hpp"
 
 using namespace recvault;
@@ -29,7 +30,9 @@ std::string content(const std::string& p) {
   return e != 0 ? "errno " + std::to_string(e) : std::string(out.begin(), out.end());
 }
 
-Steps run_steps(const std::string& base) {
+// `name_max`: the longest name the directory takes (255; an account with
+// encrypted names: format::kMaxEncryptedName).
+Steps run_steps(const std::string& base, std::size_t name_max = 255) {
   Steps out;
   auto step = [&](const std::string& name, int e) { out.emplace_back(name, std::to_string(e)); };
   auto show = [&](const std::string& name, const std::string& v) { out.emplace_back(name, v); };
@@ -68,9 +71,17 @@ Steps run_steps(const std::string& base) {
   step("rmdir a file", err_of(::rmdir(a.c_str())));
   step("unlink a dir", err_of(::unlink(d.c_str())));
   step("rmdir non-empty", err_of(::rmdir(e.c_str())));
-  step("name 255", open_close(base + "/" + std::string(255, 'x'), O_CREAT | O_WRONLY));
-  step("name 256", open_close(base + "/" + std::string(256, 'x'), O_CREAT | O_WRONLY));
-  step("mkdir name 256", err_of(::mkdir((base + "/" + std::string(256, 'y')).c_str(), 0755)));
+  step("name at the limit", open_close(base + "/" + std::string(name_max, 'x'), O_CREAT | O_WRONLY));
+  step("name past the limit", open_close(base + "/" + std::string(name_max + 1, 'x'), O_CREAT | O_WRONLY));
+  step("mkdir name past the limit", err_of(::mkdir((base + "/" + std::string(name_max + 1, 'y')).c_str(), 0755)));
+  step("symlink name past the limit", err_of(::symlink("t", (base + "/" + std::string(name_max + 1, 'z')).c_str())));
+  step("link name past the limit", err_of(::link(a.c_str(), (base + "/" + std::string(name_max + 1, 'w')).c_str())));
+  step("rename to a name past the limit",
+       err_of(::rename(a.c_str(), (base + "/" + std::string(name_max + 1, 'v')).c_str())));
+  step("hard link", err_of(::link(a.c_str(), (base + "/a-link").c_str())));
+  step("hard link existing", err_of(::link(a.c_str(), b.c_str())));
+  show("  a-link", content(base + "/a-link"));
+  step("unlink hard link", err_of(::unlink((base + "/a-link").c_str())));
 
   // rename(2) and renameat2(2)
   step("rename file over file", err_of(::rename(b.c_str(), (base + "/b2").c_str())));
@@ -78,6 +89,12 @@ Steps run_steps(const std::string& base) {
   step("rename file over dir", err_of(::rename(a.c_str(), d.c_str())));
   step("rename dir over file", err_of(::rename(d.c_str(), a.c_str())));
   step("rename dir over non-empty dir", err_of(::rename(d.c_str(), e.c_str())));
+  step("mkdir emptied", err_of(::mkdir((base + "/emptied").c_str(), 0755)));
+  write_all(base + "/emptied/x", bytes_of("x"));
+  step("unlink its file", err_of(::unlink((base + "/emptied/x").c_str())));
+  step("mkdir spare", err_of(::mkdir((base + "/spare").c_str(), 0755)));
+  step("rename dir over an emptied dir", err_of(::rename((base + "/spare").c_str(), (base + "/emptied").c_str())));
+  step("rmdir it", err_of(::rmdir((base + "/emptied").c_str())));
   step("rename dir into itself", err_of(::rename(d.c_str(), (d + "/sub").c_str())));
   step("rename missing", err_of(::rename((base + "/missing").c_str(), (base + "/m2").c_str())));
   step("rename to missing parent", err_of(::rename(a.c_str(), (base + "/nodir/a").c_str())));
@@ -171,6 +188,23 @@ TEST_CASE("errno parity: renameat2, open flags, names, links, file size limits",
   write_all(d.mnt() + "/globex/b", bytes_of("globex"));
   CHECK(rename2(d.mnt() + "/acme/a", d.mnt() + "/globex/b", RENAME_EXCHANGE) == EXDEV);
   CHECK(content(d.mnt() + "/globex/b") == "globex");
+}
+
+TEST_CASE("errno parity on an account with encrypted names", "[errno]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}, {"name_encryption", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const std::string plain = d.dir().file("plain");
+  REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
+  // The same errnos; the name limit is the encrypted one (docs/FORMAT.md §12).
+  compare_steps(run_steps(plain), run_steps(d.mnt() + "/acme", format::kMaxEncryptedName));
+  // Nothing of the steps' names reached the backing directory in clear.
+  for (const auto& e : std::filesystem::recursive_directory_iterator(d.backing() + "/acme")) {
+    const std::string name = e.path().filename().string();
+    INFO(e.path());
+    CHECK((name == format::kDirIvName || format::parse_encrypted_name(name).has_value()));
+  }
 }
 
 TEST_CASE("errno parity as a non-root user: EACCES and EPERM", "[errno]") {

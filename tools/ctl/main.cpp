@@ -121,6 +121,7 @@ void print_config(const Options& o, const json& reply) {
             << "history:        " << (c.contains("historical_keys") ? c["historical_keys"].size() : 0)
             << " earlier version(s)" << (masked ? " (keys masked)" : "") << "\n";
   if (c.contains("public_key_id")) std::cout << "public_key_id:  " << c["public_key_id"].get<std::string>() << "\n";
+  if (c.value("name_encryption", false)) std::cout << "name_encryption: true\n";
 }
 
 json put_config(const Options& o, const json& body) {
@@ -144,6 +145,7 @@ std::string random_b64(std::size_t n) {
 struct ConfigArgs {
   bool enabled = true;
   std::string algorithm, key, key_file, salt, public_key_id;
+  bool name_encryption = false;
 };
 struct KeyArgs {
   std::string file, id;
@@ -167,6 +169,8 @@ void add_config_commands(CLI::App& app, const Options& o, ConfigArgs& a, Action&
   set->add_option("--key-file", a.key_file, "file holding the key text ('-' = stdin)")->excludes(key_opt);
   set->add_option("--salt", a.salt, "salt (not \"default_salt\")");
   set->add_option("--public-key-id", a.public_key_id, "seal new recordings to this uploaded OpenPGP key (\"\" clears)");
+  set->add_option("--name-encryption", a.name_encryption,
+                  "true: store new file and directory names encrypted (recommended for PHI); false: in clear");
   set->callback([&, set] {
     action = [&, set] {
       json body = {{"enabled", a.enabled}};
@@ -179,6 +183,7 @@ void add_config_commands(CLI::App& app, const Options& o, ConfigArgs& a, Action&
       if (!key.empty()) body["key"] = key;
       if (!a.salt.empty()) body["salt"] = a.salt;
       if (set->count("--public-key-id") > 0) body["public_key_id"] = a.public_key_id;
+      if (set->count("--name-encryption") > 0) body["name_encryption"] = a.name_encryption;
       print_config(o, put_config(o, body));
     };
   });

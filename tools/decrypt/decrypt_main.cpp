@@ -9,6 +9,7 @@
 #include "key_source.hpp"
 #include "recvault/crypto/secret.hpp"
 #include "recvault/util/version.hpp"
+#include "tree.hpp"
 
 namespace {
 
@@ -20,6 +21,7 @@ SYNOPSIS
   recvault-decrypt --config CONFIG.json [--out PATH] [--strict] FILE
   recvault-decrypt (--key ... | --key-file ... | --config ...) --verify [--strict] FILE
   recvault-decrypt --info FILE
+  recvault-decrypt (--key ... --salt TEXT | --config CONFIG.json) --tree DEST [--strict] DIR
 
 DESCRIPTION
   Decrypts one backing file (as stored on the backing disk, or a copy of it:
@@ -44,6 +46,14 @@ DESCRIPTION
   complete chunk with a warning on stderr; --strict makes it exit 4 instead.
   A file without a recvault header is refused (exit 6) unless --allow-plain
   copies it through unchanged. The backing file is never modified.
+
+  --tree DEST restores the whole backing directory DIR into DEST: names and
+  symlink targets that were stored encrypted (an account with
+  name_encryption) are decrypted, every recording is verified and decrypted
+  as above, plain files and names are copied as they are. Encrypted names
+  need the salt of their key version: --config gives it, with --key give
+  --salt. A failure is reported per file; the rest is still restored, and
+  the exit status is that of the first failure.
 )";
 
 constexpr const char* kFooter = R"(
@@ -63,6 +73,7 @@ EXAMPLES
   recvault-decrypt --config acct-config.json --out call.wav backing/call.wav
   recvault-decrypt --config acct-config.json --verify --strict backing/call.wav
   recvault-decrypt --info backing/call.wav
+  recvault-decrypt --config acct-config.json --tree restored/ backing/acct
 
 SEE ALSO
   recvault-encrypt(1), docs/FORMAT.md
@@ -81,7 +92,7 @@ int main(int argc, char** argv) {
   app.option_defaults()->group("OPTIONS");
   app.set_help_flag("-h,--help", "print this help and exit");
   app.set_version_flag("--version", std::string("recvault-decrypt ") + version(), "print the version and exit");
-  std::string key_text, key_file, config_file, salt, out, input;
+  std::string key_text, key_file, config_file, salt, out, input, tree;
   bool verify = false, info = false, strict = false, allow_plain = false;
   auto* key_opt =
       app.add_option("--key", key_text, "the account key (text, as the config API returns it)")->type_name("TEXT");
@@ -95,12 +106,16 @@ int main(int argc, char** argv) {
       app.add_option("-o,--out", out, "write the plaintext to PATH (atomically) instead of stdout")->type_name("PATH");
   auto* verify_opt = app.add_flag("--verify", verify, "only authenticate every chunk and print a one-line report");
   auto* info_opt = app.add_flag("--info", info, "print the header and xattr metadata; needs no key");
+  auto* tree_opt = app.add_option("--tree", tree, "restore the backing directory FILE into DEST (names decrypted)")
+                       ->type_name("DEST");
   app.add_flag("--strict", strict, "treat an unterminated file as an error (exit 4)");
   app.add_flag("--allow-plain", allow_plain, "copy a file without a recvault header through unchanged");
   app.add_option("FILE", input, "the backing file")->required()->type_name("");
   key_opt->excludes(file_opt)->excludes(config_opt);
   file_opt->excludes(config_opt);
   verify_opt->excludes(out_opt)->excludes(info_opt);
+  tree_opt->excludes(out_opt)->excludes(verify_opt);
+  info_opt->excludes(tree_opt);
   info_opt->excludes(out_opt)->excludes(key_opt)->excludes(file_opt)->excludes(config_opt)->excludes(salt_opt);
 
   if (auto done = parse_scrubbing_key(app, argc, argv, "recvault-decrypt", key_opt)) return *done;  // 0 help, 1 usage
@@ -109,6 +124,7 @@ int main(int argc, char** argv) {
   std::optional<std::string> salt_arg;
   if (*salt_opt) salt_arg = salt;
   format::KeyResolver resolve;
+  std::function<std::optional<std::string>(std::uint32_t)> salt_for = [salt_arg](std::uint32_t) { return salt_arg; };
   if (*key_opt || *file_opt) {
     crypto::SecretBytes key;
     if (*key_opt) {
@@ -133,7 +149,13 @@ int main(int argc, char** argv) {
       std::cerr << "recvault-decrypt: " << cfg.error().message << '\n';
       return exit_usage;
     }
-    resolve = config_resolver(std::make_shared<const KeyConfig>(std::move(cfg).value()), salt_arg, notes);
+    auto shared = std::make_shared<const KeyConfig>(std::move(cfg).value());
+    resolve = config_resolver(shared, salt_arg, notes);
+    salt_for = [shared, salt_arg](std::uint32_t v) -> std::optional<std::string> {
+      if (salt_arg) return salt_arg;
+      const VersionEntry* e = shared->find(v);
+      return e != nullptr ? e->salt : std::nullopt;
+    };
   }
 
   RunOptions o;
@@ -143,6 +165,20 @@ int main(int argc, char** argv) {
   o.allow_plain = allow_plain;
   o.resolve = resolve ? &resolve : nullptr;
   o.notes = notes.get();
+  if (*tree_opt) {
+    if (!resolve) {
+      std::cerr << "recvault-decrypt: --tree needs a key: --key, --key-file or --config\n";
+      return exit_usage;
+    }
+    TreeOptions t;
+    t.source = input;
+    t.destination = tree;
+    t.strict = strict;
+    t.resolve = &resolve;
+    t.notes = notes.get();
+    t.name_key = name_keys_from(resolve, salt_for);
+    return run_tree(t);
+  }
   if (info) return run_info(o);
   if (verify) return run_verify(o);
   return run_decrypt(o);

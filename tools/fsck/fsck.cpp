@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "recvault/format/detect.hpp"
 #include "recvault/format/encrypted_file.hpp"
@@ -166,6 +167,48 @@ FileReport check_file(const std::filesystem::path& file, const std::string& acco
   return r;
 }
 
+namespace {
+
+// The plaintext of a backing path (relative to an account's `root`),
+// component by component; Errc::tampered and friends when a name does not
+// decrypt. Directory IVs are remembered in `ivs`.
+Result<std::filesystem::path> shown_path(const std::filesystem::path& root, const std::filesystem::path& rel,
+                                         const std::string& account, const NameKeyFor& name_key,
+                                         std::map<std::string, std::optional<format::DirIv>>& ivs) {
+  std::filesystem::path out, dir = root;
+  for (const auto& part : rel) {
+    const std::string name = part.string();
+    auto form = format::parse_encrypted_name(name);
+    if (!form || !name_key) {
+      out /= name;
+      dir /= name;
+      continue;
+    }
+    auto iv = ivs.find(dir.string());
+    if (iv == ivs.end()) {
+      std::optional<format::DirIv> found;
+      sys::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+      if (fd.valid()) {
+        if (auto read = format::read_dir_iv(fd.get()); read && *read) found = **read;
+      }
+      iv = ivs.emplace(dir.string(), found).first;
+    }
+    if (!iv->second) {
+      return make_error(Errc::tampered, "name " + name + " is encrypted but its directory has no valid " +
+                                            std::string(format::kDirIvName));
+    }
+    auto key = name_key(account, form->key_version);
+    RV_TRY(key);
+    auto plain = format::decrypt_name(**key, *iv->second, name);
+    if (!plain) return make_error(plain.error().code, "name " + name + ": " + plain.error().message);
+    out /= *plain;
+    dir /= name;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<FileReport>> check_tree(const std::filesystem::path& dir, const std::string& account,
                                            const ResolverFor& resolver_for, const Options& options) {
   namespace fs = std::filesystem;
@@ -186,13 +229,26 @@ Result<std::vector<FileReport>> check_tree(const std::filesystem::path& dir, con
     std::vector<fs::path> files;
     for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (it->is_regular_file(ec) && !it->is_symlink(ec)) files.push_back(it->path());
+      const std::string name = it->path().filename().string();
+      const bool iv_file = name.rfind(std::string(format::kDirIvName), 0) == 0;  // not a recording
+      if (it->is_regular_file(ec) && !it->is_symlink(ec) && !iv_file) files.push_back(it->path());
     }
     if (ec) return make_error(Errc::io, "cannot walk " + root.string() + ": " + ec.message());
     std::sort(files.begin(), files.end());
+    std::map<std::string, std::optional<format::DirIv>> ivs;
     for (const auto& f : files) {
       FileReport r = check_file(f, acct, resolve, options);
       r.path = fs::relative(f, dir, ec);
+      auto shown = shown_path(root, fs::relative(f, root, ec), acct, options.name_key, ivs);
+      if (shown) {
+        r.shown_path = fs::relative(root, dir, ec) / *shown;
+        r.shown_path = r.shown_path.lexically_normal();
+      } else {
+        // Unreachable through the mount: damaged, whatever its content.
+        r.shown_path = r.path;
+        if (!is_damage(r.status)) r.status = status_of(shown.error());
+        r.detail = shown.error().message + (r.detail.empty() ? "" : "; " + r.detail);
+      }
       out.push_back(std::move(r));
     }
   }

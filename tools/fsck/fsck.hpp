@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "recvault/format/keys.hpp"
+#include "recvault/format/names.hpp"
 #include "recvault/util/result.hpp"
 
 namespace recvault::fsck {
@@ -46,13 +47,21 @@ struct FileReport {
   std::uint64_t holes = 0;  // runs of hole chunks (format version 2), each authenticated by its marker
   bool sealed_now = false;  // --seal sealed it in this run
   std::string detail;       // the reason, for damaged files (no key material)
+  // The path as the mount shows it: `path` with encrypted names decrypted
+  // (docs/FORMAT.md §12); equal to `path` when no name is encrypted.
+  std::filesystem::path shown_path;
 };
 
 // Resolves keys for files of `account`.
 using ResolverFor = std::function<format::KeyResolver(const std::string& account)>;
+// The name key of `account`'s key `version`, for encrypted names.
+using NameKeyFor =
+    std::function<Result<std::shared_ptr<const format::NameKey>>(const std::string& account, std::uint32_t version)>;
 
 struct Options {
   bool seal = false;  // seal unterminated and torn files
+  // Decrypts encrypted names; unset: they are reported as they are stored.
+  NameKeyFor name_key;
 };
 
 // Checks (and with options.seal, seals) one backing file.

@@ -83,6 +83,22 @@ int main(int argc, char** argv) {
 
   fsck::Options options;
   options.seal = seal;
+  // Encrypted names: the version key of the name's version, by the salt the
+  // keystore holds for it (names record their version, not their salt).
+  std::map<std::pair<std::string, std::uint32_t>, std::shared_ptr<const format::NameKey>> name_keys;
+  options.name_key = [&](const std::string& acct,
+                         std::uint32_t version) -> Result<std::shared_ptr<const format::NameKey>> {
+    if (auto it = name_keys.find({acct, version}); it != name_keys.end()) return it->second;
+    auto kv = (*store)->get_version(acct, version);
+    RV_TRY(kv);
+    auto vk = keys.version_key(acct, version, kv->salt);
+    RV_TRY(vk);
+    auto nk = format::NameKey::derive(**vk, version);
+    RV_TRY(nk);
+    auto shared = std::make_shared<const format::NameKey>(std::move(nk).value());
+    name_keys.emplace(std::make_pair(acct, version), shared);
+    return shared;
+  };
   auto reports = fsck::check_tree(
       dir, account,
       [&keys](const std::string& acct) -> format::KeyResolver {
@@ -107,10 +123,12 @@ int main(int argc, char** argv) {
                           {"size", r.plaintext_size},  {"chunks", r.chunks},   {"holes", r.holes},
                           {"sealed_now", r.sealed_now}};
       if (!r.detail.empty()) f["detail"] = r.detail;
+      if (r.shown_path != r.path) f["name"] = r.shown_path.string();
       files.push_back(std::move(f));
     } else if (!quiet || !clean) {
       std::cout << fsck::status_name(r.status) << (r.sealed_now ? " (sealed now)" : "") << "\t" << r.path.string()
-                << "\t" << r.plaintext_size << " bytes" << (r.detail.empty() ? "" : "\t" + r.detail) << "\n";
+                << "\t" << r.plaintext_size << " bytes" << (r.detail.empty() ? "" : "\t" + r.detail)
+                << (r.shown_path != r.path ? "\tname=" + r.shown_path.string() : "") << "\n";
     }
   }
   if (json) {

@@ -113,9 +113,8 @@ Result<std::string> mint_hs256(const crypto::SecretBytes& secret, const nlohmann
 // that anyone on the host can read mints admin tokens for them.
 Result<crypto::SecretBytes> read_hs256_secret_file(const std::string& path);
 
-// base64url without padding (RFC 7515 §2).
+// base64url without padding (RFC 7515 §2) of text; decoding is
+// recvault::base64url_decode (util/encoding.hpp), which this wraps.
 std::string base64url_encode(std::string_view data);
-// nullopt on padding, a foreign alphabet or non-canonical trailing bits.
-std::optional<std::string> base64url_decode(std::string_view text);
 
 }  // namespace recvault::control

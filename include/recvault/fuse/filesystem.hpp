@@ -35,6 +35,7 @@
 #include "recvault/fuse/handle_table.hpp"
 #include "recvault/fuse/inode.hpp"
 #include "recvault/fuse/metrics.hpp"
+#include "recvault/fuse/names.hpp"
 #include "recvault/fuse/open_files.hpp"
 #include "recvault/fuse/operation.hpp"
 #include "recvault/fuse/placement.hpp"
@@ -128,6 +129,8 @@ class Filesystem {
   bool writeback_active() const noexcept { return writeback_active_.load(std::memory_order_relaxed); }
   void set_writeback_active(bool on) noexcept { writeback_active_.store(on, std::memory_order_relaxed); }
   keystore::KeyCache& keys() noexcept { return keys_; }
+  // Plaintext names to backing names and back (names.hpp).
+  NameLayer& names() noexcept { return names_; }
   // Valid once open_backing() succeeded.
   Quotas& quotas() noexcept { return *quotas_; }
   AccountLimits limits_of(std::string_view account) const { return quotas_->limits_of(account); }
@@ -135,7 +138,8 @@ class Filesystem {
   // Charges the account of `node` with what `content`'s backing file
   // allocated (or freed) since the last time.
   void settle(const Inode& node, FileContent& content) { quotas_->charge(node.account, content.allocation_change()); }
-  // Looks `name` up under `parent` and counts a lookup. Fills `e`. A caller
+  // Looks backing entry `name` up under `parent` (at the root: an account;
+  // elsewhere the backing name, names.hpp) and counts a lookup. Fills `e`. A caller
   // that knows the plaintext size (a file it just created) passes it, which
   // spares reading the new file's header back.
   int lookup_entry(Inode& parent, const char* name, fuse_entry_param& e,
@@ -143,7 +147,8 @@ class Filesystem {
   void forget(Inode& inode, std::uint64_t n) { inodes_.forget(inode, n); }
   // stat of the backing inode with the plaintext size filled in.
   int stat_inode(Inode& inode, struct stat& st);
-  // Replaces a regular file's backing size in `st` by its plaintext size.
+  // Replaces a regular file's backing size in `st` by its plaintext size
+  // (a symlink's by its plaintext target's length).
   int fill_plaintext_size(Inode& inode, struct stat& st);
   // Marks open content for the flusher and the shutdown seal.
   void track_open(const std::shared_ptr<FileContent>& c) { open_files_.track(c); }
@@ -177,6 +182,7 @@ class Filesystem {
  private:
   FsOptions options_;
   keystore::KeyCache& keys_;
+  NameLayer names_{keys_};
   std::atomic<bool> writeback_active_{false};
   InodeTable inodes_;
   std::unique_ptr<Quotas> quotas_;

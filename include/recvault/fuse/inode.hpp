@@ -8,11 +8,13 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -56,6 +58,8 @@ struct Inode {
     std::uint64_t plaintext = 0;
   };
   SizeMemo size_memo RV_GUARDED_BY(m);
+  // Directories: the name IV (names.hpp) once read; it never changes.
+  std::optional<std::array<std::uint8_t, 16>> dir_iv RV_GUARDED_BY(m);
 
   // The content while open (null otherwise), taken under m.
   std::shared_ptr<FileContent> open_content() RV_EXCLUDES(m) {

@@ -75,6 +75,9 @@ struct AccountConfig {
   Timestamp created_at{};
   Timestamp updated_at{};
   std::string public_key_id;  // UUID of an OpenPGP key to seal to; empty = none
+  // New file, directory and symlink-target names are encrypted (while
+  // `enabled`; docs/FORMAT.md §12). Names written before stay as they are.
+  bool name_encryption = false;
 
   bool has_key_material() const noexcept { return key_version > 0; }
 };
@@ -86,6 +89,8 @@ struct UpdateRequest {
   std::optional<std::string> salt;
   // nullopt = unchanged; "" = clear; otherwise a UUID (normalised to lowercase).
   std::optional<std::string> public_key_id;
+  // nullopt = unchanged.
+  std::optional<bool> name_encryption;
   // Read-only fields the request carried and that were ignored.
   std::vector<std::string> ignored_fields;
 };
@@ -119,7 +124,8 @@ Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, 
 
 // The API's response "config" object (docs/API.md): enabled, algorithm, key_version, key_id,
 // salt, key, historical_keys {"1": ...}, historical_salts; plus public_key_id
-// only when set. The returned JSON holds key text: do not log it.
+// only when set and name_encryption only when true (the seed's responses
+// stay exactly as they were for accounts that use neither). The returned JSON holds key text: do not log it.
 nlohmann::json to_json(const AccountConfig& config);
 // For an account never configured the API returns {} (see Store::get_config,
 // which yields nullopt then).

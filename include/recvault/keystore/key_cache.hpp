@@ -44,9 +44,13 @@ namespace recvault::keystore {
 
 // What a new file of the account is written with.
 struct CurrentKey {
-  bool enabled = false;       // false: write new files unencrypted
-  format::KeySpec spec;       // spec.key is null when !enabled
-  std::string public_key_id;  // non-empty: seal new files to this OpenPGP key
+  bool enabled = false;          // false: write new files unencrypted
+  format::KeySpec spec;          // spec.key is null when !enabled
+  std::string public_key_id;     // non-empty: seal new files to this OpenPGP key
+  bool name_encryption = false;  // new names are encrypted (only ever with enabled)
+  // The salt of every key version (current and historical), so that names
+  // of older versions can be opened with version_key().
+  std::map<std::uint32_t, std::string> salts;
 };
 
 struct KeyCacheOptions {
