@@ -172,7 +172,8 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   if (auto* t = table(root, "keystore", st)) {
     RV_TRY(check_keys(*t, "keystore",
                       {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file",
-                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms"}));
+                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms", "destruction_delay",
+                       "allow_short_destruction_delay", "destruction_check_interval_ms"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
     RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
     if (const toml::node* n = t->get("endpoints")) {
@@ -197,6 +198,22 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     c.etcd.request_timeout = std::chrono::milliseconds(request);
     RV_TRY(get_path(*t, "keystore", "master_key_file", base, c.master_key_file));
     RV_TRY(get(*t, "keystore", "master_key_credential", c.master_key_credential));
+    // The key lifecycle's waiting period before a key is destroyed
+    // (docs/KEYSTORE.md "Key lifecycle"): at least a day, so a mistaken or
+    // malicious DELETE can still be cancelled, unless a test says otherwise.
+    std::int64_t delay = c.destruction_delay.count();
+    bool short_delay = false;
+    std::uint32_t interval = static_cast<std::uint32_t>(c.destruction_check_interval.count());
+    RV_TRY(get(*t, "keystore", "destruction_delay", delay));
+    RV_TRY(get(*t, "keystore", "allow_short_destruction_delay", short_delay));
+    RV_TRY(get(*t, "keystore", "destruction_check_interval_ms", interval));
+    if (delay < (short_delay ? 1 : kMinDestructionDelay) || delay > kMaxDestructionDelay)
+      return bad("[keystore] destruction_delay must be between " + std::to_string(kMinDestructionDelay) +
+                 " (1 day) and " + std::to_string(kMaxDestructionDelay) + " seconds");
+    if (interval < 100 || interval > 3600000)
+      return bad("[keystore] destruction_check_interval_ms must be 100..3600000");
+    c.destruction_delay = std::chrono::seconds(delay);
+    c.destruction_check_interval = std::chrono::milliseconds(interval);
   }
   RV_TRY(st);
   if (auto* t = table(root, "control", st)) {

@@ -31,6 +31,12 @@ struct AccountOwner {
   bool refuse_unconfigured = false;  // unconfigured = "refuse"
 };
 
+// [keystore] destruction_delay bounds, in seconds (1 day .. 366 days); a
+// test configuration may go below the minimum with
+// allow_short_destruction_delay = true.
+inline constexpr std::int64_t kMinDestructionDelay = 24 * 3600;
+inline constexpr std::int64_t kMaxDestructionDelay = 366 * 24 * 3600;
+
 struct Config {
   // [storage]
   std::filesystem::path backing_dir;
@@ -47,11 +53,13 @@ struct Config {
   // mean fewer requests, each decrypted with one pread. 0 keeps the kernel's.
   unsigned read_ahead_kb = 1024;
   // [keystore]
-  std::string keystore_backend = "lmdb";  // or "etcd" (docs/CLUSTER.md)
-  keystore::EtcdOptions etcd;             // backend = "etcd"
-  std::filesystem::path keystore_dir;     // lmdb: the store; etcd: local state (gnupg/)
-  std::filesystem::path master_key_file;  // or:
-  std::string master_key_credential;      // systemd credential name
+  std::string keystore_backend = "lmdb";                  // or "etcd" (docs/CLUSTER.md)
+  keystore::EtcdOptions etcd;                             // backend = "etcd"
+  std::filesystem::path keystore_dir;                     // lmdb: the store; etcd: local state (gnupg/)
+  std::filesystem::path master_key_file;                  // or:
+  std::string master_key_credential;                      // systemd credential name
+  std::chrono::seconds destruction_delay{7 * 24 * 3600};  // key lifecycle: waiting period before a key is destroyed
+  std::chrono::milliseconds destruction_check_interval{60000};  // how often due destructions are looked for
   // [control]
   std::filesystem::path control_socket;
   mode_t control_socket_mode = 0660;
