@@ -135,7 +135,10 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
     std::filesystem::create_directories(c.keystore_dir, ec);  // local state (gnupg/)
   }
   p->store = std::move(store).value();
-  p->keys = std::make_unique<keystore::KeyCache>(*p->store, keystore::KeyCache::scrypt_deriver());
+  keystore::KeyCacheOptions key_options;
+  key_options.max_parallel_derivations = c.max_parallel_derivations;
+  key_options.keep_derived = c.keep_derived_keys;
+  p->keys = std::make_unique<keystore::KeyCache>(*p->store, key_options);
   p->keys->set_store_timer(p->metrics->store_timer());
 
   // Client OpenPGP keys: public keys only, imported from the keystore on demand.
@@ -173,7 +176,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
       return nullptr;
     }
   }
-  p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
+  p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store, p->keys.get());
   p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
   p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
   p->lifecycle = std::make_unique<KeyLifecycle>(*p->store, c.backing_dir,

@@ -29,6 +29,11 @@ struct TestClock {
     return [n] { return Timestamp(std::chrono::seconds(n->load())); };
   }
   void advance(std::int64_t s) const { now->fetch_add(s); }
+  StoreOptions options() const {
+    StoreOptions o;
+    o.clock = clock();
+    return o;
+  }
 };
 
 UpdateRequest retire(std::uint32_t version, bool enabled = true) {
@@ -37,7 +42,12 @@ UpdateRequest retire(std::uint32_t version, bool enabled = true) {
   return r;
 }
 
-KeyCache::Deriver quick_scrypt() { return KeyCache::scrypt_deriver(crypto::ScryptParams{10, 8, 1}); }
+KeyCacheOptions quick_scrypt() {
+  KeyCacheOptions o;
+  o.kdf = crypto::ScryptParams{10, 8, 1};
+  o.prefetch_threads = 0;
+  return o;
+}
 
 // Three versions: kKey1/salt_1, kKey2/salt_2, kKey3/salt_3.
 void three_versions(Store& s) {
@@ -83,9 +93,7 @@ TEST_CASE("lifecycle: destruction is scheduled, cancellable, blocked by a legal 
           "[lifecycle]") {
   TempDir dir;
   TestClock clock;
-  StoreOptions options;
-  options.clock = clock.clock();
-  auto store = open_test_store(dir.path(), test_master(), options).value();
+  auto store = open_test_store(dir.path(), test_master(), clock.options()).value();
   three_versions(*store);
   KeyCache cache(*store, quick_scrypt());
   REQUIRE(cache.version_key("acct", 1, "salt_1"));
@@ -175,9 +183,7 @@ TEST_CASE("lifecycle: destroying a whole account's keys disables it; enabling ag
           "[lifecycle]") {
   TempDir dir;
   TestClock clock;
-  StoreOptions options;
-  options.clock = clock.clock();
-  auto store = open_test_store(dir.path(), test_master(), options).value();
+  auto store = open_test_store(dir.path(), test_master(), clock.options()).value();
   three_versions(*store);
   REQUIRE(store->schedule_destruction("acct", Scope::account, std::chrono::seconds(10), "ops"));
   clock.advance(10);
@@ -213,10 +219,8 @@ TEST_CASE("lifecycle: on etcd another host's cache forgets a destroyed version t
   if (!testing_etcd()) return;  // two stores on one LMDB directory in one process are not allowed
   TempDir dir;
   TestClock clock;
-  StoreOptions options;
-  options.clock = clock.clock();
-  auto host_a = open_test_store(dir.path(), test_master(), options).value();
-  auto host_b = open_test_store(dir.path(), test_master(), options).value();
+  auto host_a = open_test_store(dir.path(), test_master(), clock.options()).value();
+  auto host_b = open_test_store(dir.path(), test_master(), clock.options()).value();
   three_versions(*host_a);
   KeyCache cache_b(*host_b, quick_scrypt());
   // Host b sees the versions through its watch, derives version 1.

@@ -66,7 +66,9 @@ int main(int argc, char** argv) {
   so.read_only = true;
   auto store = keystore::Store::open(keystore_dir, std::move(master).value(), so);
   if (!store) return fail("keystore " + keystore_dir + ": " + store.error().message);
-  keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
+  keystore::KeyCacheOptions key_options;
+  key_options.prefetch_threads = 0;
+  keystore::KeyCache keys(**store, key_options);
 
   if (auto users = fsck::in_use(dir); !users.empty()) {
     std::string pids;

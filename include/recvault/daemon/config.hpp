@@ -53,11 +53,15 @@ struct Config {
   // mean fewer requests, each decrypted with one pread. 0 keeps the kernel's.
   unsigned read_ahead_kb = 1024;
   // [keystore]
-  std::string keystore_backend = "lmdb";                  // or "etcd" (docs/CLUSTER.md)
-  keystore::EtcdOptions etcd;                             // backend = "etcd"
-  std::filesystem::path keystore_dir;                     // lmdb: the store; etcd: local state (gnupg/)
-  std::filesystem::path master_key_file;                  // or:
-  std::string master_key_credential;                      // systemd credential name
+  std::string keystore_backend = "lmdb";  // or "etcd" (docs/CLUSTER.md)
+  keystore::EtcdOptions etcd;             // backend = "etcd"
+  std::filesystem::path keystore_dir;     // lmdb: the store; etcd: local state (gnupg/)
+  std::filesystem::path master_key_file;  // or:
+  std::string master_key_credential;      // systemd credential name
+  // Keep each version's derived key sealed in the keystore, so a restart
+  // derives nothing (docs/KEYSTORE.md "Derived keys"); scrypt runs at once.
+  bool keep_derived_keys = true;
+  unsigned max_parallel_derivations = 2;
   std::chrono::seconds destruction_delay{7 * 24 * 3600};  // key lifecycle: waiting period before a key is destroyed
   std::chrono::milliseconds destruction_check_interval{60000};  // how often due destructions are looked for
   // [control]
