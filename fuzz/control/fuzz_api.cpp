@@ -40,7 +40,7 @@ struct Harness {
       if (body.size() > 10 && body.substr(0, 5) == "-----") return KeyInfo{"FPR", "uid", "SUB", 0};
       return make_error(Errc::invalid_argument, "not a key");
     };
-    api = std::make_unique<Api>(ApiContext{backend, verifier, *audit, nullptr, stub, nullptr, nullptr});
+    api = std::make_unique<Api>(ApiContext{backend, verifier, *audit, nullptr, stub, nullptr, nullptr, nullptr});
   }
 };
 

@@ -46,6 +46,7 @@ std::string AuditLog::format(const AuditRecord& r, std::int64_t unix_ms) {
   if (!r.resource.empty()) j["resource"] = r.resource;
   j["status"] = r.status;
   if (!r.reason.empty()) j["reason"] = r.reason;
+  if (!r.versions.empty()) j["versions"] = r.versions;
   // Header values come from the client: replace rather than throw on bad UTF-8.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

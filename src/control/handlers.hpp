@@ -26,6 +26,12 @@ Response backend_error(const Error& error, std::string_view generic);
 Response config_get(Call& call);
 Response config_put(Call& call);
 
+// The key lifecycle (handlers_lifecycle.cpp); 404 without ctx.lifecycle.
+Response census_get(Call& call);
+Response legal_hold_put(Call& call);
+Response destruction_schedule(Call& call, DestructionScope scope);
+Response destruction_cancel(Call& call);
+
 Response public_keys_list(Call& call);
 Response public_key_upload(Call& call);
 Response public_key_get(Call& call);

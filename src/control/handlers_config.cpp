@@ -1,5 +1,7 @@
 // GET/PUT /api/v2/config/call_recording_encryption (docs/API.md "Encryption configuration").
 #include <strings.h>
+#include <cstdint>
+#include <optional>
 
 #include "handlers.hpp"
 #include "recvault/control/secure_json.hpp"
@@ -47,6 +49,42 @@ static nlohmann::json mask_key_material(nlohmann::json config) {
   return config;
 }
 
+// The key lifecycle's part of a PUT (docs/API.md "Retiring versions"):
+// "force" is the API's, not the config's, and is taken out of the body;
+// raising min_decryption_version is refused (409) while the census still finds
+// recordings below it, unless forced. Nothing to refuse: nullopt.
+static std::optional<Response> check_retirement(Call& call, nlohmann::json& body) {
+  bool force = false;
+  if (auto f = body.find("force"); f != body.end()) {
+    if (!f->is_boolean()) return Response::error(400, "field \"force\" must be a boolean");
+    force = f->get<bool>();
+    body.erase(f);
+  }
+  auto m = body.find("min_decryption_version");
+  if (m == body.end() || !m->is_number_unsigned() || m->get<std::uint64_t>() > UINT32_MAX) return std::nullopt;
+  const auto wanted = static_cast<std::uint32_t>(m->get<std::uint64_t>());
+  call.audit.resource = "min_decryption_version";
+  call.audit.versions = {wanted};
+  if (force) call.audit.reason = "forced";
+  if (force || call.ctx.lifecycle == nullptr) return std::nullopt;
+  std::uint32_t current = 0;
+  if (auto config = call.ctx.backend.get_config(call.account); config) {
+    current = config->value("min_decryption_version", std::uint32_t{0});
+    wipe_json(*config);
+  }
+  if (wanted <= current) return std::nullopt;  // lowering or unchanged: nothing becomes unreadable
+  auto below = call.ctx.lifecycle->recordings_below(call.account, wanted);
+  if (!below) return backend_error(below.error(), "Failed to take the census");
+  if (*below == 0) return std::nullopt;
+  call.audit.reason = std::to_string(*below) + " recordings below the version";
+  return Response::error(
+      409, std::to_string(*below) + " recordings of this account are encrypted under key versions below " +
+               std::to_string(wanted) +
+               " (GET .../census); re-encrypt them first (a copy through the mount is written with the current key), "
+               "or send \"force\": true to make them "
+               "unreadable");
+}
+
 Response config_get(Call& call) {
   call.audit.action = "config.get";
   auto config = call.ctx.backend.get_config(call.account);
@@ -76,6 +114,10 @@ Response config_put(Call& call) {
   auto body = nlohmann::json::parse(call.request.body, nullptr, false);
   if (body.is_discarded()) return Response::error(400, "Invalid JSON in request body");
   if (!body.is_object()) return Response::error(400, "Request body must be a JSON object");
+  if (auto refused = check_retirement(call, body)) {
+    wipe_json(body);
+    return std::move(*refused);
+  }
   auto config = call.ctx.backend.update_config(call.account, body);
   wipe_json(body);  // it may carry a key
   if (!config) return backend_error(config.error(), "Failed to update encryption configuration");

@@ -286,8 +286,8 @@ Status Server::start() {
     RV_ASSIGN(auto audit, AuditLog::open(s.opts.audit_log_path, s.opts.audit_log_mode));
     s.audit = std::move(audit);
   }
-  s.api = std::make_unique<Api>(
-      ApiContext{s.backend, s.verifier, *s.audit, s.opts.status, s.opts.validate_key, s.opts.metrics, s.opts.observe});
+  s.api = std::make_unique<Api>(ApiContext{s.backend, s.verifier, *s.audit, s.opts.status, s.opts.validate_key,
+                                           s.opts.metrics, s.opts.observe, s.opts.lifecycle});
 
   auto sock = detail::listen_unix(s.opts.socket_path, s.opts.socket_mode, s.opts.socket_group,
                                   static_cast<int>(s.opts.max_connections));

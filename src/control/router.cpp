@@ -8,7 +8,20 @@
 namespace recvault::control {
 namespace {
 
-enum class Endpoint { healthz, status, metrics, config, public_keys, public_key };
+enum class Endpoint {
+  healthz,
+  status,
+  metrics,
+  config,
+  public_keys,
+  public_key,
+  // The key lifecycle, under the config path (docs/API.md "Key lifecycle").
+  census,
+  legal_hold,
+  versions,
+  keys,
+  destruction,
+};
 
 struct Match {
   Endpoint endpoint;
@@ -24,6 +37,14 @@ std::optional<Match> match(std::string_view path) {
   if (path == "/v1/status") return Match{Endpoint::status, {}};
   if (path == "/metrics") return Match{Endpoint::metrics, {}};
   if (path == kConfigPath) return Match{Endpoint::config, {}};
+  if (path.size() > kConfigPath.size() + 1 && path.starts_with(kConfigPath) && path[kConfigPath.size()] == '/') {
+    auto sub = path.substr(kConfigPath.size() + 1);
+    for (auto [name, e] : {std::pair{"census", Endpoint::census}, std::pair{"legal_hold", Endpoint::legal_hold},
+                           std::pair{"versions", Endpoint::versions}, std::pair{"keys", Endpoint::keys},
+                           std::pair{"destruction", Endpoint::destruction}})
+      if (sub == name) return Match{e, {}};
+    return std::nullopt;
+  }
   if (path == kKeysPath) return Match{Endpoint::public_keys, {}};
   if (path.size() > kKeysPath.size() + 1 && path.starts_with(kKeysPath) && path[kKeysPath.size()] == '/') {
     auto id = path.substr(kKeysPath.size() + 1);
@@ -45,6 +66,14 @@ std::string_view allowed(Endpoint e) {
       return "GET, POST";
     case Endpoint::public_key:
       return "GET, DELETE";
+    case Endpoint::census:
+      return "GET";
+    case Endpoint::legal_hold:
+      return "PUT";
+    case Endpoint::versions:
+    case Endpoint::keys:
+    case Endpoint::destruction:
+      return "DELETE";
   }
   return "";
 }
@@ -78,6 +107,16 @@ std::string_view endpoint_name(const std::optional<Match>& m) {
       return "public_keys";
     case Endpoint::public_key:
       return "public_key";
+    case Endpoint::census:
+      return "census";
+    case Endpoint::legal_hold:
+      return "legal_hold";
+    case Endpoint::versions:
+      return "versions";
+    case Endpoint::keys:
+      return "keys";
+    case Endpoint::destruction:
+      return "destruction";
   }
   return "unknown";
 }
@@ -225,6 +264,16 @@ Response Api::dispatch(const Request& request) const {
       return finish(request.method == "GET" ? detail::public_keys_list(call) : detail::public_key_upload(call));
     case Endpoint::public_key:
       return finish(request.method == "GET" ? detail::public_key_get(call) : detail::public_key_delete(call));
+    case Endpoint::census:
+      return finish(detail::census_get(call));
+    case Endpoint::legal_hold:
+      return finish(detail::legal_hold_put(call));
+    case Endpoint::versions:
+      return finish(detail::destruction_schedule(call, DestructionScope::versions));
+    case Endpoint::keys:
+      return finish(detail::destruction_schedule(call, DestructionScope::account));
+    case Endpoint::destruction:
+      return finish(detail::destruction_cancel(call));
     case Endpoint::healthz:
     case Endpoint::status:
     case Endpoint::metrics:

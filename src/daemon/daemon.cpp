@@ -9,6 +9,7 @@
 #include "daemon_metrics.hpp"
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/keystore_backend.hpp"
+#include "recvault/daemon/lifecycle.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
 #include "recvault/daemon/runtime.hpp"
 #include "recvault/fuse/filesystem.hpp"
@@ -96,6 +97,7 @@ struct Daemon::Parts {
   std::unique_ptr<KeystoreBackend> keystore_backend;
   std::unique_ptr<TimedBackend> timed_backend;
   std::unique_ptr<PgpAwareBackend> backend;
+  std::unique_ptr<KeyLifecycle> lifecycle;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // GET /v1/status (docs/API.md "Daemon").
@@ -177,6 +179,8 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store, p->keys.get());
   p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
   p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
+  p->lifecycle = std::make_unique<KeyLifecycle>(*p->store, c.backing_dir,
+                                                LifecycleOptions{c.destruction_delay, c.destruction_check_interval});
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 
@@ -186,6 +190,7 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
   server_options.status = [&p](const control::Principal& caller) { return p.status(caller); };
   server_options.metrics = [&p](const control::Principal& caller) { return p.metrics->render(&caller); };
   server_options.observe = p.metrics->request_observer();
+  server_options.lifecycle = p.lifecycle.get();
   control::Server server(std::move(server_options), *p.backend);
   if (auto st = server.start(); !st) {
     why = {kExitControl, "control socket: " + st.error().message};
@@ -202,14 +207,28 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
     log::info("metrics at http://" + (address->ipv6 ? "[" + address->host + "]" : address->host) + ":" +
               std::to_string(metrics_listener.port()) + "/metrics");
   }
+  // Due key destructions run here, audited in the same log as the API
+  // (O_APPEND: one line per record whichever writes it).
+  std::unique_ptr<control::AuditLog> lifecycle_audit = control::AuditLog::disabled();
+  if (!p.config.audit_log.empty()) {
+    auto opened = control::AuditLog::open(p.config.audit_log.string());
+    if (!opened) {
+      why = {kExitControl, "audit log: " + opened.error().message};
+      return why.exit_code;
+    }
+    lifecycle_audit = std::move(opened).value();
+  }
+  p.lifecycle->start_executor(*lifecycle_audit);
   MountHooks hooks;
   hooks.on_ready = [&] {
     log::info("control socket at " + p.config.control_socket.string());
     if (on_ready) on_ready();
   };
+
   const int rc = run_mount(p.config, *p.fs, hooks);
   metrics_listener.stop();
   server.stop();
+  p.lifecycle->stop_executor();
   return rc;
 }
 

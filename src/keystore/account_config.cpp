@@ -37,6 +37,10 @@ Status validate_request(const UpdateRequest& r) {
 
 }  // namespace
 
+std::string_view scope_name(ScheduledDestruction::Scope scope) noexcept {
+  return scope == ScheduledDestruction::Scope::account ? "account" : "versions";
+}
+
 Timestamp system_now() { return std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now()); }
 
 Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, const UpdateRequest& request,
@@ -87,9 +91,12 @@ Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, 
         RV_TRY(s);
         next.salt = std::move(s).value();
       }
-      next.key_version = 1;
-      next.key_id = auto_key_id(account);
-      next.activated_at[1] = now;
+      // 1 for a new account; N+1 after every key of the account was destroyed
+      // (a version number is never reused: files of the old N exist).
+      if (next.key_version == UINT32_MAX) return make_error(Errc::conflict, "key version limit reached");
+      next.key_version += 1;
+      if (next.key_id.empty()) next.key_id = auto_key_id(account);
+      next.activated_at[next.key_version] = now;
       changed = true;
     }
   } else {
@@ -107,6 +114,23 @@ Result<AccountConfig> apply_update(const std::optional<AccountConfig>& current, 
       next.activated_at[next.key_version] = now;
       changed = true;
     }
+  }
+  if (request.min_decryption_version) {
+    const std::uint32_t v = *request.min_decryption_version;
+    if (!next.has_key_material())
+      return make_error(Errc::invalid_argument, "min_decryption_version needs an account with a key");
+    if (v < 1 || v > next.key_version)
+      return make_error(Errc::invalid_argument, "min_decryption_version must be between 1 and key_version (" +
+                                                    std::to_string(next.key_version) + ")");
+    if (v <= next.destroyed_through)
+      return make_error(Errc::invalid_argument, "min_decryption_version must be above the destroyed versions (1.." +
+                                                    std::to_string(next.destroyed_through) + ")");
+    if (next.destruction && next.destruction->scope == ScheduledDestruction::Scope::versions &&
+        v <= next.destruction->through)
+      return make_error(Errc::conflict, "a destruction of versions 1.." + std::to_string(next.destruction->through) +
+                                            " is scheduled; cancel it before lowering min_decryption_version");
+    if (v != next.min_decryption_version) changed = true;
+    next.min_decryption_version = v;
   }
   if (changed) next.updated_at = now;
   return next;

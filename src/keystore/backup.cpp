@@ -175,6 +175,7 @@ Result<CheckReport> Store::check() const {
   const engine::Reader& txn = **r;
   CheckReport report;
   std::vector<std::pair<std::string, std::uint32_t>> accounts;
+  std::map<std::string, std::uint32_t> destroyed;
   RV_TRY(txn.scan(Table::accounts, "", [&](std::string_view k, std::string_view v) {
     ++report.accounts;
     const std::string name(k);
@@ -185,10 +186,12 @@ Result<CheckReport> Store::check() const {
       return true;
     }
     accounts.emplace_back(name, c.key_version);
+    destroyed[name] = c.destroyed_through;
     return true;
   }));
   for (const auto& [name, key_version] : accounts) {
-    for (std::uint32_t n = 1; n <= key_version; ++n) {
+    // Destroyed versions (the key lifecycle) are absent on purpose.
+    for (std::uint32_t n = destroyed[name] + 1; n <= key_version; ++n) {
       auto rec = txn.get(Table::versions, records::version_key(name, n));
       RV_TRY(rec);
       if (!*rec) {

@@ -1,4 +1,5 @@
 // The config API's JSON: request parsing and the response shape of docs/API.md.
+#include <algorithm>
 #include <array>
 #include <ctime>
 
@@ -15,8 +16,8 @@ using json = nlohmann::json;
 // Returned by the API for reference only; accepted in requests, never applied.
 constexpr std::array<std::string_view, 4> kReadOnlyFields = {"key_version", "key_id", "historical_keys",
                                                              "historical_salts"};
-constexpr std::array<std::string_view, 6> kWritableFields = {"enabled", "algorithm",     "key",
-                                                             "salt",    "public_key_id", "name_encryption"};
+constexpr std::array<std::string_view, 7> kWritableFields = {
+    "enabled", "algorithm", "key", "salt", "public_key_id", "name_encryption", "min_decryption_version"};
 
 template <class A>
 bool contains(const A& a, std::string_view s) {
@@ -48,7 +49,8 @@ Result<UpdateRequest> parse_update_request(const json& body) {
     }
     if (!contains(kWritableFields, name))
       return bad("unknown field \"" + name.substr(0, 64) +
-                 "\" (accepted: enabled, algorithm, key, salt, public_key_id, name_encryption)");
+                 "\" (accepted: enabled, algorithm, key, salt, public_key_id, name_encryption, "
+                 "min_decryption_version)");
   }
   auto enabled = body.find("enabled");
   if (enabled == body.end()) return bad("field \"enabled\" is required");
@@ -83,6 +85,11 @@ Result<UpdateRequest> parse_update_request(const json& body) {
     if (!n->is_boolean()) return bad("field \"name_encryption\" must be a boolean (true or false)");
     r.name_encryption = n->get<bool>();
   }
+  if (auto m = body.find("min_decryption_version"); m != body.end() && !m->is_null()) {
+    if (!m->is_number_unsigned() || m->get<std::uint64_t>() > UINT32_MAX)
+      return bad("field \"min_decryption_version\" must be a positive integer");
+    r.min_decryption_version = static_cast<std::uint32_t>(m->get<std::uint64_t>());
+  }
   return r;
 }
 
@@ -103,7 +110,33 @@ json to_json(const AccountConfig& c) {
   };
   if (!c.public_key_id.empty()) out["public_key_id"] = c.public_key_id;
   if (c.name_encryption) out["name_encryption"] = true;
+  // The key lifecycle's fields, only once used: an account that never used
+  // them answers exactly the seed's object.
+  if (c.min_decryption_version > 0) out["min_decryption_version"] = c.min_decryption_version;
+  if (c.destroyed_through > 0) out["destroyed_versions"] = destroyed_json(c);
+  if (c.legal_hold) out["legal_hold"] = true;
+  if (c.destruction) out["scheduled_destruction"] = destruction_json(*c.destruction, c.destroyed_through + 1);
+  if (c.key_version > 0 && !c.has_key_material()) {
+    out["key"] = nullptr;  // every key of the account was destroyed
+    out["salt"] = nullptr;
+  }
   return out;
+}
+
+json destroyed_json(const AccountConfig& c) {
+  json out = json::array();
+  for (std::uint32_t v = 1; v <= c.destroyed_through; ++v) out.push_back(v);
+  return out;
+}
+
+json destruction_json(const ScheduledDestruction& d, std::uint32_t from) {
+  json versions = json::array();
+  for (std::uint32_t v = std::max<std::uint32_t>(from, 1); v <= d.through; ++v) versions.push_back(v);
+  return {{"scope", std::string(scope_name(d.scope))},
+          {"versions", std::move(versions)},
+          {"requested_at", rfc3339(d.requested_at)},
+          {"execute_at", rfc3339(d.execute_at)},
+          {"requested_by", d.requested_by}};
 }
 
 json to_json(const std::optional<AccountConfig>& config) { return config ? to_json(*config) : json::object(); }

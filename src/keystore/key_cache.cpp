@@ -16,6 +16,10 @@ struct KeyCache::AccountEntry {
   std::optional<CurrentKey> current;  // valid while generation == store generation
   std::uint64_t generation = 0;
   std::map<std::uint32_t, std::shared_ptr<Slot>> slots;
+  // The key lifecycle's limits, valid while policy_generation == store generation.
+  std::optional<std::uint64_t> policy_generation;
+  std::uint32_t min_version = 0;        // min_decryption_version
+  std::uint32_t destroyed_through = 0;  // versions 1..destroyed_through are gone
 };
 
 KeyCache::KeyCache(Store& store, KeyCacheOptions options) : store_(store), options_(options) {
@@ -149,8 +153,50 @@ Result<format::VersionKeyPtr> KeyCache::derive_once(Slot& slot, std::string_view
   return slot.key;
 }
 
+Status KeyCache::check_lifecycle(std::string_view account, std::uint32_t version) {
+  const std::uint64_t generation = store_.generation(account);
+  std::uint32_t min_version = 0, destroyed = 0;
+  bool known = false;
+  {
+    std::shared_lock lock(map_mutex_);
+    auto a = accounts_.find(account);
+    if (a != accounts_.end() && a->second->policy_generation == generation) {
+      min_version = a->second->min_version;
+      destroyed = a->second->destroyed_through;
+      known = true;
+    }
+  }
+  if (!known) {
+    auto config = timed("get_config", [&] { return store_.get_config(account); });
+    RV_TRY(config);
+    if (*config) {
+      min_version = (*config)->min_decryption_version;
+      destroyed = (*config)->destroyed_through;
+    }
+    std::unique_lock lock(map_mutex_);
+    auto a = accounts_.find(account);
+    if (a == accounts_.end()) a = accounts_.emplace(std::string(account), std::make_shared<AccountEntry>()).first;
+    a->second->policy_generation = generation;
+    a->second->min_version = min_version;
+    a->second->destroyed_through = destroyed;
+    // Forget the derived keys of destroyed versions: from now on nothing in
+    // this process can open their files (open handles keep theirs until closed).
+    auto& slots = a->second->slots;
+    for (auto it = slots.begin(); it != slots.end() && it->first <= destroyed;) it = slots.erase(it);
+  }
+  if (version <= destroyed)
+    return make_error(Errc::key_unavailable, "key version " + std::to_string(version) + " of account " +
+                                                 std::string(account) + " was destroyed (crypto-shredded)");
+  if (version < min_version)
+    return make_error(Errc::key_unavailable, "key version " + std::to_string(version) + " of account " +
+                                                 std::string(account) + " is retired (below min_decryption_version " +
+                                                 std::to_string(min_version) + ")");
+  return {};
+}
+
 Result<format::VersionKeyPtr> KeyCache::version_key(std::string_view account, std::uint32_t version,
                                                     std::string_view salt) {
+  RV_TRY(check_lifecycle(account, version));
   return lookup_version(account, version, salt, true);
 }
 

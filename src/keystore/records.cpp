@@ -99,6 +99,20 @@ std::string encode_account(const AccountConfig& c) {
       {"public_key_id", c.public_key_id},
   };
   if (c.name_encryption) j["name_encryption"] = true;  // older records: absent = false
+  // Lifecycle fields only once used: records of accounts that never used
+  // them stay byte for byte what earlier builds wrote.
+  if (c.min_decryption_version > 0) j["min_decryption_version"] = c.min_decryption_version;
+  if (c.destroyed_through > 0) j["destroyed_through"] = c.destroyed_through;
+  if (c.legal_hold) j["legal_hold"] = true;
+  if (c.destruction) {
+    j["destruction"] = {
+        {"scope", std::string(scope_name(c.destruction->scope))},
+        {"through", c.destruction->through},
+        {"requested_at", to_seconds(c.destruction->requested_at)},
+        {"execute_at", to_seconds(c.destruction->execute_at)},
+        {"requested_by", c.destruction->requested_by},
+    };
+  }
   return j.dump();
 }
 
@@ -116,6 +130,22 @@ Status decode_account(std::string_view text, AccountConfig& c) {
     c.updated_at = from_seconds(j->at("updated_at").get<std::int64_t>());
     c.public_key_id = j->value("public_key_id", std::string());
     c.name_encryption = j->value("name_encryption", false);
+    c.min_decryption_version = j->value("min_decryption_version", std::uint32_t{0});
+    c.destroyed_through = j->value("destroyed_through", std::uint32_t{0});
+    c.legal_hold = j->value("legal_hold", false);
+    c.destruction.reset();
+    if (auto d = j->find("destruction"); d != j->end()) {
+      ScheduledDestruction sd;
+      const auto scope = d->at("scope").get<std::string>();
+      if (scope != "versions" && scope != "account") return damaged("unknown destruction scope in account record");
+      sd.scope = scope == "account" ? ScheduledDestruction::Scope::account : ScheduledDestruction::Scope::versions;
+      sd.through = d->at("through").get<std::uint32_t>();
+      sd.requested_at = from_seconds(d->at("requested_at").get<std::int64_t>());
+      sd.execute_at = from_seconds(d->at("execute_at").get<std::int64_t>());
+      sd.requested_by = d->at("requested_by").get<std::string>();
+      c.destruction = std::move(sd);
+    }
+    if (c.destroyed_through > c.key_version) return damaged("account record destroyed more versions than it has");
   } catch (const json::exception&) {
     return damaged("account record misses a field or has a wrong type");
   }

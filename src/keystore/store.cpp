@@ -117,7 +117,9 @@ Result<std::optional<AccountConfig>> Store::Impl::load_config(const engine::Read
   AccountConfig c;
   RV_TRY(records::decode_account(**rec, c));
   Status failed;
-  std::uint32_t expected = 1;
+  // Versions 1..destroyed_through were destroyed (crypto-shredded): their
+  // records are gone on purpose.
+  std::uint32_t expected = c.destroyed_through + 1;
   RV_TRY(r.scan(Table::versions, records::version_prefix(account), [&](std::string_view k, std::string_view v) {
     std::uint32_t n = records::version_of(k, account);
     if (n != expected || n > c.key_version) {

@@ -2,10 +2,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <vector>
 
 #include "engine.hpp"
 #include "recvault/keystore/store.hpp"
@@ -37,6 +39,11 @@ struct Store::Impl {
   // A fresh store gets its schema version and master-key check; an existing
   // one must match both. `where` names the store in messages.
   Status check_or_write_meta(const std::string& where);
+  // Changes one account's record in one transaction (store_lifecycle.cpp):
+  // `change` edits the config (keys decrypted) and lists the version records
+  // to delete; it returns false to write nothing.
+  using AccountChange = std::function<Result<bool>(AccountConfig&, std::vector<std::uint32_t>& remove)>;
+  Result<AccountConfig> change_account(std::string_view account, const AccountChange& change);
   // Runs `attempt` with a new Writer until it commits (or fails), at most
   // kMaxUpdateAttempts times. `attempt` returns false to stop without writing.
   Status with_writer(const std::function<Result<bool>(engine::Writer&)>& attempt);

@@ -8,6 +8,7 @@
 
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/keystore_backend.hpp"
+#include "recvault/daemon/lifecycle.hpp"
 #include "recvault/keystore/store.hpp"
 
 using namespace recvault;
@@ -32,6 +33,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   daemon::KeystoreBackend backend(**store);
+  // The key lifecycle on an empty backing directory beside the store (no
+  // mount here: the census finds nothing; destructions never come due).
+  const std::filesystem::path backing = std::filesystem::path(argv[3]) / "backing";
+  std::filesystem::create_directories(backing);
+  daemon::KeyLifecycle lifecycle(**store, backing, daemon::LifecycleOptions{});
   control::ServerOptions opts;
   opts.socket_path = argv[1];
   opts.auth.hs256_secret_file = argv[2];
@@ -42,6 +48,7 @@ int main(int argc, char** argv) {
         "# HELP recvault_build_info The running recvaultd's version.\n"
         "# TYPE recvault_build_info gauge\nrecvault_build_info{version=\"test-server\"} 1\n");
   };
+  opts.lifecycle = &lifecycle;
   control::Server server(std::move(opts), backend);
   if (auto st = server.start(); !st) {
     std::fprintf(stderr, "start: %s\n", st.error().message.c_str());

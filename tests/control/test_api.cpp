@@ -46,7 +46,7 @@ TEST_CASE("exceptions in handlers become a generic 500 and are audited", "[api]"
   REQUIRE(verifier.add_hs256_secret(crypto::SecretBytes::from_view(kTestSecret)));
   auto audit = AuditLog::open(dir.file("audit.log"));
   REQUIRE(audit);
-  Api api(ApiContext{backend, verifier, **audit, nullptr, nullptr, nullptr, nullptr});
+  Api api(ApiContext{backend, verifier, **audit, nullptr, nullptr, nullptr, nullptr, nullptr});
   auto auth = std::pair<std::string, std::string>{"Authorization", "Bearer " + admin_token()};
   auto acct = std::pair<std::string, std::string>{"X-Account-ID", "acc1"};
 
@@ -73,7 +73,7 @@ TEST_CASE("header names are case-insensitive; Bearer scheme too", "[api]") {
                      [](const Principal&) {
                        return json{{"version", "x"}};
                      },
-                     nullptr, nullptr, nullptr});
+                     nullptr, nullptr, nullptr, nullptr});
   auto r = api.handle(req("GET", "/api/v2/config/call_recording_encryption",
                           {{"authorization", "bearer " + admin_token()}, {"x-account-id", "acc1"}}));
   CHECK(r.status == 200);

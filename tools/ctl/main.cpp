@@ -122,6 +122,8 @@ void print_config(const Options& o, const json& reply) {
             << " earlier version(s)" << (masked ? " (keys masked)" : "") << "\n";
   if (c.contains("public_key_id")) std::cout << "public_key_id:  " << c["public_key_id"].get<std::string>() << "\n";
   if (c.value("name_encryption", false)) std::cout << "name_encryption: true\n";
+  for (const char* f : {"min_decryption_version", "legal_hold", "destroyed_versions", "scheduled_destruction"})
+    if (c.contains(f)) std::printf("%-15s %s\n", (std::string(f) + ":").c_str(), c[f].dump().c_str());
 }
 
 json put_config(const Options& o, const json& body) {
@@ -295,6 +297,86 @@ void add_token_commands(CLI::App& app, MintArgs& a, Action& action) {
   mint->callback([&] { action = [&] { mint_token(a); }; });
 }
 
+struct LifecycleArgs {
+  std::uint32_t version = 0;
+  bool force = false;
+  std::string hold, what;
+};
+
+void print_census(const Options& o, const json& reply) {
+  if (o.json) {
+    std::cout << reply.dump(2) << "\n";
+    return;
+  }
+  const json& c = reply["census"];
+  auto line = [](const std::string& label, const json& n) {
+    std::printf("  %-16s %10llu recordings %16llu bytes\n", label.c_str(),
+                static_cast<unsigned long long>(n.value("recordings", 0ULL)),
+                static_cast<unsigned long long>(n.value("bytes", 0ULL)));
+  };
+  std::cout << "account " << c.value("account", o.account) << ": key_version " << c.value("key_version", json()).dump()
+            << ", min_decryption_version " << c.value("min_decryption_version", 0) << "\n";
+  line("total", c);
+  std::cout << " by key version:\n";
+  for (const auto& [v, n] : c["versions"].items()) line("v" + v, n);
+  std::cout << " by kind:\n";
+  for (const auto& [k, n] : c["kinds"].items()) line(k, n);
+}
+
+void print_lifecycle(const Options& o, const json& reply) {
+  if (o.json) {
+    std::cout << reply.dump(2) << "\n";
+    return;
+  }
+  std::cout << reply.value("message", "") << "\n";
+  const json& l = reply["lifecycle"];
+  std::cout << "legal_hold:             " << l.value("legal_hold", false) << "\n"
+            << "min_decryption_version: " << l.value("min_decryption_version", 0) << "\n"
+            << "destroyed_versions:     " << l.value("destroyed_versions", json::array()).dump() << "\n"
+            << "scheduled_destruction:  " << l.value("scheduled_destruction", json()).dump() << "\n";
+}
+
+// The key lifecycle (docs/API.md "Key lifecycle").
+void add_lifecycle_commands(CLI::App& app, const Options& o, LifecycleArgs& a, Action& action) {
+  app.add_subcommand("census", "recordings and bytes per key version and kind")->callback([&] {
+    action = [&] {
+      print_census(o, parse_json(request(o, {"GET", std::string(kConfigPath) + "/census", {}, {}}, true)));
+    };
+  });
+  auto* retire = app.add_subcommand("retire", "set min_decryption_version: older recordings are refused");
+  retire->add_option("version", a.version, "the lowest key version still readable")->required();
+  retire->add_flag("--force", a.force, "even though the census finds recordings below it (they become unreadable)");
+  retire->callback([&] {
+    action = [&] {
+      auto current = parse_json(request(o, {"GET", kConfigPath, {}, {}}, true))["config"];
+      json body = {{"enabled", current.value("enabled", true)}, {"min_decryption_version", a.version}};
+      if (a.force) body["force"] = true;
+      print_config(o, put_config(o, body));
+    };
+  });
+  auto* hold = app.add_subcommand("hold", "legal hold: while on, no key of the account can be destroyed");
+  hold->add_option("state", a.hold, "on or off")->required()->check(CLI::IsMember({"on", "off"}));
+  hold->callback([&] {
+    action = [&] {
+      json body = {{"legal_hold", a.hold == "on"}};
+      print_lifecycle(
+          o, parse_json(request(
+                 o, {"PUT", std::string(kConfigPath) + "/legal_hold", {"Content-Type: application/json"}, body.dump()},
+                 true)));
+    };
+  });
+  auto* destroy = app.add_subcommand("destroy", "schedule (or cancel) the destruction of keys: crypto-shredding");
+  destroy->add_option("what", a.what, "versions (below min_decryption_version), account (every key), or cancel")
+      ->required()
+      ->check(CLI::IsMember({"versions", "account", "cancel"}));
+  destroy->callback([&] {
+    action = [&] {
+      const std::string sub = a.what == "versions" ? "/versions" : a.what == "account" ? "/keys" : "/destruction";
+      print_lifecycle(o, parse_json(request(o, {"DELETE", std::string(kConfigPath) + sub, {}, {}}, true)));
+    };
+  });
+}
+
 int run(int argc, char** argv) {
   Options o;
   o.socket = env_or("RECVAULT_SOCKET", o.socket);
@@ -318,6 +400,8 @@ int run(int argc, char** argv) {
   add_config_commands(app, o, config_args, action);
   add_key_commands(app, o, key_args, action);
   add_token_commands(app, mint_args, action);
+  LifecycleArgs lifecycle_args;
+  add_lifecycle_commands(app, o, lifecycle_args, action);
   app.add_subcommand("status", "the daemon at a glance (--json: the GET /v1/status object)")->callback([&] {
     action = [&] {
       auto r = parse_json(request(o, {"GET", "/v1/status", {}, {}}, false));

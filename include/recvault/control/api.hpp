@@ -25,6 +25,7 @@
 #include "recvault/control/backend.hpp"
 #include "recvault/control/http.hpp"
 #include "recvault/control/jwt.hpp"
+#include "recvault/control/lifecycle.hpp"
 #include "recvault/control/pgp_validate.hpp"
 
 namespace recvault::control {
@@ -47,10 +48,11 @@ struct ApiContext {
   Backend& backend;
   const JwtVerifier& verifier;
   AuditLog& audit;
-  StatusProvider status;      // may be empty: /v1/status then reports only the API
-  KeyValidator validate_key;  // may be empty: validate_public_key
-  MetricsProvider metrics;    // may be empty: /metrics answers 404
-  RequestObserver observe;    // may be empty
+  StatusProvider status;           // may be empty: /v1/status then reports only the API
+  KeyValidator validate_key;       // may be empty: validate_public_key
+  MetricsProvider metrics;         // may be empty: /metrics answers 404
+  RequestObserver observe;         // may be empty
+  Lifecycle* lifecycle = nullptr;  // may be null: the key lifecycle's endpoints answer 404
 };
 
 class Api {

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "recvault/control/http.hpp"
 #include "recvault/sys/fd.hpp"
@@ -22,11 +23,12 @@ namespace recvault::control {
 struct AuditRecord {
   std::string subject;  // token `sub`; empty when unauthenticated
   PeerInfo peer;
-  std::string account;   // X-Account-ID when given
-  std::string action;    // e.g. "config.get", "config.update", "public_key.delete", "auth"
-  std::string resource;  // e.g. a publicKeyId; empty otherwise
-  int status = 0;        // the HTTP status answered
-  std::string reason;    // why it failed (auth failures); never a secret
+  std::string account;                  // X-Account-ID when given
+  std::string action;                   // e.g. "config.get", "config.update", "public_key.delete", "auth"
+  std::string resource;                 // e.g. a publicKeyId; empty otherwise
+  int status = 0;                       // the HTTP status answered
+  std::string reason;                   // why it failed (auth failures); never a secret
+  std::vector<std::uint32_t> versions;  // key versions acted on (key lifecycle); empty otherwise
 };
 
 class AuditLog {

@@ -45,10 +45,11 @@ struct ServerOptions {
   AuthConfig auth;                                    // JWT keys (files)
   std::string audit_log_path;                         // "" = no audit log (tests only)
   mode_t audit_log_mode = 0600;
-  StatusProvider status;      // GET /v1/status body
-  KeyValidator validate_key;  // default: validate_public_key
-  MetricsProvider metrics;    // GET /metrics body ("" = 404)
-  RequestObserver observe;    // every answered request (metrics)
+  StatusProvider status;           // GET /v1/status body
+  KeyValidator validate_key;       // default: validate_public_key
+  MetricsProvider metrics;         // GET /metrics body ("" = 404)
+  RequestObserver observe;         // every answered request (metrics)
+  Lifecycle* lifecycle = nullptr;  // the key lifecycle (census, hold, destruction); must outlive the server
 };
 
 class Server {

@@ -31,6 +31,12 @@ struct AccountOwner {
   bool refuse_unconfigured = false;  // unconfigured = "refuse"
 };
 
+// [keystore] destruction_delay bounds, in seconds (1 day .. 366 days); a
+// test configuration may go below the minimum with
+// allow_short_destruction_delay = true.
+inline constexpr std::int64_t kMinDestructionDelay = 24 * 3600;
+inline constexpr std::int64_t kMaxDestructionDelay = 366 * 24 * 3600;
+
 struct Config {
   // [storage]
   std::filesystem::path backing_dir;
@@ -56,6 +62,8 @@ struct Config {
   // derives nothing (docs/KEYSTORE.md "Derived keys"); scrypt runs at once.
   bool keep_derived_keys = true;
   unsigned max_parallel_derivations = 2;
+  std::chrono::seconds destruction_delay{7 * 24 * 3600};  // key lifecycle: waiting period before a key is destroyed
+  std::chrono::milliseconds destruction_check_interval{60000};  // how often due destructions are looked for
   // [control]
   std::filesystem::path control_socket;
   mode_t control_socket_mode = 0660;

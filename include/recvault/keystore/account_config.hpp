@@ -10,7 +10,9 @@
 //   - key_id = "key_auto_" + the first 8 characters of the account id, set when
 //     key material is first created, kept across rotations.
 //   - A different key OR salt creates version N+1; the old key AND the old salt
-//     both stay in history under N. Nothing ever removes a historical version.
+//     both stay in history under N. Rotation never removes a historical
+//     version: only the explicit, delayed, audited destruction of the key
+//     lifecycle does (store.hpp "Key lifecycle", docs/KEYSTORE.md).
 //   - An algorithm change alone does not create a version (each file records its
 //     algorithm in its own header).
 #pragma once
@@ -60,6 +62,22 @@ struct KeyVersion {
   crypto::ScryptParams derived_kdf{};
 };
 
+// A destruction (crypto-shredding) waiting for its time (docs/KEYSTORE.md
+// "Key lifecycle"): of the versions below min_decryption_version, or of every
+// key of the account.
+struct ScheduledDestruction {
+  enum class Scope { versions, account };
+  Scope scope = Scope::versions;
+  // versions: 1..through are destroyed; account: every version (through is
+  // the key_version when it was scheduled, for display).
+  std::uint32_t through = 0;
+  Timestamp requested_at{};
+  Timestamp execute_at{};
+  std::string requested_by;  // the token subject
+};
+
+std::string_view scope_name(ScheduledDestruction::Scope scope) noexcept;
+
 struct AccountConfig {
   bool enabled = false;
   format::Algorithm algorithm = format::Algorithm::aes256_gcm;
@@ -79,7 +97,14 @@ struct AccountConfig {
   // `enabled`; docs/FORMAT.md §12). Names written before stay as they are.
   bool name_encryption = false;
 
-  bool has_key_material() const noexcept { return key_version > 0; }
+  // Key lifecycle (docs/KEYSTORE.md "Key lifecycle").
+  std::uint32_t min_decryption_version = 0;  // 0: none; files of a lower version are refused
+  std::uint32_t destroyed_through = 0;       // versions 1..destroyed_through were destroyed
+  bool legal_hold = false;                   // no destruction may be scheduled or run
+  std::optional<ScheduledDestruction> destruction;
+
+  // A usable current key: the account has a version and it was not destroyed.
+  bool has_key_material() const noexcept { return key_version > destroyed_through; }
 };
 
 struct UpdateRequest {
@@ -91,6 +116,9 @@ struct UpdateRequest {
   std::optional<std::string> public_key_id;
   // nullopt = unchanged.
   std::optional<bool> name_encryption;
+  // Versions below it are refused on read (Vault's name). Raising it while
+  // recordings below it remain is the API's check (409 unless "force").
+  std::optional<std::uint32_t> min_decryption_version;
   // Read-only fields the request carried and that were ignored.
   std::vector<std::string> ignored_fields;
 };
@@ -130,6 +158,12 @@ nlohmann::json to_json(const AccountConfig& config);
 // For an account never configured the API returns {} (see Store::get_config,
 // which yields nullopt then).
 nlohmann::json to_json(const std::optional<AccountConfig>& config);
+
+// The lifecycle parts of to_json: the destroyed versions [1, 2, ...] and a
+// scheduled destruction {scope, versions (from `from` on), requested_at,
+// execute_at, requested_by}.
+nlohmann::json destroyed_json(const AccountConfig& config);
+nlohmann::json destruction_json(const ScheduledDestruction& destruction, std::uint32_t from);
 
 // Timestamps too (created_at, updated_at, activated_at per version, RFC 3339):
 // for operators and tools, not part of the API's response.

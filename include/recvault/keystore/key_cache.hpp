@@ -12,7 +12,8 @@
 // in the background (prefetch) before the first recording asks for it.
 //
 // Version keys never change (a version's key and salt are immutable), so they
-// are never invalidated; the "current" answer is re-read from the store when
+// are never invalidated, except when the key lifecycle destroys a version
+// (then its slot is dropped); the "current" answer is re-read from the store when
 // Store::generation(account) moved, i.e. after an update through the same
 // Store or (etcd) on another host.
 //
@@ -84,7 +85,11 @@ class KeyCache {
   Result<CurrentKey> current(std::string_view account);
 
   // The key of `version`, checked against the salt the file recorded.
-  // Errc::key_unavailable when the version does not exist or its salt differs.
+  // Errc::key_unavailable when the version does not exist or its salt
+  // differs, and (key lifecycle) when it is below the account's
+  // min_decryption_version or was destroyed: the message names the version
+  // and why. A destroyed version's derived key is forgotten as soon as
+  // Store::generation shows the change (on etcd, another host's change too).
   Result<format::VersionKeyPtr> version_key(std::string_view account, std::uint32_t version, std::string_view salt);
 
   // Forget the account's "current" answer (version keys stay).
@@ -109,6 +114,7 @@ class KeyCache {
  private:
   struct Slot;
   struct AccountEntry;
+  Status check_lifecycle(std::string_view account, std::uint32_t version);
   std::shared_ptr<Slot> slot_for(std::string_view account, std::uint32_t version);
   // scrypt, at most options_.max_parallel_derivations at once.
   Result<format::VersionKeyPtr> derive(const KeyVersion& kv);

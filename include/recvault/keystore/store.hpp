@@ -11,7 +11,12 @@
 //   - Key text is stored base64-encoded and sealed under the MasterKey
 //     (AES-256-GCM, AAD = account, version and field), so records cannot be
 //     swapped between accounts or versions. Salts are stored in clear.
-//   - No code path deletes a key version. A version's record changes once at
+//   - No code path deletes a key version, with ONE explicit exception: the key
+//     lifecycle's destruction (crypto-shredding, below), which is scheduled
+//     with a waiting period, cancellable, blocked by a legal hold, audited by
+//     its caller, and deletes the version records (with everything they hold:
+//     the sealed key and the sealed derived key of save_derived) on every
+//     engine. Rotation never loses a key. A version's record changes once at
 //     most after it is written: save_derived adds the derived key to it.
 //
 // Thread safety: a Store is safe to use from any number of threads (LMDB
@@ -127,6 +132,37 @@ class Store {
   // Bumped after every committed change of the account's config, in this
   // process or (etcd) on another host; caches compare it to know they are stale.
   std::uint64_t generation(std::string_view account) const;
+
+  // --- key lifecycle (docs/KEYSTORE.md "Key lifecycle") -------------------
+  // Each is one write transaction on the account record; Errc::not_found when
+  // the account was never configured.
+
+  // Sets or lifts the legal hold. While it is on, no destruction can be
+  // scheduled and a scheduled one does not run.
+  Result<AccountConfig> set_legal_hold(std::string_view account, bool hold);
+
+  // Schedules the destruction of the versions below min_decryption_version
+  // (Scope::versions) or of every key of the account (Scope::account), to run
+  // `delay` from now. Errc::conflict: legal hold, a destruction already
+  // scheduled, or (versions) nothing below min_decryption_version to destroy.
+  Result<AccountConfig> schedule_destruction(std::string_view account, ScheduledDestruction::Scope scope,
+                                             std::chrono::seconds delay, std::string_view requested_by);
+  // Errc::not_found when none is scheduled.
+  Result<AccountConfig> cancel_destruction(std::string_view account);
+
+  // What run_due_destructions() did for one account.
+  struct Destroyed {
+    std::string account;
+    ScheduledDestruction::Scope scope = ScheduledDestruction::Scope::versions;
+    std::uint32_t from = 0, through = 0;  // versions from..through are gone
+  };
+  // Runs every scheduled destruction whose time has come and whose account
+  // has no legal hold: deletes the version records (key material destroyed)
+  // and records destroyed_through; an account-wide one also disables the
+  // account (new recordings are then stored plain until it is enabled again,
+  // which creates version N+1). Idempotent across hosts (etcd): the
+  // transaction re-reads the schedule.
+  Result<std::vector<Destroyed>> run_due_destructions();
 
   // --- public keys -------------------------------------------------------
   // Generates the UUID. Errc::invalid_argument for an empty/oversized key.
