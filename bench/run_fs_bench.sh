@@ -9,6 +9,10 @@
 #   bench/run_fs_bench.sh --quick    tiny sizes, 1 round: a correctness check (used by the test suite)
 #
 # RECVAULT_BENCH_DIR chooses where the three targets live (default /var/tmp).
+# RECVAULT_BENCH_SHARED=DIR puts the data of all three (the raw directory,
+# recvault's backing dir, gocryptfs's cipher dir) in DIR instead, a network
+# file system's mount (GlusterFS), with recvaultd in [storage] shared = true;
+# keystore, sockets and mounts stay in RECVAULT_BENCH_DIR.
 # WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
 # is the 1,000-open-recordings probe); ROUNDS=n the number of rounds.
 set -euo pipefail
@@ -36,12 +40,19 @@ have_gocryptfs=0
 command -v gocryptfs >/dev/null && have_gocryptfs=1
 
 W=$(mktemp -d "${RECVAULT_BENCH_DIR:-/var/tmp}/recvault-bench.XXXXXX")
+# Where the data goes: beside the rest, or on the shared file system.
+D=$W shared_line=""
+if [ -n "${RECVAULT_BENCH_SHARED:-}" ]; then
+  D=$(mktemp -d "$RECVAULT_BENCH_SHARED/recvault-bench.XXXXXX")
+  shared_line="shared = true"
+fi
 rv_pid="" gc_pid=""
 cleanup() {
   [ -n "$rv_pid" ] && kill -TERM "$rv_pid" 2>/dev/null && wait "$rv_pid" 2>/dev/null
   [ -n "$gc_pid" ] && { fusermount3 -u "$W/gc/plain" 2>/dev/null || umount -l "$W/gc/plain" 2>/dev/null; wait "$gc_pid" 2>/dev/null; }
   grep -qs " $W/rv/mnt " /proc/mounts && umount -l "$W/rv/mnt"
   rm -rf "$W"
+  [ "$D" = "$W" ] || rm -rf "$D"
 }
 trap cleanup EXIT
 
@@ -51,14 +62,15 @@ wait_mount() {
 }
 
 # --- recvault -------------------------------------------------------------------------------
-mkdir -p "$W/raw" "$W/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
+mkdir -p "$D/raw" "$D/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
 head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
 head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
 chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
 cat >"$W/rv/recvault.toml" <<TOML
 [storage]
-backing_dir = "backing"
+backing_dir = "$D/rv/backing"
 mount_point = "mnt"
+$shared_line
 [keystore]
 path = "keystore"
 master_key_file = "master.key"
@@ -76,14 +88,14 @@ token=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --account
 RECVAULT_TOKEN=$token "$ctl" --socket "$W/rv/control.sock" --account bench --json config enable >/dev/null
 mkdir "$W/rv/mnt/bench"
 targets=(raw recvault)
-declare -A dir=([raw]="$W/raw" [recvault]="$W/rv/mnt/bench")
+declare -A dir=([raw]="$D/raw" [recvault]="$W/rv/mnt/bench")
 declare -A pid=([recvault]=$rv_pid)
 
 # --- gocryptfs (same disk) --------------------------------------------------------------------
 if [ $have_gocryptfs = 1 ]; then
-  mkdir -p "$W/gc/cipher" "$W/gc/plain"
-  gocryptfs -init -q -extpass "echo bench-passphrase" -scryptn 10 "$W/gc/cipher" >/dev/null
-  gocryptfs -fg -q -extpass "echo bench-passphrase" "$W/gc/cipher" "$W/gc/plain" &
+  mkdir -p "$D/gc/cipher" "$W/gc/plain"
+  gocryptfs -init -q -extpass "echo bench-passphrase" -scryptn 10 "$D/gc/cipher" >/dev/null
+  gocryptfs -fg -q -extpass "echo bench-passphrase" "$D/gc/cipher" "$W/gc/plain" &
   gc_pid=$!
   wait_mount "$W/gc/plain"
   targets+=(gocryptfs)

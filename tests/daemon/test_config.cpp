@@ -190,3 +190,37 @@ TEST_CASE("[metrics] listen: numeric addresses and ports only; off by default", 
   }
   CHECK_FALSE(parse_config(kMinimal + "[metrics]\nport = 9464\n", "/x"));
 }
+
+TEST_CASE("[storage] shared: off by default; on, it turns the writeback cache off (docs/CLUSTER.md's example parses)",
+          "[config]") {
+  CHECK_FALSE(parse_config(kMinimal, "/")->shared);
+  std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/docs/CLUSTER.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto section = doc.find("# Shared backing storage");
+  REQUIRE(section != std::string::npos);
+  const auto start = doc.find("```toml\n", section);
+  REQUIRE(start != std::string::npos);
+  const auto end = doc.find("```", start + 8);
+  auto c =
+      parse_config(doc.substr(start + 8, end - start - 8) + "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+                   "/etc/recvault");
+  INFO((c ? std::string() : c.error().message));
+  REQUIRE(c.ok());
+  CHECK(c->shared);
+  CHECK_FALSE(c->writeback_cache);
+  auto explicit_off = parse_config(kMinimal + "[fuse]\nwriteback_cache = false\n", "/");
+  REQUIRE(explicit_off.ok());
+  auto both = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nshared = true\n[fuse]\nwriteback_cache = true\n"
+      "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+      "/");
+  REQUIRE_FALSE(both.ok());
+  CHECK(both.error().message.find("cannot be used with [storage] shared = true") != std::string::npos);
+  auto not_bool = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nshared = \"yes\"\n"
+      "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+      "/");
+  CHECK_FALSE(not_bool.ok());
+}
