@@ -14,7 +14,8 @@
 # file system's mount (GlusterFS), with recvaultd in [storage] shared = true;
 # keystore, sockets and mounts stay in RECVAULT_BENCH_DIR.
 # WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
-# is the 1,000-open-recordings probe); ROUNDS=n the number of rounds.
+# is the 1,000-open-recordings probe); ROUNDS=n the number of rounds; SEQ_MIB
+# the size of the sequential file (default 1024).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -31,7 +32,7 @@ else
   [ -f $build/build.ninja ] || meson setup $build -Dbuildtype=release >/dev/null
   ninja -C $build src/daemon/recvaultd bench/fsbench tools/ctl/recvaultctl >/dev/null
   rounds=${ROUNDS:-3}
-  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=5000 HOLD=1000
+  SEQ_MIB=${SEQ_MIB:-1024} RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=5000 HOLD=1000
 fi
 fsbench=$build/bench/fsbench
 recvaultd=$build/src/daemon/recvaultd

@@ -128,23 +128,13 @@ class GlusterVolume {
     // The brick may still be coming up right after `volume start`.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     for (;;) {
-      if (std::system(cmd.c_str()) == 0 && mounted(at.string())) break;
+      if (std::system(cmd.c_str()) == 0 && is_mounted(at.string())) break;
       if (std::chrono::steady_clock::now() > deadline) {
         throw std::runtime_error("mount -t glusterfs " + at.string() + " failed" + file_tail(log));
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     mounts_.push_back(at.string());
-  }
-
-  static bool mounted(const std::string& path) {
-    std::ifstream in("/proc/self/mounts");
-    std::string dev, mnt, rest;
-    while (in >> dev >> mnt) {
-      std::getline(in, rest);
-      if (mnt == path) return true;
-    }
-    return false;
   }
 
   static std::string file_tail(const std::string& path) {

@@ -223,10 +223,13 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     // header exists; an existing one another host writes is refused.
     auto taken = sys::try_lock_writer(fd);
     if (!taken || !*taken) {
-      if (created) ::unlinkat(parent.fd.get(), name, 0);
       if (!taken) {
+        // No locks on this file system: nothing may be recorded on it.
+        if (created) ::unlinkat(parent.fd.get(), name, 0);
         reply::err(req, report(fs, parent, "create (lock)", taken.error()));
       } else {
+        // Another host opened the file in the instant since it was created
+        // here: it is theirs now, never unlinked.
         log::warn("create of " + fs.describe(parent) + "/" + name +
                   " refused (EBUSY): another writer (another host's recvaultd, or recvault-fsck) holds the lock on "
                   "the backing file");

@@ -66,6 +66,18 @@ void write_exact(int fd, const std::vector<std::uint8_t>& data) {
   REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
 }
 
+// Appends `more` to `path` (a recording on `host`'s mount) as soon as an
+// open for writing is let through (the previous writer's lock may take a
+// moment to go), and adds it to `expected`.
+void append_when_free(const Daemon& host, const std::string& name, const std::vector<std::uint8_t>& more,
+                      std::vector<std::uint8_t>& expected) {
+  int fd = -1;
+  REQUIRE(eventually([&] { return (fd = ::open((host.mnt() + name).c_str(), O_WRONLY | O_APPEND)) >= 0; }));
+  REQUIRE(::write(fd, more.data(), more.size()) == static_cast<ssize_t>(more.size()));
+  REQUIRE(::close(fd) == 0);
+  expected.insert(expected.end(), more.begin(), more.end());
+}
+
 std::vector<std::uint8_t> read_or_empty(const std::string& path) {
   std::vector<std::uint8_t> out;
   return try_read_all(path, out) == 0 ? out : std::vector<std::uint8_t>{};
@@ -124,12 +136,7 @@ TEST_CASE("shared storage: B reads what A has flushed while A records, exactly a
   CHECK(backing_header(b.backing() + name).sealed);
 
   // A's lock went with its close: B may append now; A reads B's appends.
-  int fb = -1;
-  REQUIRE(eventually([&] { return (fb = ::open((b.mnt() + name).c_str(), O_WRONLY | O_APPEND)) >= 0; }));
-  auto more = pseudo_random(1000, 99);
-  REQUIRE(::write(fb, more.data(), more.size()) == 1000);
-  REQUIRE(::close(fb) == 0);
-  written.insert(written.end(), more.begin(), more.end());
+  append_when_free(b, name, pseudo_random(1000, 99), written);
   CHECK(eventually([&] { return read_or_empty(a.mnt() + name) == written; }));
   CHECK(a.stop() == 0);
   CHECK(b.stop() == 0);
@@ -189,12 +196,7 @@ TEST_CASE("shared storage: a recording A left open is sealed by B's first writer
   a.kill9();
   ::close(fd);
   // B continues the recording where A's last flush ended and seals it.
-  int fb = -1;
-  REQUIRE(eventually([&] { return (fb = ::open((b.mnt() + name).c_str(), O_WRONLY | O_APPEND)) >= 0; }));
-  auto more = pseudo_random(5000, 4);
-  REQUIRE(::write(fb, more.data(), more.size()) == 5000);
-  REQUIRE(::close(fb) == 0);
-  part.insert(part.end(), more.begin(), more.end());
+  append_when_free(b, name, pseudo_random(5000, 4), part);
   CHECK(read_all(b.mnt() + name) == part);
   CHECK(backing_header(b.backing() + name).sealed);
   CHECK(b.stop() == 0);

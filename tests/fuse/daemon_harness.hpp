@@ -30,16 +30,6 @@ inline std::string env_or_fail(const char* name) {
   return v;
 }
 
-inline bool is_mounted(const std::string& path) {
-  std::ifstream in("/proc/self/mounts");
-  std::string dev, mnt, rest;
-  while (in >> dev >> mnt) {
-    std::getline(in, rest);
-    if (mnt == path) return true;
-  }
-  return false;
-}
-
 struct HttpResponse {
   long status = 0;
   std::string body;
