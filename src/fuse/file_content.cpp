@@ -73,6 +73,10 @@ std::int64_t FileContent::allocation_change() {
 }
 
 Status FileContent::load(const std::string& account, keystore::KeyCache& keys) {
+  if (::fstat(fd_.get(), &loaded_) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
   RV_ASSIGN(auto kind, detect_kind(fd_.get()));
   if (kind == Kind::pgp) {
     enter(SealedPgp{});
@@ -95,6 +99,22 @@ Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd
   ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
   RV_TRY(c->load(account, keys));
   return c;
+}
+
+Status FileContent::refresh_if_changed(const std::string& account, keystore::KeyCache& keys) {
+  if (may_seal_.load(std::memory_order_relaxed)) return {};  // a writer's content is the truth
+  struct stat now {};
+  if (::fstat(fd_.get(), &now) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
+  ExclusiveLock<SharedMutex> lock(m_);
+  if (now.st_size == loaded_.st_size && now.st_mtim.tv_sec == loaded_.st_mtim.tv_sec &&
+      now.st_mtim.tv_nsec == loaded_.st_mtim.tv_nsec) {
+    return {};
+  }
+  if (std::holds_alternative<Sealing>(state_)) return {};
+  return load(account, keys);
 }
 
 Status FileContent::hold_write_lock(const std::string& account, keystore::KeyCache& keys, bool reload) {

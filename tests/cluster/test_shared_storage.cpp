@@ -120,8 +120,18 @@ TEST_CASE("shared storage: B reads what A has flushed while A records, exactly a
   };
   frames(50);  // inside the first chunk: only the tail flusher writes it
   CHECK(eventually([&] { return read_or_empty(b.mnt() + name) == written; }));
+  // A player on B keeps the recording open while A goes on recording.
+  const int held = ::open((b.mnt() + name).c_str(), O_RDONLY);
+  REQUIRE(held >= 0);
   frames(400);  // past two chunk boundaries (128,000 bytes)
   CHECK(eventually([&] { return read_or_empty(b.mnt() + name) == written; }));
+  CHECK(eventually([&] {
+    std::vector<std::uint8_t> seen(written.size() + 1);
+    const ssize_t n = ::pread(held, seen.data(), seen.size(), 0);
+    seen.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+    return seen == written;
+  }));
+  REQUIRE(::close(held) == 0);
 
   // The second writer, from B, is refused while A records: EBUSY, a log line.
   CHECK(open_close(b.mnt() + name, O_WRONLY | O_APPEND) == EBUSY);

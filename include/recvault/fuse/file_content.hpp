@@ -77,6 +77,11 @@ class FileContent {
   // the backing file under the lock: its last writer may have been another
   // host, which has written since.
   Status hold_write_lock(const std::string& account, keystore::KeyCache& keys, bool reload);
+  // Shared backing storage: a content no writer was admitted to here (a
+  // reader's) loads its state again when the backing file's size or mtime
+  // changed since it was loaded (another host wrote), so a reader that keeps
+  // the file open sees the recording grow. One fstat; nothing for a writer's.
+  Status refresh_if_changed(const std::string& account, keystore::KeyCache& keys);
   // Buffered tail to disk (no fsync). Cheap when nothing is buffered. A
   // content no writer was admitted to (see seal) is never written: not even
   // to drop a torn last record, which may be a writer's on another host.
@@ -145,6 +150,7 @@ class FileContent {
   std::shared_ptr<pgp::SealStream> stream() RV_REQUIRES_SHARED(m_);
   std::atomic<bool> may_seal_{false};                                       // see seal()
   bool write_locked_ RV_GUARDED_BY(m_) = false;                             // see hold_write_lock()
+  struct stat loaded_ RV_GUARDED_BY(m_) {};                                 // the backing file at load()
   std::atomic<std::int64_t> allocated_{0};                                  // see allocation_change()
   std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
   void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }
