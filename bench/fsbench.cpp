@@ -8,10 +8,19 @@
 //   fsbench small_files DIR N            N x 64 KiB create+write+close, then read back
 //   fsbench random_read DIR MIB COUNT    4 KiB reads at random offsets of seq.bin
 //   fsbench hold_open   DIR N            N recordings open with a frame each, until stdin closes
+//   fsbench accounts_write DIR N         one 64 KiB recording in each of DIR/acct-0 .. acct-N-1 (16 threads)
+//   fsbench accounts_first_read DIR N    16 threads: the first 4 KiB of every account's recording (verify),
+//                                        then a new 4 KiB recording in every account; "seconds" is the
+//                                        time to the last byte of both (a cold start across accounts)
+//   fsbench live_calls DIR N SECONDS     N calls in real time: each appends one 320-byte frame (20 ms
+//                                        of 8 kHz audio) every 20 ms, start times spread over one
+//                                        period, one thread per call; reports write() latency
+//                                        percentiles and the writes slower than one period
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -236,6 +245,122 @@ void hold_open(const std::string& dir, int count) {
   for (int fd : fds) ::close(fd);
 }
 
+// Runs fn(i) for i in [0, count) on `threads` threads.
+template <class Fn>
+void parallel_for(int count, int threads, Fn fn) {
+  std::atomic<int> next{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < count;) fn(i);
+    });
+  for (auto& th : pool) th.join();
+}
+
+std::string account_file(const std::string& dir, int i, const char* name) {
+  return dir + "/acct-" + std::to_string(i) + "/" + name;
+}
+
+void accounts_write(const std::string& dir, int count) {
+  constexpr std::size_t kSize = 64 * 1024;
+  auto t = Clock::now();
+  parallel_for(count, 16, [&](int i) {
+    std::vector<std::uint8_t> buf(kSize);
+    ::mkdir((dir + "/acct-" + std::to_string(i)).c_str(), 0755);
+    const std::string path = account_file(dir, i, "call.wav");
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + path);
+    fill(20000 + static_cast<std::uint64_t>(i), 0, buf.data(), kSize);
+    write_full(fd, buf.data(), kSize);
+    if (::close(fd) != 0) die("close " + path);
+  });
+  report("accounts_write", seconds_since(t), double(count) * kSize, count, "files");
+}
+
+void accounts_first_read(const std::string& dir, int count) {
+  constexpr std::size_t kHead = 4096;
+  auto t = Clock::now();
+  parallel_for(count, 16, [&](int i) {
+    std::uint8_t buf[kHead];
+    const std::string path = account_file(dir, i, "call.wav");
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) die("open " + path);
+    if (::pread(fd, buf, kHead, 0) != static_cast<ssize_t>(kHead)) die("short read of " + path);
+    ::close(fd);
+    verify(20000 + static_cast<std::uint64_t>(i), 0, buf, kHead, path);
+    const std::string fresh = account_file(dir, i, "new.wav");
+    fd = ::open(fresh.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + fresh);
+    fill(40000 + static_cast<std::uint64_t>(i), 0, buf, kHead);
+    write_full(fd, buf, kHead);
+    if (::close(fd) != 0) die("close " + fresh);
+  });
+  report("accounts_first_read", seconds_since(t), double(count) * 2 * kHead, count, "accounts");
+}
+
+void live_calls(const std::string& dir, int calls, int seconds) {
+  using namespace std::chrono;
+  constexpr auto kPeriod = milliseconds(20);
+  constexpr std::size_t kFrame = 320;
+  const int frames = seconds * 50;
+  std::vector<std::vector<float>> latencies(static_cast<std::size_t>(calls));  // ms, per call
+  const auto start = Clock::now() + milliseconds(200);
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(calls));
+  for (int c = 0; c < calls; ++c) {
+    threads.emplace_back([&, c] {
+      auto& mine = latencies[static_cast<std::size_t>(c)];
+      mine.reserve(static_cast<std::size_t>(frames));
+      const std::string path = dir + "/live-" + std::to_string(c) + ".wav";
+      int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd < 0) die("open " + path);
+      std::uint8_t frame[kFrame];
+      auto next = start + duration_cast<Clock::duration>(kPeriod * c / calls);  // spread over one period
+      for (int f = 0; f < frames; ++f) {
+        std::this_thread::sleep_until(next);
+        fill(60000 + static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(f) * kFrame, frame, kFrame);
+        const auto t0 = Clock::now();
+        write_full(fd, frame, kFrame);
+        mine.push_back(duration<float, std::milli>(Clock::now() - t0).count());
+        next += kPeriod;
+        // A late recorder does not try to catch up in a burst: it goes on from now.
+        if (next < Clock::now()) next = Clock::now();
+      }
+      if (::close(fd) != 0) die("close " + path);
+    });
+  }
+  for (auto& th : threads) th.join();
+  // Every frame back, in order.
+  parallel_for(calls, 16, [&](int c) {
+    const std::string path = dir + "/live-" + std::to_string(c) + ".wav";
+    std::vector<std::uint8_t> got(static_cast<std::size_t>(frames) * kFrame);
+    int fd = ::open(path.c_str(), O_RDONLY);
+    if (fd < 0) die("open " + path);
+    if (::pread(fd, got.data(), got.size(), 0) != static_cast<ssize_t>(got.size())) die("short read of " + path);
+    ::close(fd);
+    verify(60000 + static_cast<std::uint64_t>(c), 0, got.data(), got.size(), path);
+  });
+  std::vector<float> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  auto pct = [&](double p) { return all[std::min(all.size() - 1, static_cast<std::size_t>(p * double(all.size())))]; };
+  const auto late = all.end() - std::upper_bound(all.begin(), all.end(), 20.0f);
+  // The latency distribution for bench/plot_live_calls.gp: "percentile ms"
+  // lines at 1 - 10^-k steps (0, 90, 99, 99.9, ... and between).
+  if (const char* cdf = std::getenv("FSBENCH_CDF")) {
+    FILE* f = std::fopen(cdf, "w");
+    if (f == nullptr) die(std::string("open ") + cdf);
+    for (double tail = 1.0; tail * double(all.size()) >= 1.0; tail /= 1.25)
+      std::fprintf(f, "%.6f %.4f\n", 100.0 * (1.0 - tail), double(pct(1.0 - tail)));
+    std::fprintf(f, "%.6f %.4f\n", 100.0, double(all.back()));
+    std::fclose(f);
+  }
+  std::printf(
+      "{\"workload\":\"live_calls\",\"calls\":%d,\"writes\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+      "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"late\":%td}\n",
+      calls, all.size(), double(pct(0.50)), double(pct(0.99)), double(pct(0.999)), double(all.back()), late);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -257,6 +382,12 @@ int main(int argc, char** argv) {
     small_files_read(dir, static_cast<int>(arg(3)));
   else if (w == "random_read")
     random_read(dir, static_cast<std::size_t>(arg(3)), static_cast<int>(arg(4)));
+  else if (w == "accounts_write")
+    accounts_write(dir, static_cast<int>(arg(3)));
+  else if (w == "accounts_first_read")
+    accounts_first_read(dir, static_cast<int>(arg(3)));
+  else if (w == "live_calls")
+    live_calls(dir, static_cast<int>(arg(3)), static_cast<int>(arg(4)));
   else if (w == "hold_open")
     hold_open(dir, static_cast<int>(arg(3)));
   else {

@@ -20,97 +20,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
+. bench/lib.sh
 quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 if [ $quick = 1 ]; then
-  build=${RECVAULT_BUILD_DIR:-build}
+  bench_build --quick
   rounds=1
   SEQ_MIB=16 RR_COUNT=300 REC64="8 200" REC256="16 100" SMALL=100 HOLD=50
 else
-  RECVAULT_WITH_BENCH=1 scripts/deps.sh
-  build=build-bench
-  [ -f $build/build.ninja ] || meson setup $build -Dbuildtype=release >/dev/null
-  ninja -C $build src/daemon/recvaultd bench/fsbench tools/ctl/recvaultctl >/dev/null
+  bench_build
   rounds=${ROUNDS:-3}
   SEQ_MIB=${SEQ_MIB:-1024} RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=5000 HOLD=1000
 fi
-fsbench=$build/bench/fsbench
-recvaultd=$build/src/daemon/recvaultd
-ctl=$build/tools/ctl/recvaultctl
-have_gocryptfs=0
-command -v gocryptfs >/dev/null && have_gocryptfs=1
-
-W=$(mktemp -d "${RECVAULT_BENCH_DIR:-/var/tmp}/recvault-bench.XXXXXX")
-# Where the data goes: beside the rest, or on the shared file system.
-D=$W shared_line=""
-if [ -n "${RECVAULT_BENCH_SHARED:-}" ]; then
-  D=$(mktemp -d "$RECVAULT_BENCH_SHARED/recvault-bench.XXXXXX")
-  shared_line="shared = true"
-fi
-rv_pid="" gc_pid=""
-cleanup() {
-  [ -n "$rv_pid" ] && kill -TERM "$rv_pid" 2>/dev/null && wait "$rv_pid" 2>/dev/null
-  [ -n "$gc_pid" ] && { fusermount3 -u "$W/gc/plain" 2>/dev/null || umount -l "$W/gc/plain" 2>/dev/null; wait "$gc_pid" 2>/dev/null; }
-  grep -qs " $W/rv/mnt " /proc/mounts && umount -l "$W/rv/mnt"
-  rm -rf "$W"
-  [ "$D" = "$W" ] || rm -rf "$D"
-}
-trap cleanup EXIT
-
-wait_mount() {
-  for _ in $(seq 200); do grep -qs " $1 fuse" /proc/mounts && return 0; sleep 0.05; done
-  echo "mount at $1 did not appear" >&2; return 1
-}
-
-# --- recvault -------------------------------------------------------------------------------
-mkdir -p "$D/raw" "$D/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
-chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
-cat >"$W/rv/recvault.toml" <<TOML
-[storage]
-backing_dir = "$D/rv/backing"
-mount_point = "mnt"
-$shared_line
-[keystore]
-path = "keystore"
-master_key_file = "master.key"
-[control]
-socket = "control.sock"
-jwt_hs256_secret_file = "jwt.secret"
-audit_log = "audit.log"
-[log]
-level = "warn"
-TOML
-"$recvaultd" -f -c "$W/rv/recvault.toml" 2>"$W/rv/daemon.log" &
-rv_pid=$!
-wait_mount "$W/rv/mnt"
-token=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --accounts '*' --scope admin)
-RECVAULT_TOKEN=$token "$ctl" --socket "$W/rv/control.sock" --account bench --json config enable >/dev/null
-mkdir "$W/rv/mnt/bench"
-targets=(raw recvault)
-declare -A dir=([raw]="$D/raw" [recvault]="$W/rv/mnt/bench")
-declare -A pid=([recvault]=$rv_pid)
-
-# --- gocryptfs (same disk) --------------------------------------------------------------------
-if [ $have_gocryptfs = 1 ]; then
-  mkdir -p "$D/gc/cipher" "$W/gc/plain"
-  gocryptfs -init -q -extpass "echo bench-passphrase" -scryptn 10 "$D/gc/cipher" >/dev/null
-  gocryptfs -fg -q -extpass "echo bench-passphrase" "$D/gc/cipher" "$W/gc/plain" &
-  gc_pid=$!
-  wait_mount "$W/gc/plain"
-  targets+=(gocryptfs)
-  dir[gocryptfs]="$W/gc/plain"
-  pid[gocryptfs]=$gc_pid
-else
-  echo "gocryptfs not installed: comparing with the raw directory only" >&2
-fi
-
-cpu_seconds() {  # utime + stime of a pid, in seconds
-  [ -n "${1:-}" ] || { echo 0; return; }
-  awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"
-}
-drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches 2>/dev/null || true; }
+bench_workspace bench
+start_recvault
+start_gocryptfs
 
 results="$W/results.tsv"
 : >"$results"

@@ -173,9 +173,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
-    RV_TRY(check_keys(*t, "keystore",
-                      {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file",
-                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms"}));
+    RV_TRY(check_keys(
+        *t, "keystore",
+        {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file", "cert_file",
+         "key_file", "dial_timeout_ms", "request_timeout_ms", "keep_derived_keys", "max_parallel_derivations"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
     RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
     if (const toml::node* n = t->get("endpoints")) {
@@ -200,6 +201,10 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     c.etcd.request_timeout = std::chrono::milliseconds(request);
     RV_TRY(get_path(*t, "keystore", "master_key_file", base, c.master_key_file));
     RV_TRY(get(*t, "keystore", "master_key_credential", c.master_key_credential));
+    RV_TRY(get(*t, "keystore", "keep_derived_keys", c.keep_derived_keys));
+    RV_TRY(get(*t, "keystore", "max_parallel_derivations", c.max_parallel_derivations));
+    if (c.max_parallel_derivations < 1 || c.max_parallel_derivations > 64)
+      return bad("[keystore] max_parallel_derivations must be 1..64");
   }
   RV_TRY(st);
   if (auto* t = table(root, "control", st)) {

@@ -134,7 +134,10 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
     std::filesystem::create_directories(c.keystore_dir, ec);  // local state (gnupg/)
   }
   p->store = std::move(store).value();
-  p->keys = std::make_unique<keystore::KeyCache>(*p->store, keystore::KeyCache::scrypt_deriver());
+  keystore::KeyCacheOptions key_options;
+  key_options.max_parallel_derivations = c.max_parallel_derivations;
+  key_options.keep_derived = c.keep_derived_keys;
+  p->keys = std::make_unique<keystore::KeyCache>(*p->store, key_options);
   p->keys->set_store_timer(p->metrics->store_timer());
 
   // Client OpenPGP keys: public keys only, imported from the keystore on demand.
@@ -172,7 +175,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
       return nullptr;
     }
   }
-  p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store);
+  p->keystore_backend = std::make_unique<KeystoreBackend>(*p->store, p->keys.get());
   p->timed_backend = std::make_unique<TimedBackend>(*p->keystore_backend, *p->metrics);
   p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));

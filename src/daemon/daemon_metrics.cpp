@@ -78,6 +78,9 @@ void DaemonMetrics::watch(fuse::Filesystem& fs, const keystore::KeyCache& keys) 
     out.sample("recvault_key_cache_requests_total", {{"result", "miss"}}, keys.misses());
     out.family("recvault_key_derivations", "Account keys derived (scrypt).", Type::counter);
     out.sample("recvault_key_derivations_total", {}, keys.derivations());
+    out.family("recvault_keys_restored", "Account keys unsealed from the keystore's derived keys instead of derived.",
+               Type::counter);
+    out.sample("recvault_keys_restored_total", {}, keys.restored());
     out.family("recvault_build_info", "The running recvaultd's version.", Type::gauge);
     out.sample("recvault_build_info", {{"version", version()}}, std::uint64_t{1});
     metrics::collect_process(out);

@@ -34,6 +34,7 @@ Result<nlohmann::json> KeystoreBackend::update_config(std::string_view account, 
   RV_ASSIGN(auto parsed, keystore::parse_update_request(request));
   auto config = store_.update_config(account, parsed);
   if (!config) return from_store(std::move(config).error());
+  if (keys_ != nullptr && config->enabled) keys_->prefetch(account);
   return keystore::to_json(*config);
 }
 

@@ -89,6 +89,7 @@ nlohmann::json daemon_status(const StatusSources& s, const control::Principal& c
                         {"uptime_seconds", up.count()},
                         {"mount_point", s.config.mount_point.string()},
                         {"key_derivations", s.keys.derivations()},
+                        {"keys_restored", s.keys.restored()},
                         {"backing_free_bytes", free_bytes(s.config.backing_dir)},
                         {"recordings_open", open_total},
                         {"last_tamper_detection", tamper},

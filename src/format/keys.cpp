@@ -4,8 +4,17 @@
 
 namespace recvault::format {
 
+namespace {
+constexpr std::size_t kDerivedSize = 32;
+}  // namespace
+
 Result<VersionKey> VersionKey::derive(std::string_view key, std::string_view salt, crypto::ScryptParams params) {
-  RV_ASSIGN(auto bytes, crypto::scrypt(crypto::as_bytes(key), crypto::as_bytes(salt), params, 32));
+  RV_ASSIGN(auto bytes, crypto::scrypt(crypto::as_bytes(key), crypto::as_bytes(salt), params, kDerivedSize));
+  return VersionKey(std::move(bytes), params);
+}
+
+Result<VersionKey> VersionKey::from_derived(crypto::SecretBytes bytes, crypto::ScryptParams params) {
+  if (bytes.size() != kDerivedSize) return make_error(Errc::invalid_argument, "a derived version key has 32 bytes");
   return VersionKey(std::move(bytes), params);
 }
 

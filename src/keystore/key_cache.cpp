@@ -1,5 +1,7 @@
 #include "recvault/keystore/key_cache.hpp"
 
+#include "recvault/util/log.hpp"
+
 namespace recvault::keystore {
 
 // One (account, version): derived at most once; Slot::m serialises the threads
@@ -16,15 +18,70 @@ struct KeyCache::AccountEntry {
   std::map<std::uint32_t, std::shared_ptr<Slot>> slots;
 };
 
-KeyCache::Deriver KeyCache::scrypt_deriver(crypto::ScryptParams params) {
-  return [params](std::string_view key, std::string_view salt) -> Result<format::VersionKeyPtr> {
-    auto k = format::VersionKey::derive(key, salt, params);
-    RV_TRY(k);
-    return format::VersionKeyPtr(std::make_shared<const format::VersionKey>(std::move(k).value()));
-  };
+KeyCache::KeyCache(Store& store, KeyCacheOptions options) : store_(store), options_(options) {
+  for (unsigned i = 0; i < options_.prefetch_threads; ++i) prefetchers_.emplace_back([this] { prefetch_loop(); });
 }
 
-KeyCache::KeyCache(const Store& store, Deriver deriver) : store_(store), deriver_(std::move(deriver)) {}
+KeyCache::~KeyCache() {
+  {
+    MutexLock lock(prefetch_mutex_);
+    stopping_ = true;
+  }
+  prefetch_ready_.notify_all();
+  for (auto& t : prefetchers_) t.join();
+}
+
+void KeyCache::prefetch(std::string_view account) {
+  if (prefetchers_.empty()) return;
+  {
+    MutexLock lock(prefetch_mutex_);
+    for (const auto& queued : prefetch_queue_)
+      if (queued == account) return;
+    prefetch_queue_.emplace_back(account);
+  }
+  prefetch_ready_.notify_one();
+}
+
+void KeyCache::prefetch_loop() {
+  for (;;) {
+    std::string account;
+    {
+      MutexLock lock(prefetch_mutex_);
+      while (!prefetch_ready_.wait_for(prefetch_mutex_, std::chrono::hours(1), [&]() RV_REQUIRES(prefetch_mutex_) {
+        return stopping_ || !prefetch_queue_.empty();
+      })) {
+      }
+      if (stopping_) return;
+      account = std::move(prefetch_queue_.front());
+      prefetch_queue_.erase(prefetch_queue_.begin());
+    }
+    // Errors (an account disabled or changed meanwhile) are the first
+    // recording's to report, not ours.
+    (void)current(account);
+  }
+}
+
+Result<format::VersionKeyPtr> KeyCache::derive(const KeyVersion& kv) {
+  {
+    MutexLock lock(derive_mutex_);
+    while (!derive_slot_free_.wait_for(derive_mutex_, std::chrono::hours(1), [&]() RV_REQUIRES(derive_mutex_) {
+      return deriving_ < std::max(1u, options_.max_parallel_derivations);
+    })) {
+    }
+    ++deriving_;
+    if (deriving_ > peak_deriving_.load(std::memory_order_relaxed))
+      peak_deriving_.store(deriving_, std::memory_order_relaxed);
+  }
+  auto key = format::VersionKey::derive(kv.key.view(), kv.salt, options_.kdf);
+  {
+    MutexLock lock(derive_mutex_);
+    --deriving_;
+  }
+  derive_slot_free_.notify_one();
+  RV_TRY(key);
+  derivations_.fetch_add(1);
+  return format::VersionKeyPtr(std::make_shared<const format::VersionKey>(std::move(key).value()));
+}
 
 std::uint64_t KeyCache::derivations() const noexcept { return derivations_.load(); }
 
@@ -69,11 +126,26 @@ Result<format::VersionKeyPtr> KeyCache::derive_once(Slot& slot, std::string_view
   if (kv->salt != salt)
     return make_error(Errc::key_unavailable, "account " + std::string(account) + " key version " +
                                                  std::to_string(version) + " has a different salt");
-  auto key = deriver_(kv->key.view(), kv->salt);
-  RV_TRY(key);
-  derivations_.fetch_add(1);
-  slot.key = *key;
+  if (options_.keep_derived && !kv->derived.empty() && kv->derived_kdf == options_.kdf) {
+    auto restored = format::VersionKey::from_derived(std::move(kv->derived), kv->derived_kdf);
+    if (restored) {
+      restored_.fetch_add(1, std::memory_order_relaxed);
+      slot.key = std::make_shared<const format::VersionKey>(std::move(restored).value());
+      slot.salt = kv->salt;
+      return slot.key;
+    }
+  }
+  RV_ASSIGN(slot.key, derive(*kv));
   slot.salt = kv->salt;
+  if (options_.keep_derived && !store_.read_only()) {
+    auto saved =
+        timed("save_derived", [&] { return store_.save_derived(account, version, slot.key->bytes(), options_.kdf); });
+    // Not an error for this request: the key is in memory; the next start
+    // derives it again and tries once more.
+    if (!saved)
+      log::warn("keystore: could not keep the derived key of account " + std::string(account) + " version " +
+                std::to_string(version) + ": " + saved.error().message);
+  }
   return slot.key;
 }
 

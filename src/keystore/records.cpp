@@ -25,6 +25,39 @@ std::string key_aad(std::string_view account, std::uint32_t version) {
   return aad;
 }
 
+// Binds the derived key to its record, its KDF parameters and its salt.
+std::string derived_aad(std::string_view account, std::uint32_t version, crypto::ScryptParams kdf,
+                        std::string_view salt) {
+  std::string aad("recvault-keystore/1 derived");
+  for (const std::string& part :
+       {std::string(account), std::to_string(version),
+        std::to_string(kdf.log2_n) + "," + std::to_string(kdf.r) + "," + std::to_string(kdf.p), std::string(salt)}) {
+    aad.push_back('\0');
+    aad.append(part);
+  }
+  return aad;
+}
+
+// The derived key of a version record, when it has one that opens. One that
+// does not (a record edited by hand, a master key mix-up) is as good as
+// none: the caller derives again and save_derived replaces it.
+void decode_derived(const MasterKey& master, std::string_view account, const json& j, KeyVersion& v) {
+  auto d = j.find("derived");
+  if (d == j.end() || !d->is_object()) return;
+  try {
+    const auto& kdf = d->at("kdf");
+    if (!kdf.is_array() || kdf.size() != 3) return;
+    crypto::ScryptParams params{kdf[0].get<std::uint8_t>(), kdf[1].get<std::uint8_t>(), kdf[2].get<std::uint8_t>()};
+    auto sealed = base64_decode(d->at("key").get<std::string>());
+    if (!sealed) return;
+    auto bytes = master.open(*sealed, derived_aad(account, v.version, params, v.salt));
+    if (!bytes) return;
+    v.derived = std::move(bytes).value();
+    v.derived_kdf = params;
+  } catch (const json::exception&) {
+  }
+}
+
 Timestamp from_seconds(std::int64_t s) { return Timestamp(std::chrono::seconds(s)); }
 std::int64_t to_seconds(Timestamp t) { return t.time_since_epoch().count(); }
 
@@ -132,7 +165,22 @@ Result<KeyVersion> decode_version(const MasterKey& master, std::string_view acco
   if (!raw) return damaged("stored key is not base64");
   v.key = crypto::SecretBytes(raw->data(), raw->size());
   crypto::secure_wipe(raw->data(), raw->size());
+  decode_derived(master, account, *j, v);
   return v;
+}
+
+Result<std::string> with_derived(const MasterKey& master, std::string_view account, std::uint32_t version,
+                                 std::string_view text, const crypto::SecretBytes& derived, crypto::ScryptParams kdf) {
+  auto j = parse(text);
+  if (!j) return damaged("key version record is not a JSON object");
+  auto salt_b64 = j->find("salt");
+  if (salt_b64 == j->end() || !salt_b64->is_string()) return damaged("key version record has no salt");
+  auto salt = base64_decode(salt_b64->get<std::string>());
+  if (!salt) return damaged("salt is not base64");
+  const std::string salt_text(salt->begin(), salt->end());
+  RV_ASSIGN(auto sealed, master.seal(derived.span(), derived_aad(account, version, kdf, salt_text)));
+  (*j)["derived"] = {{"kdf", {kdf.log2_n, kdf.r, kdf.p}}, {"key", base64_encode(sealed)}};
+  return j->dump();
 }
 
 std::string encode_public_key(const PublicKeyRecord& r) {

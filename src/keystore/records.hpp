@@ -5,9 +5,12 @@
 //   table "accounts":    account id -> JSON {enabled, algorithm, key_version, key_id,
 //                                            created_at, updated_at, public_key_id}
 //   table "versions":    account id ‖ '\0' ‖ version (4 bytes, big-endian)
-//                        -> JSON {salt (base64), key, activated_at}
+//                        -> JSON {salt (base64), key, activated_at[, derived]}
 //                        key = base64(MasterKey::seal(base64(key text),
 //                                     aad = "recvault-keystore/1 key\0<account>\0<version>"))
+//                        derived (added on first use, Store::save_derived) =
+//                          {kdf: [log2 N, r, p], key: base64(MasterKey::seal(32-byte version key,
+//                           aad = "recvault-keystore/1 derived\0<account>\0<version>\0<log2 N>,<r>,<p>\0<salt>"))}
 //   table "public_keys": UUID -> JSON {account, armored (base64 of the exact bytes),
 //                                       fingerprint, created_at}
 //
@@ -44,6 +47,10 @@ std::string master_check_aad();
 Result<std::string> encode_version(const MasterKey& master, std::string_view account, const KeyVersion& v);
 Result<KeyVersion> decode_version(const MasterKey& master, std::string_view account, std::uint32_t version,
                                   std::string_view text);
+
+// `text` (a version record) with its derived key set to `derived`.
+Result<std::string> with_derived(const MasterKey& master, std::string_view account, std::uint32_t version,
+                                 std::string_view text, const crypto::SecretBytes& derived, crypto::ScryptParams kdf);
 
 std::string encode_public_key(const PublicKeyRecord& r);
 Result<PublicKeyRecord> decode_public_key(std::string_view id, std::string_view text);

@@ -195,8 +195,11 @@ Result<AccountConfig> Store::update_config(std::string_view account, const Updat
         return make_error(Errc::invalid_argument, "public_key_id names a public key of another account");
     }
     for (std::uint32_t v = old.key_version + 1; v <= n.key_version; ++v) {
-      KeyVersion kv{v, v == n.key_version ? n.key : n.historical_keys.at(v),
-                    v == n.key_version ? n.salt : n.historical_salts.at(v), n.activated_at.at(v)};
+      KeyVersion kv;
+      kv.version = v;
+      kv.key = v == n.key_version ? n.key : n.historical_keys.at(v);
+      kv.salt = v == n.key_version ? n.salt : n.historical_salts.at(v);
+      kv.activated_at = n.activated_at.at(v);
       auto value = records::encode_version(impl_->master, account, kv);
       RV_TRY(value);
       // An existing key version is never replaced.
@@ -222,6 +225,26 @@ Result<KeyVersion> Store::get_version(std::string_view account, std::uint32_t ve
     return make_error(Errc::key_unavailable,
                       "account " + std::string(account) + " has no key version " + std::to_string(version));
   return records::decode_version(impl_->master, account, version, *rec);
+}
+
+bool Store::read_only() const noexcept { return impl_->engine->read_only(); }
+
+Status Store::save_derived(std::string_view account, std::uint32_t version, const crypto::SecretBytes& derived,
+                           crypto::ScryptParams kdf) {
+  RV_TRY(validate_account_id(account));
+  if (impl_->engine->read_only()) return make_error(Errc::conflict, "keystore is open read-only");
+  return impl_->with_writer([&](engine::Writer& w) -> Result<bool> {
+    const std::string key = records::version_key(account, version);
+    RV_ASSIGN(auto rec, w.get(Table::versions, key));
+    if (!rec)
+      return make_error(Errc::key_unavailable,
+                        "account " + std::string(account) + " has no key version " + std::to_string(version));
+    RV_ASSIGN(auto stored, records::decode_version(impl_->master, account, version, *rec));
+    if (!stored.derived.empty() && stored.derived_kdf == kdf && stored.derived.equals(derived)) return false;
+    RV_ASSIGN(auto updated, records::with_derived(impl_->master, account, version, *rec, derived, kdf));
+    RV_TRY(w.put(Table::versions, key, updated, false));
+    return true;
+  });
 }
 
 Result<std::vector<std::string>> Store::list_accounts() const {

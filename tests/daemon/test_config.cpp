@@ -178,6 +178,18 @@ TEST_CASE("[keystore] etcd settings: every mistake is a clear error", "[config][
   CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\nrequest_timeout_ms = 1\n").find("timeout") !=
         std::string::npos);
   CHECK(bad("backend = \"etcd\"\nendpoints = [\"http://e:2379\"]\n").empty());
+  CHECK(bad("max_parallel_derivations = 0\n").find("1..64") != std::string::npos);
+  CHECK(bad("max_parallel_derivations = 65\n").find("1..64") != std::string::npos);
+  CHECK(bad("keep_derived_keys = \"yes\"\n").find("keep_derived_keys") != std::string::npos);
+  auto derived = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n"
+      "keep_derived_keys = false\nmax_parallel_derivations = 4\n",
+      "/");
+  REQUIRE(derived.ok());
+  CHECK_FALSE(derived->keep_derived_keys);
+  CHECK(derived->max_parallel_derivations == 4);
+  CHECK(parse_config(kMinimal, "/")->keep_derived_keys);
+  CHECK(parse_config(kMinimal, "/")->max_parallel_derivations == 2);
 }
 
 TEST_CASE("[metrics] listen: numeric addresses and ports only; off by default", "[config]") {

@@ -409,3 +409,41 @@ TEST_CASE("an exception escaping a handler is an errno and a log line; the daemo
   CHECK(d.count_in_log("FUSE lookup: injected fault (rv-fault-after-reply) escaped the handler; it had answered") == 1);
   CHECK(d.stop() == 0);
 }
+
+TEST_CASE("a restart derives no key: the keystore keeps each derived key, sealed", "[lifecycle][derived]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  write_all(d.mnt() + "/acme/v1.wav", frames(1, 300));
+  d.configure("acme", {{"enabled", true}, {"key", "a-brand-new-key-for-version-two-0123456789"}});
+  write_all(d.mnt() + "/acme/v2.wav", frames(2, 300));
+  auto status = [&] { return d.http("GET", "/v1/status").json()["status"]; };
+  CHECK(status()["key_derivations"] == 2);
+  REQUIRE(d.stop() == 0);
+
+  d.start();
+  CHECK(read_all(d.mnt() + "/acme/v1.wav") == frames(1, 300));
+  CHECK(read_all(d.mnt() + "/acme/v2.wav") == frames(2, 300));
+  write_all(d.mnt() + "/acme/after-restart.wav", frames(3, 300));
+  CHECK(read_all(d.mnt() + "/acme/after-restart.wav") == frames(3, 300));
+  CHECK(status()["key_derivations"] == 0);
+  CHECK(status()["keys_restored"] == 2);
+  REQUIRE(d.stop() == 0);
+
+  // keep_derived_keys = false: every start derives again.
+  std::string config;
+  {
+    std::ifstream in(d.config_path());
+    std::stringstream ss;
+    ss << in.rdbuf();
+    config = ss.str();
+  }
+  const std::string anchor = "master_key_file = \"master.key\"\n";
+  config.replace(config.find(anchor), anchor.size(), anchor + "keep_derived_keys = false\n");
+  std::ofstream(d.config_path(), std::ios::trunc) << config;
+  d.start();
+  CHECK(read_all(d.mnt() + "/acme/v1.wav") == frames(1, 300));
+  CHECK(status()["key_derivations"] == 1);
+  CHECK(status()["keys_restored"] == 0);
+}

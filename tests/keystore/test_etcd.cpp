@@ -53,7 +53,11 @@ std::uint32_t version_on(const Store& s, const std::string& account) {
   return (*c)->key_version;
 }
 
-KeyCache::Deriver fast_deriver() { return KeyCache::scrypt_deriver(crypto::ScryptParams{10, 8, 1}); }
+KeyCacheOptions fast_deriver() {
+  KeyCacheOptions o;
+  o.kdf = crypto::ScryptParams{10, 8, 1};
+  return o;
+}
 
 }  // namespace
 

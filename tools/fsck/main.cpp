@@ -69,7 +69,9 @@ int main(int argc, char** argv) {
   so.read_only = true;
   auto store = keystore::Store::open(keystore_dir, std::move(master).value(), so);
   if (!store) return fail("keystore " + keystore_dir + ": " + store.error().message);
-  keystore::KeyCache keys(**store, keystore::KeyCache::scrypt_deriver());
+  keystore::KeyCacheOptions key_options;
+  key_options.prefetch_threads = 0;
+  keystore::KeyCache keys(**store, key_options);
 
   // Shared storage: the daemons lock what they write and fsck honours the
   // locks (a file being written is reported as `writing` and left alone), so

@@ -35,6 +35,7 @@ struct ScryptParams {
   std::uint8_t log2_n = 15;  // N = 32768
   std::uint8_t r = 8;
   std::uint8_t p = 1;
+  friend bool operator==(const ScryptParams&, const ScryptParams&) = default;
 };
 // scrypt (RFC 7914). Memory use is 128 * r * N bytes (32 MiB for the defaults).
 Result<SecretBytes> scrypt(Bytes password, Bytes salt, ScryptParams params, std::size_t length);

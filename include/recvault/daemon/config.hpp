@@ -57,6 +57,10 @@ struct Config {
   std::filesystem::path keystore_dir;     // lmdb: the store; etcd: local state (gnupg/)
   std::filesystem::path master_key_file;  // or:
   std::string master_key_credential;      // systemd credential name
+  // Keep each version's derived key sealed in the keystore, so a restart
+  // derives nothing (docs/KEYSTORE.md "Derived keys"); scrypt runs at once.
+  bool keep_derived_keys = true;
+  unsigned max_parallel_derivations = 2;
   // [control]
   std::filesystem::path control_socket;
   mode_t control_socket_mode = 0660;

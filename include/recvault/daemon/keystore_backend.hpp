@@ -7,14 +7,17 @@
 #pragma once
 
 #include "recvault/control/backend.hpp"
+#include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/store.hpp"
 
 namespace recvault::daemon {
 
 class KeystoreBackend final : public control::Backend {
  public:
-  // `store` must outlive the backend.
-  explicit KeystoreBackend(keystore::Store& store) : store_(store) {}
+  // `store` (and `keys`, when given) must outlive the backend. With `keys`,
+  // a key version an update creates is derived in the background at once,
+  // not by the first recording that needs it.
+  explicit KeystoreBackend(keystore::Store& store, keystore::KeyCache* keys = nullptr) : store_(store), keys_(keys) {}
 
   Status validate_account_id(std::string_view account) const override;
   Result<nlohmann::json> get_config(std::string_view account) override;
@@ -27,6 +30,7 @@ class KeystoreBackend final : public control::Backend {
 
  private:
   keystore::Store& store_;
+  keystore::KeyCache* keys_;
 };
 
 }  // namespace recvault::daemon

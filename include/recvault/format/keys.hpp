@@ -25,6 +25,10 @@ class VersionKey {
  public:
   // Runs scrypt: ~30 MiB and tens of milliseconds with the default parameters.
   static Result<VersionKey> derive(std::string_view key, std::string_view salt, crypto::ScryptParams params = {});
+  // A key derived before (the keystore keeps each version's derived key
+  // sealed: docs/KEYSTORE.md "Derived keys"). Errc::invalid_argument unless
+  // `bytes` has the 32 bytes derive() produces.
+  static Result<VersionKey> from_derived(crypto::SecretBytes bytes, crypto::ScryptParams params);
   const crypto::SecretBytes& bytes() const noexcept { return bytes_; }
   crypto::ScryptParams params() const noexcept { return params_; }
 

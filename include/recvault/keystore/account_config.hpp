@@ -53,6 +53,11 @@ struct KeyVersion {
   crypto::SecretBytes key;
   std::string salt;
   Timestamp activated_at{};
+  // The version key derived from key and salt with `derived_kdf`, kept so a
+  // restart need not run scrypt again (Store::save_derived). Empty when the
+  // store holds none (or none that opens).
+  crypto::SecretBytes derived;
+  crypto::ScryptParams derived_kdf{};
 };
 
 struct AccountConfig {

@@ -11,7 +11,8 @@
 //   - Key text is stored base64-encoded and sealed under the MasterKey
 //     (AES-256-GCM, AAD = account, version and field), so records cannot be
 //     swapped between accounts or versions. Salts are stored in clear.
-//   - No code path deletes a key version.
+//   - No code path deletes a key version. A version's record changes once at
+//     most after it is written: save_derived adds the derived key to it.
 //
 // Thread safety: a Store is safe to use from any number of threads (LMDB
 // serialises writers; readers never block). Open a given directory at most
@@ -111,6 +112,15 @@ class Store {
   // One version (current or historical). Errc::key_unavailable if absent.
   Result<KeyVersion> get_version(std::string_view account, std::uint32_t version) const;
 
+  // Keeps `derived`, the version key derived from the version's key and salt
+  // with `kdf`, sealed in the version's record (records.hpp), so that no later
+  // start, on this host or (etcd) any other, runs scrypt for it again. The
+  // key, salt and activation time stay as they are; nothing is written when
+  // the record already holds a derived key with these parameters.
+  // Errc::key_unavailable when the version does not exist.
+  Status save_derived(std::string_view account, std::uint32_t version, const crypto::SecretBytes& derived,
+                      crypto::ScryptParams kdf);
+
   // Accounts with a config, sorted.
   Result<std::vector<std::string>> list_accounts() const;
 
@@ -147,6 +157,7 @@ class Store {
   Result<std::size_t> copy_into(Store& dest) const;
 
   StoreInfo info() const;
+  bool read_only() const noexcept;
 
   // Verifies every record: schema, each account's versions 1..key_version all
   // present and decryptable, salts present, public keys well-formed.
