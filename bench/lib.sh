@@ -4,7 +4,10 @@
 #
 #   bench_build [--quick]     sets build, fsbench, recvaultd, ctl (quick: the
 #                             suite's build dir, no package installs)
-#   bench_workspace NAME      W=<new temp dir>, cleaned up at exit
+#   bench_workspace NAME      W=<new temp dir>, cleaned up at exit; D=W, or with
+#                             RECVAULT_BENCH_SHARED=DIR a new dir in DIR (a network
+#                             file system): the targets' data (raw dir, recvault's
+#                             backing dir with shared = true, gocryptfs's cipher dir)
 #   start_recvault [TOML]     a recvaultd on $W/rv with an enabled account
 #                             "bench"; extra TOML lines go into the config;
 #                             sets rv_pid, dir[recvault], pid[recvault]
@@ -37,14 +40,17 @@ bench_cleanup() {
   [ -n "$gc_pid" ] && { fusermount3 -u "$W/gc/plain" 2>/dev/null || umount -l "$W/gc/plain" 2>/dev/null; wait "$gc_pid" 2>/dev/null; }
   grep -qs " $W/rv/mnt " /proc/mounts && umount -l "$W/rv/mnt"
   rm -rf "$W"
+  [ "${D:-$W}" = "$W" ] || rm -rf "$D"
 }
 
 bench_workspace() {
   W=$(mktemp -d "${RECVAULT_BENCH_DIR:-/var/tmp}/recvault-$1.XXXXXX")
+  D=$W
   trap bench_cleanup EXIT
-  mkdir -p "$W/raw"
+  [ -z "${RECVAULT_BENCH_SHARED:-}" ] || D=$(mktemp -d "$RECVAULT_BENCH_SHARED/recvault-$1.XXXXXX")
+  mkdir -p "$D/raw"
   targets=(raw)
-  dir[raw]="$W/raw"
+  dir[raw]="$D/raw"
 }
 
 wait_mount() {
@@ -54,14 +60,17 @@ wait_mount() {
 }
 
 start_recvault() {
-  mkdir -p "$W/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
+  mkdir -p "$D/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
+  local shared=""
+  [ "$D" = "$W" ] || shared="shared = true"
   head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
   head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
   chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
   cat >"$W/rv/recvault.toml" <<TOML
 [storage]
-backing_dir = "backing"
+backing_dir = "$D/rv/backing"
 mount_point = "mnt"
+$shared
 [keystore]
 path = "keystore"
 master_key_file = "master.key"
@@ -90,9 +99,9 @@ start_gocryptfs() {
     echo "gocryptfs not installed: comparing with the raw directory only" >&2
     return 0
   fi
-  mkdir -p "$W/gc/cipher" "$W/gc/plain"
-  gocryptfs -init -q -extpass "echo bench-passphrase" -scryptn 10 "$W/gc/cipher" >/dev/null
-  gocryptfs -fg -q -extpass "echo bench-passphrase" "$W/gc/cipher" "$W/gc/plain" &
+  mkdir -p "$D/gc/cipher" "$W/gc/plain"
+  gocryptfs -init -q -extpass "echo bench-passphrase" -scryptn 10 "$D/gc/cipher" >/dev/null
+  gocryptfs -fg -q -extpass "echo bench-passphrase" "$D/gc/cipher" "$W/gc/plain" &
   gc_pid=$!
   wait_mount "$W/gc/plain"
   targets+=(gocryptfs)

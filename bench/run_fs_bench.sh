@@ -9,10 +9,15 @@
 #   bench/run_fs_bench.sh --quick    tiny sizes, 1 round: a correctness check (used by the test suite)
 #
 # RECVAULT_BENCH_DIR chooses where the three targets live (default /var/tmp).
+# RECVAULT_BENCH_SHARED=DIR puts the data of all three (the raw directory,
+# recvault's backing dir, gocryptfs's cipher dir) in DIR instead, a network
+# file system's mount (GlusterFS), with recvaultd in [storage] shared = true;
+# keystore, sockets and mounts stay in RECVAULT_BENCH_DIR.
 # WORKLOADS="seq_read small_files" runs a subset (names as in the table; rss
 # is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
-# ROUNDS=n the number of rounds. Every workload runs on raw, recvault,
-# recvault-names (an account with encrypted names) and gocryptfs.
+# ROUNDS=n the number of rounds; SEQ_MIB the size of the sequential file
+# (default 1024). Every workload runs on raw, recvault, recvault-names (an
+# account with encrypted names) and gocryptfs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -27,7 +32,7 @@ if [ $quick = 1 ]; then
 else
   bench_build
   rounds=${ROUNDS:-3}
-  SEQ_MIB=1024 RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=${SMALL:-5000} HOLD=1000 LIST=${LIST:-10000}
+  SEQ_MIB=${SEQ_MIB:-1024} RR_COUNT=20000 REC64="64 2000" REC256="256 500" SMALL=${SMALL:-5000} HOLD=1000 LIST=${LIST:-10000}
 fi
 bench_workspace bench
 start_recvault

@@ -9,7 +9,7 @@ packages=(
   libtomlplusplus-dev catch2 nlohmann-json3-dev libmicrohttpd-dev
   libcurl4-openssl-dev libcli11-dev libsystemd-dev systemd
   attr curl xxd psmisc procps e2fsprogs python3 python3-cryptography
-  rsync sox etcd-server etcd-client openssl
+  rsync sox etcd-server etcd-client openssl glusterfs-server glusterfs-client
   prometheus scdoc debhelper lintian fakeroot clang-format
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
@@ -44,6 +44,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   echo "recvault: packages installed" >&2
+  # Debian starts a system glusterd when glusterfs-server is installed; the
+  # GlusterFS tests start their own on its port (tests/gluster_fixture.hpp).
+  if [[ " ${missing[*]} " == *" glusterfs-server "* ]] && command -v systemctl >/dev/null &&
+    systemctl is-active --quiet glusterd 2>/dev/null; then
+    echo "recvault: stopping and disabling the glusterd that glusterfs-server started (the tests run their own)" >&2
+    systemctl disable --now glusterd >/dev/null 2>&1 || true
+  fi
 else
   echo "recvault: all ${#packages[@]} Debian packages present" >&2
 fi

@@ -20,6 +20,7 @@ inline std::vector<std::uint8_t> bytes_of(std::string_view s) { return {s.begin(
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 
@@ -53,6 +54,17 @@ inline std::vector<std::uint8_t> pseudo_random(std::size_t n, std::uint64_t seed
   std::vector<std::uint8_t> v(n);
   for (auto& b : v) b = static_cast<std::uint8_t>(rng());
   return v;
+}
+
+// Whether something is mounted at `path` (/proc/self/mounts).
+inline bool is_mounted(const std::string& path) {
+  std::ifstream in("/proc/self/mounts");
+  std::string dev, mnt, rest;
+  while (in >> dev >> mnt) {
+    std::getline(in, rest);
+    if (mnt == path) return true;
+  }
+  return false;
 }
 
 inline std::vector<std::uint8_t> read_all(const std::string& path) {

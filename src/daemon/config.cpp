@@ -148,14 +148,16 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
                     {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp", "metrics"}));
   Config c;
   Status st;
+  bool writeback_set = false;
   if (auto* t = table(root, "storage", st)) {
-    RV_TRY(check_keys(*t, "storage", {"backing_dir", "mount_point", "chunk_size", "tail_flush_interval_ms"}));
+    RV_TRY(check_keys(*t, "storage", {"backing_dir", "mount_point", "chunk_size", "tail_flush_interval_ms", "shared"}));
     RV_TRY(get_path(*t, "storage", "backing_dir", base, c.backing_dir));
     RV_TRY(get_path(*t, "storage", "mount_point", base, c.mount_point));
     RV_TRY(get(*t, "storage", "chunk_size", c.chunk_size));
     std::uint32_t ms = static_cast<std::uint32_t>(c.tail_flush_interval.count());
     RV_TRY(get(*t, "storage", "tail_flush_interval_ms", ms));
     c.tail_flush_interval = std::chrono::milliseconds(ms);
+    RV_TRY(get(*t, "storage", "shared", c.shared));
   }
   RV_TRY(st);
   if (auto* t = table(root, "fuse", st)) {
@@ -163,6 +165,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
         *t, "fuse", {"allow_other", "writeback_cache", "view_xattrs", "attr_timeout", "max_threads", "read_ahead_kb"}));
     RV_TRY(get(*t, "fuse", "allow_other", c.allow_other));
     RV_TRY(get(*t, "fuse", "writeback_cache", c.writeback_cache));
+    writeback_set = t->contains("writeback_cache");
     RV_TRY(get(*t, "fuse", "view_xattrs", c.view_xattrs));
     RV_TRY(get(*t, "fuse", "attr_timeout", c.attr_timeout));
     RV_TRY(get(*t, "fuse", "max_threads", c.max_threads));
@@ -313,6 +316,17 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   if (c.tail_flush_interval.count() < 10 || c.tail_flush_interval.count() > 1000) {
     return bad("[storage] tail_flush_interval_ms must be between 10 and 1000");
+  }
+  if (c.shared) {
+    // Another host's writes would never change the size the kernel holds
+    // for a cached inode: with the writeback cache it trusts its own
+    // (docs/CLUSTER.md "Shared backing storage").
+    if (writeback_set && c.writeback_cache) {
+      return bad(
+          "[fuse] writeback_cache = true cannot be used with [storage] shared = true (the kernel would keep "
+          "stale sizes of recordings other hosts write)");
+    }
+    c.writeback_cache = false;
   }
   if (c.gnupg_home.empty()) c.gnupg_home = c.keystore_dir / "gnupg";
   if (c.pgp_pipe_bytes < 4096 || c.pgp_pipe_bytes > (std::size_t{64} << 20)) {

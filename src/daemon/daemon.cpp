@@ -49,6 +49,7 @@ fuse::FsOptions filesystem_options(const Config& config, pgp::Sealer* sealer, fu
   o.attr_timeout = config.attr_timeout;
   o.writeback_cache = config.writeback_cache;
   o.view_xattrs = config.view_xattrs;
+  o.shared = config.shared;
   o.owner_of = [&config](std::string_view account) {
     const auto& owner = config.owner_of(account);
     return fuse::DirectoryOwner{owner.uid, owner.gid, owner.mode};

@@ -72,23 +72,62 @@ std::int64_t FileContent::allocation_change() {
   return now - allocated_.exchange(now);
 }
 
-Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
-                                                                keystore::KeyCache& keys) {
-  std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
-  RV_ASSIGN(auto kind, detect_kind(c->fd_.get()));
+Status FileContent::load(const std::string& account, keystore::KeyCache& keys) {
+  if (::fstat(fd_.get(), &loaded_) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
+  RV_ASSIGN(auto kind, detect_kind(fd_.get()));
   if (kind == Kind::pgp) {
-    ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
-    c->enter(SealedPgp{});
-    auto partial = sys::get_xattr(c->fd_.get(), pgp::xattr::sealing);
+    enter(SealedPgp{});
+    auto partial = sys::get_xattr(fd_.get(), pgp::xattr::sealing);
     if (partial && partial->has_value()) {
       log::warn("an OpenPGP recording was left incomplete by a previous daemon (its message is truncated)");
     }
   } else if (kind == Kind::encrypted) {
-    RV_ASSIGN(auto f, format::EncryptedFile::open(c->fd_.get(), resolver_for(account, keys)));
-    ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
-    c->enter(Encrypted{std::move(f)});
+    RV_ASSIGN(auto f, format::EncryptedFile::open(fd_.get(), resolver_for(account, keys)));
+    enter(Encrypted{std::move(f)});
+  } else {
+    enter(Plain{});
   }
+  return {};
+}
+
+Result<std::shared_ptr<FileContent>> FileContent::open_existing(sys::UniqueFd fd, const std::string& account,
+                                                                keystore::KeyCache& keys) {
+  std::shared_ptr<FileContent> c(new FileContent(std::move(fd)));
+  ExclusiveLock<SharedMutex> lock(c->m_);  // not shared yet: uncontended
+  RV_TRY(c->load(account, keys));
   return c;
+}
+
+Status FileContent::refresh_if_changed(const std::string& account, keystore::KeyCache& keys) {
+  if (may_seal_.load(std::memory_order_relaxed)) return {};  // a writer's content is the truth
+  struct stat now {};
+  if (::fstat(fd_.get(), &now) != 0) {
+    int e = errno;
+    return sys_error("fstat", e);
+  }
+  ExclusiveLock<SharedMutex> lock(m_);
+  if (now.st_size == loaded_.st_size && now.st_mtim.tv_sec == loaded_.st_mtim.tv_sec &&
+      now.st_mtim.tv_nsec == loaded_.st_mtim.tv_nsec) {
+    return {};
+  }
+  if (std::holds_alternative<Sealing>(state_)) return {};
+  return load(account, keys);
+}
+
+Status FileContent::hold_write_lock(const std::string& account, keystore::KeyCache& keys, bool reload) {
+  ExclusiveLock<SharedMutex> lock(m_);
+  if (write_locked_) return {};
+  RV_ASSIGN(bool taken, sys::try_lock_writer(fd_.get()));
+  if (!taken) {
+    return make_error(Errc::conflict,
+                      "another writer (another host's recvaultd, or recvault-fsck) holds the lock on the backing file");
+  }
+  write_locked_ = true;
+  if (reload && !std::holds_alternative<Sealing>(state_)) RV_TRY(load(account, keys));
+  return {};
 }
 
 Status FileContent::begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where) {
@@ -260,6 +299,7 @@ void FileContent::restore_pinned_locked() noexcept {
 }
 
 Status FileContent::flush() {
+  if (!may_seal_.load(std::memory_order_relaxed)) return {};  // a reader's content
   ExclusiveLock<SharedMutex> lock(m_);
   auto* e = encrypted();
   if (e == nullptr) return {};

@@ -155,6 +155,12 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   }
   if (!S_ISREG(st.st_mode)) return 0;
   if (auto content = node.open_content()) {
+    // Shared storage: another host may have written a file only read here.
+    if (options_.shared) {
+      if (auto fresh = content->refresh_if_changed(node.account, keys_); !fresh) {
+        log::warn("reload of " + describe(node) + " (written by another host): " + fresh.error().message);
+      }
+    }
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }

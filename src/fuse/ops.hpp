@@ -63,6 +63,11 @@ int new_name(Filesystem& fs, Inode& parent, const char* name, std::string& backi
 // True: the caller holds node.page_fill exclusively (adopt it with
 // ExclusiveLock(node.page_fill, kAdoptLock)).
 bool hold_off_page_fills(Inode& node) RV_TRY_ACQUIRE(true, node.page_fill);
+// Shared backing storage only (FsOptions::shared; otherwise 0): takes the
+// writer's lock on the backing file for `content` before `what` (an open
+// for writing, a truncate) changes it (FileContent::hold_write_lock). An
+// errno: EBUSY and a log line when another host writes the recording.
+int lock_for_writing(Filesystem& fs, Inode& node, FileContent& content, bool reload, const char* what);
 // Makes the new entry `fd` (in `parent`) the caller's, with exactly `mode`
 // (already masked by the caller's umask): ownership.cpp. Returns an errno.
 int hand_to_caller(fuse_req_t req, const Inode& parent, int fd, mode_t mode);

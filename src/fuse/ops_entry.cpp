@@ -42,6 +42,9 @@ void init(void* userdata, fuse_conn_info* conn) {
     fs.set_writeback_active(true);
   }
   if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // Shared storage: when getattr reports another size or mtime (another
+  // host wrote), the kernel drops the file's cached pages.
+  if (fs.options().shared && (conn->capable & FUSE_CAP_AUTO_INVAL_DATA)) conn->want |= FUSE_CAP_AUTO_INVAL_DATA;
   conn->want &= ~static_cast<unsigned>(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
   conn->max_write = 1u << 20;
   conn->max_background = 64;
@@ -141,7 +144,10 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
     MutexLock lock(node.m);
     content = node.content;
   }
+  // Shared storage: a truncate is a write; the writer's lock decides
+  // (an open content here may have been loaded without it).
   if (content) {
+    if (int err = lock_for_writing(fs, node, *content, true, "truncate"); err != 0) return err;
     auto st = content->truncate(static_cast<std::uint64_t>(size));
     fs.settle(node, *content);
     return st ? 0 : report(fs, node, "truncate", st.error());
@@ -150,6 +156,7 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
   if (!fd.valid()) return errno;
   auto c = FileContent::open_existing(std::move(fd), node.account, fs.keys());
   if (!c) return report(fs, node, "truncate", c.error());
+  if (int err = lock_for_writing(fs, node, **c, true, "truncate"); err != 0) return err;
   auto st = (*c)->truncate(static_cast<std::uint64_t>(size));
   if (st) st = (*c)->seal();
   fs.settle(node, **c);

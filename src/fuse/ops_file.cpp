@@ -59,7 +59,11 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
   }
   if (writer) content->note_writer();
   fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
-  fi->keep_cache = 1;  // recvaultd is the only writer of the backing files
+  // Alone on its backing dir, recvaultd is the only writer of the backing
+  // files and the kernel may keep their pages. On shared storage another
+  // host may have written since: every open starts with an empty page cache
+  // (close-to-open consistency, docs/CLUSTER.md).
+  fi->keep_cache = fs.options().shared ? 0 : 1;
   if (content->kind() == FileContent::Kind::pgp) {
     // OpenPGP recordings bypass the page cache: the plaintext never sits in
     // it, writes reach the stream in order, and after sealing the cache can
@@ -185,6 +189,17 @@ bool still_open_nearby(pid_t pid, ino_t ino) {
 
 bool hold_off_page_fills(Inode& node) { return node.page_fill.try_lock_for(std::chrono::seconds(5)); }
 
+int lock_for_writing(Filesystem& fs, Inode& node, FileContent& content, bool reload, const char* what) {
+  if (!fs.options().shared) return 0;
+  auto st = content.hold_write_lock(node.account, fs.keys(), reload);
+  if (st) return 0;
+  if (st.error().code == Errc::conflict) {
+    log::warn(std::string(what) + " of " + fs.describe(node) + " refused (EBUSY): " + st.error().message);
+    return EBUSY;
+  }
+  return report(fs, node, what, st.error());
+}
+
 void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   Inode& parent = fs.inode(parent_ino);
@@ -223,6 +238,26 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     return;
   }
   sys::UniqueFd backing(fd);
+  if (fs.options().shared) {
+    // Before anything is written: a new recording is locked before its
+    // header exists; an existing one another host writes is refused.
+    auto taken = sys::try_lock_writer(fd);
+    if (!taken || !*taken) {
+      if (!taken) {
+        // No locks on this file system: nothing may be recorded on it.
+        if (created) ::unlinkat(parent.fd.get(), name, 0);
+        reply::err(req, report(fs, parent, "create (lock)", taken.error()));
+      } else {
+        // Another host opened the file in the instant since it was created
+        // here: it is theirs now, never unlinked.
+        log::warn("create of " + fs.describe(parent) + "/" + name +
+                  " refused (EBUSY): another writer (another host's recvaultd, or recvault-fsck) holds the lock on "
+                  "the backing file");
+        reply::err(req, EBUSY);
+      }
+      return;
+    }
+  }
   Result<std::shared_ptr<FileContent>> content = make_error(Errc::internal, "unset");
   if (created) {
     if (int herr = hand_to_caller(req, parent, fd, mode); herr != 0) {
@@ -259,9 +294,21 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     return;
   }
   std::shared_ptr<FileContent> shared = std::move(content).value();
+  bool loaded_before = false;
   {
     MutexLock lock(node.m);
-    if (node.content) shared = node.content;
+    if (node.content) {
+      shared = node.content;
+      loaded_before = true;
+    }
+  }
+  // The content made here was loaded (or created) under the lock taken above;
+  // one already open on this host was not.
+  if (int err = writer ? lock_for_writing(fs, node, *shared, loaded_before, "create") : 0; err != 0) {
+    retire_writer(node);
+    fs.forget(node, 1);
+    reply::err(req, err);
+    return;
   }
   attach(fs, node, shared, fi, writer);
   fs.settle(node, *shared);
@@ -303,6 +350,12 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   const bool writer = may_write(fi);
   if (writer && !admit_writer(fs, node)) {
     reply::err(req, EBUSY);
+    return;
+  }
+  // Loaded before the lock: read again under it.
+  if (int err = writer ? lock_for_writing(fs, node, *content, true, "open for writing") : 0; err != 0) {
+    retire_writer(node);
+    reply::err(req, err);
     return;
   }
   if (fi->flags & O_TRUNC) {

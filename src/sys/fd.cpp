@@ -93,4 +93,35 @@ Status fsync_directory(const std::filesystem::path& dir) {
   return {};
 }
 
+namespace {
+
+struct flock whole_file_write_lock() {
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  lk.l_start = 0;
+  lk.l_len = 0;  // to the end, however far it grows
+  lk.l_pid = 0;  // must be 0 for OFD locks
+  return lk;
+}
+
+}  // namespace
+
+Result<bool> try_lock_writer(int fd) {
+  struct flock lk = whole_file_write_lock();
+  if (::fcntl(fd, F_OFD_SETLK, &lk) == 0) return true;
+  const int e = errno;
+  if (e == EAGAIN || e == EACCES) return false;
+  return sys_error("lock the backing file (F_OFD_SETLK)", e);
+}
+
+Result<bool> writer_lock_held_elsewhere(int fd) {
+  struct flock lk = whole_file_write_lock();
+  if (::fcntl(fd, F_OFD_GETLK, &lk) != 0) {
+    const int e = errno;
+    return sys_error("test the backing file's lock (F_OFD_GETLK)", e);
+  }
+  return lk.l_type != F_UNLCK;
+}
+
 }  // namespace recvault::sys

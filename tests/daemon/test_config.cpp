@@ -14,6 +14,20 @@ const std::string kMinimal =
     "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\n"
     "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n";
 
+// The first ```toml block of docs/CLUSTER.md after `heading` ("" = the first of all).
+std::string cluster_doc_toml(const std::string& heading) {
+  std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/docs/CLUSTER.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string doc = ss.str();
+  const auto section = doc.find(heading);
+  if (section == std::string::npos) return "";
+  const auto start = doc.find("```toml\n", section);
+  if (start == std::string::npos) return "";
+  const auto end = doc.find("```", start + 8);
+  return doc.substr(start + 8, end - start - 8);
+}
+
 std::string read_reference() {
   std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/config/recvault.toml");
   std::stringstream ss;
@@ -127,14 +141,9 @@ TEST_CASE("the embedded demo configuration parses", "[config]") {
 }
 
 TEST_CASE("[keystore] backend = \"etcd\": the example of docs/CLUSTER.md parses", "[config][etcd]") {
-  std::ifstream in(std::string(std::getenv("RECVAULT_SOURCE_ROOT")) + "/docs/CLUSTER.md");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const std::string doc = ss.str();
-  const auto start = doc.find("```toml\n");
-  REQUIRE(start != std::string::npos);
-  const auto end = doc.find("```", start + 8);
-  auto c = parse_config(doc.substr(start + 8, end - start - 8), "/etc/recvault");
+  const std::string block = cluster_doc_toml("");
+  REQUIRE_FALSE(block.empty());
+  auto c = parse_config(block, "/etc/recvault");
   INFO((c ? std::string() : c.error().message));
   REQUIRE(c.ok());
   CHECK(c->keystore_backend == "etcd");
@@ -201,4 +210,29 @@ TEST_CASE("[metrics] listen: numeric addresses and ports only; off by default", 
     CHECK_FALSE(parse_config(kMinimal + "[metrics]\nlisten = \"" + bad + "\"\n", "/x"));
   }
   CHECK_FALSE(parse_config(kMinimal + "[metrics]\nport = 9464\n", "/x"));
+}
+
+TEST_CASE("[storage] shared: off by default; on, it turns the writeback cache off (docs/CLUSTER.md's example parses)",
+          "[config]") {
+  CHECK_FALSE(parse_config(kMinimal, "/")->shared);
+  const std::string block = cluster_doc_toml("# Shared backing storage");
+  REQUIRE_FALSE(block.empty());
+  auto c = parse_config(block + "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n", "/etc/recvault");
+  INFO((c ? std::string() : c.error().message));
+  REQUIRE(c.ok());
+  CHECK(c->shared);
+  CHECK_FALSE(c->writeback_cache);
+  auto explicit_off = parse_config(kMinimal + "[fuse]\nwriteback_cache = false\n", "/");
+  REQUIRE(explicit_off.ok());
+  auto both = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nshared = true\n[fuse]\nwriteback_cache = true\n"
+      "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+      "/");
+  REQUIRE_FALSE(both.ok());
+  CHECK(both.error().message.find("cannot be used with [storage] shared = true") != std::string::npos);
+  auto not_bool = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nshared = \"yes\"\n"
+      "[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+      "/");
+  CHECK_FALSE(not_bool.ok());
 }

@@ -30,16 +30,6 @@ inline std::string env_or_fail(const char* name) {
   return v;
 }
 
-inline bool is_mounted(const std::string& path) {
-  std::ifstream in("/proc/self/mounts");
-  std::string dev, mnt, rest;
-  while (in >> dev >> mnt) {
-    std::getline(in, rest);
-    if (mnt == path) return true;
-  }
-  return false;
-}
-
 struct HttpResponse {
   long status = 0;
   std::string body;
@@ -57,12 +47,25 @@ class Daemon {
     for (const char* sub : {"backing", "mnt", "keystore"}) std::filesystem::create_directory(dir_.path() / sub);
     write_config();
   }
-  ~Daemon() { stop(); }
+  ~Daemon() {
+    stop();
+    cleanup_mount();  // also the stale mount a kill9() left
+  }
   Daemon(const Daemon&) = delete;
   Daemon& operator=(const Daemon&) = delete;
 
+  // Shared backing storage: `backing` (on a network file system) and the
+  // keystore directory `keystore` are used by other daemons too; [storage]
+  // gets shared = true. Rewrites the configuration (and its secrets: call
+  // set_master_key_hex afterwards).
+  void use_shared_storage(const std::string& backing, const std::string& keystore) {
+    backing_ = backing;
+    keystore_ = keystore;
+    write_config();
+  }
+
   std::string mnt() const { return dir_.file("mnt"); }
-  std::string backing() const { return dir_.file("backing"); }
+  std::string backing() const { return backing_.empty() ? dir_.file("backing") : backing_; }
   std::string socket() const { return dir_.file("control.sock"); }
   std::string config_path() const { return dir_.file("recvault.toml"); }
   std::string log_path() const { return dir_.file("daemon.log"); }
@@ -218,9 +221,10 @@ class Daemon {
  private:
   void write_config() {
     std::ofstream out(config_path());
-    out << "[storage]\nbacking_dir = \"backing\"\nmount_point = \"mnt\"\n"
+    out << "[storage]\nbacking_dir = \"" << backing() << "\"\nmount_point = \"mnt\"\n"
         << "tail_flush_interval_ms = " << tail_flush_interval_ms_ << "\n"
-        << "[keystore]\npath = \"keystore\"\nmaster_key_file = \"master.key\"\n"
+        << (backing_.empty() ? "" : "shared = true\n") << "[keystore]\npath = \""
+        << (keystore_.empty() ? "keystore" : keystore_) << "\"\nmaster_key_file = \"master.key\"\n"
         << keystore_extra_
         << "[control]\nsocket = \"control.sock\"\njwt_hs256_secret_file = \"jwt.secret\"\naudit_log = \"audit.log\"\n"
         << extra_;
@@ -300,6 +304,8 @@ class Daemon {
   }
 
   TempDir dir_;
+  std::string backing_;   // empty: <dir>/backing
+  std::string keystore_;  // empty: <dir>/keystore
   std::string extra_;
   std::string keystore_extra_;
   int tail_flush_interval_ms_;

@@ -27,6 +27,8 @@ const char* status_name(Status s) noexcept {
       return "unterminated";
     case Status::torn_tail:
       return "torn-tail";
+    case Status::writing:
+      return "writing";
     case Status::tampered:
       return "tampered";
     case Status::truncated:
@@ -45,7 +47,7 @@ const char* status_name(Status s) noexcept {
 
 bool is_damage(Status s) noexcept {
   return s != Status::sealed && s != Status::plain && s != Status::openpgp && s != Status::unterminated &&
-         s != Status::torn_tail;
+         s != Status::torn_tail && s != Status::writing;
 }
 
 namespace {
@@ -125,6 +127,25 @@ FileReport check_file(const std::filesystem::path& file, const std::string& acco
   if (!fd.valid()) {
     int e = errno;
     r.detail = sys_error("open", e).message;
+    return r;
+  }
+  // A live writer's lock (another host's recvaultd on shared storage): the
+  // file changes under us, so it is neither judged nor sealed. --seal keeps
+  // the lock until the file is sealed and closed.
+  Result<bool> busy = false;
+  if (options.seal) {
+    auto taken = sys::try_lock_writer(fd.get());
+    busy = taken ? Result<bool>(!*taken) : Result<bool>(std::move(taken).error());
+  } else {
+    busy = sys::writer_lock_held_elsewhere(fd.get());
+  }
+  if (!busy) {
+    r.detail = busy.error().message;
+    return r;
+  }
+  if (*busy) {
+    r.status = Status::writing;
+    r.detail = "a live writer holds the lock on the backing file (another host records it): not checked, not sealed";
     return r;
   }
   auto stored = stored_as(fd.get());

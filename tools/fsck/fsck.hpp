@@ -4,7 +4,11 @@
 // Works on the backing directory only (never through a mount) and needs the
 // keystore to authenticate encrypted files. It must not run --seal while a
 // recvaultd serves the same backing dir: the daemon keeps the tails of open
-// files in memory and would overwrite what fsck wrote (see in_use()).
+// files in memory and would overwrite what fsck wrote (see in_use()). On
+// shared storage ([storage] shared = true) the daemons' writers lock their
+// recordings and fsck honours the locks: a file whose lock is held is
+// reported as `writing` and neither checked nor sealed; --seal holds the lock
+// itself while it seals.
 #pragma once
 
 #include <sys/types.h>
@@ -27,6 +31,7 @@ enum class Status {
   openpgp,       // sealed to a client's OpenPGP key: only its private key can check it
   unterminated,  // writer died: readable up to its last complete chunk
   torn_tail,     // unterminated, and the last record was half-written (dropped on seal)
+  writing,       // a live writer holds its lock (shared storage: another host's recvaultd): not touched
   tampered,      // header, chunk or xattrs fail authentication / disagree
   truncated,     // a sealed file lost chunks at its end
   wrong_key,     // the keystore's key for that version does not open it

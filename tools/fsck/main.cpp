@@ -2,7 +2,8 @@
 // backing dir offline, and with --seal seals recordings a crash left open.
 //
 // Exit status (bits, like fsck(8)):
-//   0  every file is sealed or plain
+//   0  every file is sealed or plain (or being written by a live writer
+//      that holds its lock: shared storage)
 //   1  unterminated files were found and sealed (--seal)
 //   2  unterminated files remain (run again with --seal)
 //   4  damaged files: tampered, truncated, wrong key, no key, unreadable
@@ -51,9 +52,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("recvault-fsck ") + recvault::version());
   CLI11_PARSE(app, argc, argv);
 
+  bool shared = false;
   if (!config_path.empty()) {
     auto cfg = daemon::load_config_file(config_path);
     if (!cfg) return fail(cfg.error().message);
+    shared = cfg->shared;
     if (keystore_dir.empty()) keystore_dir = cfg->keystore_dir.string();
     master_source = master_source.or_else({cfg->master_key_file, cfg->master_key_credential});
     if (dir.empty()) dir = cfg->backing_dir.string();
@@ -70,7 +73,10 @@ int main(int argc, char** argv) {
   key_options.prefetch_threads = 0;
   keystore::KeyCache keys(**store, key_options);
 
-  if (auto users = fsck::in_use(dir); !users.empty()) {
+  // Shared storage: the daemons lock what they write and fsck honours the
+  // locks (a file being written is reported as `writing` and left alone), so
+  // daemons may serve the directory meanwhile.
+  if (auto users = shared ? std::vector<pid_t>{} : fsck::in_use(dir); !users.empty()) {
     std::string pids;
     for (pid_t p : users) pids += (pids.empty() ? "" : ", ") + std::to_string(p);
     if (seal && !force) {

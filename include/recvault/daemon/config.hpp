@@ -43,6 +43,11 @@ struct Config {
   std::filesystem::path mount_point;
   std::uint32_t chunk_size = 64 * 1024;
   std::chrono::milliseconds tail_flush_interval{1000};
+  // Other hosts' daemons use the same backing directory (a network file
+  // system): no cache assumes this daemon is the only writer, and writers
+  // lock the backing files (docs/CLUSTER.md "Shared backing storage").
+  // Turns the writeback cache off.
+  bool shared = false;
   // [fuse]
   bool allow_other = true;
   bool writeback_cache = true;

@@ -70,7 +70,21 @@ class FileContent {
   // it gets the account's current key version, not the old one.
   Status restart(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size,
                  const Placement& where = {});
-  // Buffered tail to disk (no fsync). Cheap when nothing is buffered.
+  // Shared backing storage (docs/CLUSTER.md "Shared backing storage"): takes
+  // the writer's lock on the backing file (sys::try_lock_writer) for this
+  // content, once; Errc::conflict when another host (or process) holds it.
+  // A content loaded before the lock was taken (`reload`) is read again from
+  // the backing file under the lock: its last writer may have been another
+  // host, which has written since.
+  Status hold_write_lock(const std::string& account, keystore::KeyCache& keys, bool reload);
+  // Shared backing storage: a content no writer was admitted to here (a
+  // reader's) loads its state again when the backing file's size or mtime
+  // changed since it was loaded (another host wrote), so a reader that keeps
+  // the file open sees the recording grow. One fstat; nothing for a writer's.
+  Status refresh_if_changed(const std::string& account, keystore::KeyCache& keys);
+  // Buffered tail to disk (no fsync). Cheap when nothing is buffered. A
+  // content no writer was admitted to (see seal) is never written: not even
+  // to drop a torn last record, which may be a writer's on another host.
   Status flush();
   Status fsync(bool datasync);
   // Marks the recording complete (final chunk, sealed header), but only once
@@ -101,6 +115,8 @@ class FileContent {
 
  private:
   explicit FileContent(sys::UniqueFd fd);
+  // Detects what the backing file holds and enters that state (open_existing).
+  Status load(const std::string& account, keystore::KeyCache& keys) RV_REQUIRES(m_);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size, const Placement& where)
       RV_REQUIRES(m_);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where)
@@ -133,6 +149,8 @@ class FileContent {
   format::EncryptedFile* encrypted() RV_REQUIRES_SHARED(m_);
   std::shared_ptr<pgp::SealStream> stream() RV_REQUIRES_SHARED(m_);
   std::atomic<bool> may_seal_{false};                                       // see seal()
+  bool write_locked_ RV_GUARDED_BY(m_) = false;                             // see hold_write_lock()
+  struct stat loaded_ RV_GUARDED_BY(m_) {};                                 // the backing file at load()
   std::atomic<std::int64_t> allocated_{0};                                  // see allocation_change()
   std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
   void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }

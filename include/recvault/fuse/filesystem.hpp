@@ -60,6 +60,10 @@ struct FsOptions {
   double attr_timeout = 1.0;
   bool writeback_cache = true;
   bool view_xattrs = false;  // see ops_xattr.cpp for why this is off by default
+  // Other hosts write the backing directory too ([storage] shared,
+  // docs/CLUSTER.md "Shared backing storage"): writers lock the backing
+  // file, and the kernel's page cache is dropped at every open.
+  bool shared = false;
   std::function<DirectoryOwner(std::string_view)> owner_of;
   // Seals recordings to client OpenPGP keys; null: such recordings cannot be
   // created (fail closed). Not owned; must outlive the Filesystem.

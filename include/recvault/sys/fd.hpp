@@ -51,4 +51,15 @@ Status fsync_directory(const std::filesystem::path& dir);
 Result<std::optional<std::string>> get_xattr(int fd, const char* name);
 Status set_xattr(int fd, const char* name, std::string_view value);
 
+// The writer's lock on a whole file: an open-file-description lock
+// (F_OFD_SETLK, exclusive), which network file systems that honour POSIX
+// locks (GlusterFS, NFS 4, CephFS) enforce across hosts. It belongs to the
+// open file description: closing its last fd, or the death of the process,
+// releases it. try_lock_writer: true when taken (or already held through this
+// description), false when someone else holds a conflicting lock.
+Result<bool> try_lock_writer(int fd);
+// Whether someone else (another description, process or host) holds a lock
+// that would stop try_lock_writer (F_OFD_GETLK); works on read-only fds.
+Result<bool> writer_lock_held_elsewhere(int fd);
+
 }  // namespace recvault::sys
