@@ -173,11 +173,11 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
-    RV_TRY(check_keys(*t, "keystore",
-                      {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file",
-                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms", "keep_derived_keys",
-                       "max_parallel_derivations", "destruction_delay", "allow_short_destruction_delay",
-                       "destruction_check_interval_ms"}));
+    RV_TRY(check_keys(
+        *t, "keystore",
+        {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file", "cert_file",
+         "key_file", "dial_timeout_ms", "request_timeout_ms", "keep_derived_keys", "max_parallel_derivations",
+         "destruction_delay", "allow_short_destruction_delay", "destruction_check_interval_ms"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
     RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
     if (const toml::node* n = t->get("endpoints")) {
