@@ -59,12 +59,13 @@ wait_mount() {
   return 1
 }
 
-start_recvault() {
+# $W/rv: keys and recvault.toml (extra [keystore] lines $1, extra TOML $2).
+write_recvault_config() {
   mkdir -p "$D/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
   local shared=""
   [ "$D" = "$W" ] || shared="shared = true"
-  head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
-  head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
+  [ -f "$W/rv/master.key" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
+  [ -f "$W/rv/jwt.secret" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
   chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
   cat >"$W/rv/recvault.toml" <<TOML
 [storage]
@@ -74,14 +75,19 @@ $shared
 [keystore]
 path = "keystore"
 master_key_file = "master.key"
+${1:-}
 [control]
 socket = "control.sock"
 jwt_hs256_secret_file = "jwt.secret"
 audit_log = "audit.log"
 [log]
 level = "warn"
-${1:-}
+${2:-}
 TOML
+}
+
+start_recvault() {
+  write_recvault_config "" "${1:-}"
   "$recvaultd" -f -c "$W/rv/recvault.toml" >/dev/null 2>"$W/rv/daemon.log" &
   rv_pid=$!
   wait_mount "$W/rv/mnt"

@@ -24,10 +24,6 @@ else
   accounts=${ACCOUNTS:-1000}
 fi
 bench_workspace cold
-mkdir -p "$W/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
-head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
-chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
 mount_s=""
 stop_daemon() {
   [ -n "$rv_pid" ] || return 0
@@ -37,22 +33,8 @@ stop_daemon() {
 }
 
 start_daemon() {  # keep_derived_keys max_parallel_derivations; sets rv_pid and mount_s (seconds to the mount)
-  cat >"$W/rv/recvault.toml" <<TOML
-[storage]
-backing_dir = "backing"
-mount_point = "mnt"
-[keystore]
-path = "keystore"
-master_key_file = "master.key"
-keep_derived_keys = $1
-max_parallel_derivations = $2
-[control]
-socket = "control.sock"
-jwt_hs256_secret_file = "jwt.secret"
-audit_log = "audit.log"
-[log]
-level = "warn"
-TOML
+  write_recvault_config "keep_derived_keys = $1
+max_parallel_derivations = $2"
   local t0
   t0=$(date +%s.%N)
   "$recvaultd" -f -c "$W/rv/recvault.toml" >/dev/null 2>>"$W/rv/daemon.log" &
