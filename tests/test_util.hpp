@@ -1,9 +1,11 @@
 // Small helpers shared by the test binaries.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "recvault/util/encoding.hpp"
@@ -54,6 +56,18 @@ inline std::vector<std::uint8_t> pseudo_random(std::size_t n, std::uint64_t seed
   std::vector<std::uint8_t> v(n);
   for (auto& b : v) b = static_cast<std::uint8_t>(rng());
   return v;
+}
+
+// Polls until `done()` holds, up to `limit` (a generous deadline for what
+// another process or host does in the background, never a timing claim).
+template <class F>
+bool eventually(F done, std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
 }
 
 // Whether something is mounted at `path` (/proc/self/mounts).

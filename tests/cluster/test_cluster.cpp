@@ -29,17 +29,6 @@ std::string keystore_toml(const EtcdCluster& etcd) {
          "dial_timeout_ms = 300\nrequest_timeout_ms = 2000\n";
 }
 
-// Polls until `done` holds; 20 s is a generous deadline, not a timing claim.
-template <class F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // Creates a new recording on `host` and answers the key version it was
 // written with (its backing file's xattr).
 std::string new_recording_version(const Daemon& host, int& n) {

@@ -27,17 +27,6 @@ GlusterVolume& volume() {
   return v;
 }
 
-// Polls until `done` holds; 30 s is a generous deadline, not a timing claim.
-template <class F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return done();
-}
-
 // Host A and host B: the same backing directory through two GlusterFS
 // clients, one keystore, one master key; "acme" records encrypted.
 struct TwoHosts {

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "../test_util.hpp"
 #include "keystore_test_util.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/store.hpp"
@@ -16,6 +17,7 @@ using namespace recvault;
 using namespace recvault::keystore;
 using namespace recvault::keystore::test;
 using recvault::test::EtcdCluster;
+using recvault::test::eventually;
 
 namespace {
 
@@ -33,18 +35,6 @@ std::unique_ptr<Store> host(const EtcdCluster& etcd, const std::string& prefix =
   INFO((s ? std::string() : s.error().message));
   REQUIRE(s);
   return std::move(s).value();
-}
-
-// Polls `done` until it holds or 15 s pass (a generous deadline, not a timing
-// assertion).
-template <class F>
-bool eventually(F done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
 }
 
 std::uint32_t version_on(const Store& s, const std::string& account) {
