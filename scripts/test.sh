@@ -5,7 +5,9 @@
 #
 #   build-sanitized  clang, ASan + UBSan, -O0, -Werror, and -Dfuzz=true: the
 #                    libFuzzer targets and libFuzzer's coverage instrumentation
-#                    in every target (so one build serves tests and fuzzers)
+#                    in every target (so one build serves tests and fuzzers);
+#                    a unity build (753 CPU s instead of 981 on 2 cores; build-ci
+#                    compiles file by file, so a missing include still fails)
 #   build-ci         gcc, -O2 without debug info, -Werror (two compilers'
 #                    warnings; the tests also run against optimised code)
 #
@@ -33,7 +35,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export LSAN_OPTIONS=suppressions=$PWD/scripts/lsan.supp
 
 # tests/meson.build says how test code itself is compiled.
-sanitized_options=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dfuzz=true)
+sanitized_options=(-Dbuildtype=debug -Db_sanitize=address,undefined -Db_lundef=false -Dwerror=true -Dfuzz=true -Dunity=on)
 # build-ci has prefix /usr: tests/package packages what it built (debian/rules RECVAULT_PREBUILT).
 ci_options=(-Doptimization=2 -Ddebug=false -Dwerror=true --prefix=/usr)
 

@@ -20,9 +20,6 @@ const EVP_CIPHER* cbc_cipher() {
   return c.get();
 }
 
-bool fits_int(std::size_t n) { return n <= static_cast<std::size_t>(INT_MAX); }
-
-Error lib_failure(const char* what) { return make_error(Errc::internal, std::string("OpenSSL ") + what + " failed"); }
 
 std::array<std::uint8_t, 8> le64(std::uint64_t v) {
   std::array<std::uint8_t, 8> b{};
@@ -54,18 +51,18 @@ Status ChunkCipher::gcm_seal(Bytes key, Bytes nonce, Bytes aad, Bytes in, std::s
   EVP_CIPHER_CTX* c = impl_->enc.get();
   int len = 0;
   if (EVP_EncryptInit_ex2(c, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1) {
-    return lib_failure("GCM init");
+    return openssl_failure("GCM init");
   }
   if (!aad.empty() && EVP_EncryptUpdate(c, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return lib_failure("GCM aad");
+    return openssl_failure("GCM aad");
   }
   if (!in.empty() && EVP_EncryptUpdate(c, out.data(), &len, in.data(), static_cast<int>(in.size())) != 1) {
-    return lib_failure("GCM encrypt");
+    return openssl_failure("GCM encrypt");
   }
   std::uint8_t scratch[16];
-  if (EVP_EncryptFinal_ex(c, scratch, &len) != 1) return lib_failure("GCM final");
+  if (EVP_EncryptFinal_ex(c, scratch, &len) != 1) return openssl_failure("GCM final");
   if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, static_cast<int>(GcmSizes::tag), tag.data()) != 1) {
-    return lib_failure("GCM tag");
+    return openssl_failure("GCM tag");
   }
   return {};
 }
@@ -78,17 +75,17 @@ Status ChunkCipher::gcm_open(Bytes key, Bytes nonce, Bytes aad, Bytes in, Bytes 
   EVP_CIPHER_CTX* c = impl_->dec.get();
   int len = 0;
   if (EVP_DecryptInit_ex2(c, gcm_cipher(), key.data(), nonce.data(), nullptr) != 1) {
-    return lib_failure("GCM init");
+    return openssl_failure("GCM init");
   }
   if (!aad.empty() && EVP_DecryptUpdate(c, nullptr, &len, aad.data(), static_cast<int>(aad.size())) != 1) {
-    return lib_failure("GCM aad");
+    return openssl_failure("GCM aad");
   }
   if (!in.empty() && EVP_DecryptUpdate(c, out.data(), &len, in.data(), static_cast<int>(in.size())) != 1) {
-    return lib_failure("GCM decrypt");
+    return openssl_failure("GCM decrypt");
   }
   if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, static_cast<int>(GcmSizes::tag),
                           const_cast<std::uint8_t*>(tag.data())) != 1) {
-    return lib_failure("GCM set tag");
+    return openssl_failure("GCM set tag");
   }
   std::uint8_t scratch[16];
   if (EVP_DecryptFinal_ex(c, scratch, &len) != 1) {
@@ -107,13 +104,13 @@ Status ChunkCipher::cbc_seal(Bytes key, Bytes iv, Bytes aad, Bytes in, std::span
   EVP_CIPHER_CTX* c = impl_->enc.get();
   int len1 = 0, len2 = 0;
   if (EVP_EncryptInit_ex2(c, cbc_cipher(), key.data(), iv.data(), nullptr) != 1) {
-    return lib_failure("CBC init");
+    return openssl_failure("CBC init");
   }
   if (!in.empty() && EVP_EncryptUpdate(c, out.data(), &len1, in.data(), static_cast<int>(in.size())) != 1) {
-    return lib_failure("CBC encrypt");
+    return openssl_failure("CBC encrypt");
   }
-  if (EVP_EncryptFinal_ex(c, out.data() + len1, &len2) != 1) return lib_failure("CBC final");
-  if (static_cast<std::size_t>(len1 + len2) != out.size()) return lib_failure("CBC length");
+  if (EVP_EncryptFinal_ex(c, out.data() + len1, &len2) != 1) return openssl_failure("CBC final");
+  if (static_cast<std::size_t>(len1 + len2) != out.size()) return openssl_failure("CBC length");
   Digest mac = cbc_mac(key.subspan(32), aad, iv, out);
   std::copy(mac.begin(), mac.end(), tag.begin());
   return {};
@@ -133,10 +130,10 @@ Result<std::size_t> ChunkCipher::cbc_open(Bytes key, Bytes iv, Bytes aad, Bytes 
   EVP_CIPHER_CTX* c = impl_->dec.get();
   int len1 = 0, len2 = 0;
   if (EVP_DecryptInit_ex2(c, cbc_cipher(), key.data(), iv.data(), nullptr) != 1) {
-    return lib_failure("CBC init");
+    return openssl_failure("CBC init");
   }
   if (EVP_DecryptUpdate(c, out.data(), &len1, in.data(), static_cast<int>(in.size())) != 1) {
-    return lib_failure("CBC decrypt");
+    return openssl_failure("CBC decrypt");
   }
   if (EVP_DecryptFinal_ex(c, out.data() + len1, &len2) != 1) {
     // Cannot happen for data that passed the MAC unless the key is inconsistent.

@@ -1,10 +1,15 @@
-// Owners of OpenSSL EVP cipher handles, shared by the crypto sources
-// (internal to src/crypto).
+// Owners of OpenSSL EVP cipher handles and the checks around OpenSSL calls,
+// shared by the crypto sources (internal to src/crypto).
 #pragma once
 
 #include <openssl/evp.h>
 
+#include <climits>
+#include <cstddef>
 #include <memory>
+#include <string>
+
+#include "recvault/util/result.hpp"
 
 namespace recvault::crypto {
 
@@ -18,5 +23,13 @@ struct CipherFree {
 };
 // A fetched cipher (EVP_CIPHER_fetch), freed with it.
 using FetchedCipher = std::unique_ptr<EVP_CIPHER, CipherFree>;
+
+// Whether a length fits OpenSSL's int parameters.
+inline bool fits_int(std::size_t n) { return n <= static_cast<std::size_t>(INT_MAX); }
+
+// The error for a failed OpenSSL call: names the step, never its arguments.
+inline Error openssl_failure(const char* what) {
+  return make_error(Errc::internal, std::string("OpenSSL ") + what + " failed");
+}
 
 }  // namespace recvault::crypto
