@@ -92,6 +92,15 @@ Status copy_xattrs(int from, int to) {
   return {};
 }
 
+// The job as the API shows it: without what only the state file needs.
+nlohmann::json api_json(const JobProgress& progress) {
+  nlohmann::json j = progress.to_json();
+  j.erase("started_ms");
+  j.erase("finished_ms");
+  j.erase("peer_uid");
+  return j;
+}
+
 }  // namespace
 
 nlohmann::json JobProgress::to_json() const {
@@ -308,6 +317,7 @@ class Reencryptor::Run {
     }
     auto done = rewrite(dir_fd, name, fd.get(), st, *header);
     if (!done) {
+      if (job_.stopping()) return;  // interrupted (cancel or shutdown): not an error
       fail(name + ": " + done.error().message);
       return;
     }
@@ -586,6 +596,7 @@ void Reencryptor::launch(const std::shared_ptr<Job>& job) {
       job->progress.run_bytes = 0;
       account = job->progress.account;
       below = job->progress.below_version;
+      if (!(job->progress.mb_per_s > 0)) job->progress.mb_per_s = options_.mb_per_s;  // a damaged state file
       rate = job->progress.mb_per_s;
     }
     Run run(*this, *job, account, below, rate);
@@ -672,7 +683,7 @@ Result<nlohmann::json> Reencryptor::start_job(std::string_view account, const co
   p.peer = request.peer;
   p.started_ms = now_ms();
   RV_TRY(save(p));  // before the first temporary file exists: a crash resumes the job, which removes it
-  nlohmann::json out = p.to_json();
+  nlohmann::json out = api_json(p);
   {
     MutexLock job_lock(job->m);
     job->progress = std::move(p);
@@ -690,11 +701,7 @@ Result<nlohmann::json> Reencryptor::jobs(std::string_view account) {
   MutexLock lock(mutex_);
   if (auto it = jobs_.find(account); it != jobs_.end()) {
     MutexLock job_lock(it->second->m);
-    nlohmann::json j = it->second->progress.to_json();
-    j.erase("started_ms");
-    j.erase("finished_ms");
-    j.erase("peer_uid");
-    out.push_back(std::move(j));
+    out.push_back(api_json(it->second->progress));
   }
   return out;
 }
@@ -713,7 +720,7 @@ Result<nlohmann::json> Reencryptor::cancel(std::string_view account, std::string
       job->cancelled = true;
       job->cancelled_by = std::string(requested_by);
       job->wake.notify_all();
-      nlohmann::json j = job->progress.to_json();
+      nlohmann::json j = api_json(job->progress);
       j["state"] = "cancelling";
       return j;
     }

@@ -259,15 +259,7 @@ Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::
   return Replaced::done;
 }
 
-bool Filesystem::is_open(const struct stat& st) {
-  bool open = false;
-  inodes_.for_each([&](Inode& node) {
-    if (node.src_dev != st.st_dev || node.src_ino != st.st_ino) return;
-    MutexLock lock(node.m);
-    open = node.opens != 0;
-  });
-  return open;
-}
+bool Filesystem::is_open(const struct stat& st) { return inodes_.is_open(st.st_dev, st.st_ino); }
 
 std::string Filesystem::describe(const Inode& node) const {
   char target[4096];

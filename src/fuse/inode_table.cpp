@@ -33,6 +33,14 @@ void InodeTable::for_each(const std::function<void(Inode&)>& fn) {
   for (auto& [key, node] : inodes_) fn(*node);
 }
 
+bool InodeTable::is_open(dev_t dev, ino_t ino) {
+  MutexLock lock(mutex_);
+  auto it = inodes_.find({dev, ino});
+  if (it == inodes_.end()) return false;
+  MutexLock content_lock(it->second->m);
+  return it->second->opens != 0;
+}
+
 Status InodeTable::replace(const struct stat& old, const std::function<Result<struct stat>(Inode*)>& swap) {
   MutexLock lock(mutex_);
   auto it = inodes_.find({old.st_dev, old.st_ino});

@@ -210,20 +210,35 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
   CHECK(d.http("PUT", kConfig, "acc1", R"({"enabled": true, "min_decryption_version": 3})").status == 200);
   for (const auto& [name, data] : content) CHECK(read_all(acc + "/" + name) == data);
 
-  // recvaultctl: a job with nothing to do, followed to its end (plain lines off a terminal).
+  // A slow job cancelled with recvaultctl: what it did stays done, the rest as it was.
   int code = -1;
   const std::string ctl =
       env_or_fail("RECVAULTCTL") + " --socket " + d.socket() + " --token " + d.token() + " -a acc1 ";
-  auto out = run_out(ctl + "reencrypt --wait", code);
+  d.configure("acc1", {{"enabled", true}, {"key", "fourth_encryption_key_value_at_least_32_chars"}});
+  REQUIRE(d.http("POST", std::string(kConfig) + "/reencrypt", "acc1", R"({"mb_per_s": 0.05})").status == 202);
+  auto out = run_out(ctl + "reencrypt --cancel", code);
+  CHECK(code == 0);
+  REQUIRE(eventually([&] { return job_ended(d, "acc1"); }, std::chrono::seconds(60)));
+  CHECK(job_of(d, "acc1")["state"] == "cancelled");
+  CHECK(job_of(d, "acc1")["errors"] == 0);
+  CHECK_FALSE(has_temporaries(backing));
+  for (const auto& [name, data] : content) CHECK(read_all(acc + "/" + name) == data);
+  CHECK(d.http("DELETE", std::string(kConfig) + "/reencrypt", "acc1").status == 404);  // none runs
+
+  // recvaultctl reencrypt --wait follows a job to its end (plain lines off a terminal).
+  out = run_out(ctl + "reencrypt --wait", code);
   CHECK(code == 0);
   CHECK(out.find("re-encryption finished") != std::string::npos);
+  CHECK(census_of(d, "acc1")["versions"].size() == 1);
+  CHECK(census_of(d, "acc1")["versions"].contains("4"));
+  for (const auto& [name, data] : content) CHECK(read_all(acc + "/" + name) == data);
   out = run_out(ctl + "jobs", code);
   CHECK(code == 0);
-  CHECK(out.find("0 of 0 recordings") != std::string::npos);
+  CHECK(out.find("re-encryption finished") != std::string::npos);
 
   // The audit trail: who started it, and how it ended.
   std::ifstream in(d.dir().file("audit.log"));
-  bool started_audited = false, finished_audited = false;
+  bool started_audited = false, finished_audited = false, cancel_audited = false, cancelled_audited = false;
   for (std::string line; std::getline(in, line);) {
     auto l = nlohmann::json::parse(line);
     if (l.value("account", "") != "acc1") continue;
@@ -231,7 +246,12 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
       started_audited = l.contains("uid");
     if (l["action"] == "reencrypt.finish" && l["subject"] == "recvaultd" && l["counts"].value("files_done", 0) == 6)
       finished_audited = true;
+    if (l["action"] == "reencrypt.cancel" && l["status"] == 200) cancel_audited = true;
+    if (l["action"] == "reencrypt.finish" && l.value("reason", "") == "cancelled by test-admin")
+      cancelled_audited = true;
   }
+  CHECK(cancel_audited);
+  CHECK(cancelled_audited);
   CHECK(started_audited);
   CHECK(finished_audited);
 }

@@ -95,6 +95,8 @@ class InodeTable {
   // Runs `fn` on every Inode but the root, under the table's lock: `fn` may
   // take Inode::m (the order of docs/ARCHITECTURE.md "Locks"), nothing else.
   void for_each(const std::function<void(Inode&)>& fn) RV_EXCLUDES(mutex_);
+  // Whether the Inode of backing file (dev, ino), if any, is open.
+  bool is_open(dev_t dev, ino_t ino) RV_EXCLUDES(mutex_);
   // The backing file `old` (dev, ino) is being replaced by another file
   // under its name (a re-encryption, daemon/reencrypt.hpp): runs `swap` under
   // the table's lock with the Inode of `old` (null when the kernel knows
