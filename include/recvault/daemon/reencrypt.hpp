@@ -106,6 +106,9 @@ class Reencryptor final : public ReencryptionJobs {
   struct Job;
   class Run;
   void launch(const std::shared_ptr<Job>& job) RV_REQUIRES(mutex_);
+  // The job's walks (reencrypt_walk.cpp): one that counts, then rewriting
+  // ones until no open recording is left or open_retry_for ran out.
+  Status run_passes(Job& job, const std::string& account, std::uint32_t below, double mb_per_s);
   Status save(const JobProgress& progress) const;
 
   fuse::Filesystem& fs_;
