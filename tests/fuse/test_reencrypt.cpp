@@ -1,7 +1,8 @@
 // Re-encryption jobs end to end (docs/KEYSTORE.md "Re-encryption"): a real
 // recvaultd on a real FUSE mount and LMDB keystore. Recordings of versions
 // 1 and 2 are rewritten under version 3 while 16 recorders keep writing and
-// one old recording is open for writing (skipped, then taken once closed);
+// one old recording is open for writing and one for reading (both skipped,
+// then taken once closed);
 // contents read back bit-exact, xattrs, mode and times are kept, encrypted
 // names move to the current version, the throttle holds, the census and
 // min_decryption_version agree, one job per account (409), the audit trail
@@ -127,6 +128,9 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
   REQUIRE(::write(open_fd, more.data(), more.size()) == static_cast<ssize_t>(more.size()));
   ::fsync(open_fd);
   content["v1-open.wav"].insert(content["v1-open.wav"].end(), more.begin(), more.end());
+  // And one is being played (open for reading): not replaced under its reader either.
+  const int reader_fd = ::open((acc + "/day1/v1-0.wav").c_str(), O_RDONLY);
+  REQUIRE(reader_fd >= 0);
   std::atomic<bool> recording{true};
   std::vector<std::thread> recorders;
   std::vector<std::vector<std::uint8_t>> written(16);
@@ -157,9 +161,16 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
   CHECK(again.status == 409);
   CHECK(again.json()["job"]["state"] == "running");
   CHECK(d.http("POST", std::string(kConfig) + "/reencrypt", "acc1", R"({"below_version": "x"})").status == 400);
-  // The open recording waits for its writer.
-  REQUIRE(eventually([&] { return job_of(d, "acc1")["skipped"]["open"] == 1; }, std::chrono::seconds(60)));
+  // The open recordings wait for their writer and their reader.
+  REQUIRE(eventually([&] { return job_of(d, "acc1")["skipped"]["open"] == 2; }, std::chrono::seconds(60)));
   CHECK(backing_header(backing + "/v1-open.wav").key_version == 1);
+  CHECK(backing_header(backing + "/day1/v1-0.wav").key_version == 1);
+  {
+    std::vector<std::uint8_t> got(content["day1/v1-0.wav"].size());
+    CHECK(::pread(reader_fd, got.data(), got.size(), 0) == static_cast<ssize_t>(got.size()));
+    CHECK(got == content["day1/v1-0.wav"]);
+  }
+  ::close(reader_fd);
   ::close(open_fd);
   REQUIRE(eventually([&] { return job_ended(d, "acc1"); }, std::chrono::seconds(90)));
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
