@@ -47,6 +47,11 @@ std::string AuditLog::format(const AuditRecord& r, std::int64_t unix_ms) {
   j["status"] = r.status;
   if (!r.reason.empty()) j["reason"] = r.reason;
   if (!r.versions.empty()) j["versions"] = r.versions;
+  if (!r.counts.empty()) {
+    nlohmann::json counts = nlohmann::json::object();
+    for (const auto& [name, n] : r.counts) counts[name] = n;
+    j["counts"] = std::move(counts);
+  }
   // Header values come from the client: replace rather than throw on bad UTF-8.
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

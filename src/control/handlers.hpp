@@ -31,6 +31,9 @@ Response census_get(Call& call);
 Response legal_hold_put(Call& call);
 Response destruction_schedule(Call& call, DestructionScope scope);
 Response destruction_cancel(Call& call);
+Response reencrypt_start(Call& call);
+Response reencrypt_cancel(Call& call);
+Response jobs_get(Call& call);
 
 Response public_keys_list(Call& call);
 Response public_key_upload(Call& call);

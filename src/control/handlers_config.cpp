@@ -77,12 +77,12 @@ static std::optional<Response> check_retirement(Call& call, nlohmann::json& body
   if (!below) return backend_error(below.error(), "Failed to take the census");
   if (*below == 0) return std::nullopt;
   call.audit.reason = std::to_string(*below) + " recordings below the version";
-  return Response::error(
-      409, std::to_string(*below) + " recordings of this account are encrypted under key versions below " +
-               std::to_string(wanted) +
-               " (GET .../census); re-encrypt them first (a copy through the mount is written with the current key), "
-               "or send \"force\": true to make them "
-               "unreadable");
+  return Response::error(409, std::to_string(*below) +
+                                  " recordings of this account are encrypted under key versions below " +
+                                  std::to_string(wanted) +
+                                  " (GET .../census); re-encrypt them first (POST .../reencrypt), "
+                                  "or send \"force\": true to make them "
+                                  "unreadable");
 }
 
 Response config_get(Call& call) {

@@ -21,6 +21,8 @@ enum class Endpoint {
   versions,
   keys,
   destruction,
+  reencrypt,
+  jobs,
 };
 
 struct Match {
@@ -41,7 +43,8 @@ std::optional<Match> match(std::string_view path) {
     auto sub = path.substr(kConfigPath.size() + 1);
     for (auto [name, e] : {std::pair{"census", Endpoint::census}, std::pair{"legal_hold", Endpoint::legal_hold},
                            std::pair{"versions", Endpoint::versions}, std::pair{"keys", Endpoint::keys},
-                           std::pair{"destruction", Endpoint::destruction}})
+                           std::pair{"destruction", Endpoint::destruction}, std::pair{"reencrypt", Endpoint::reencrypt},
+                           std::pair{"jobs", Endpoint::jobs}})
       if (sub == name) return Match{e, {}};
     return std::nullopt;
   }
@@ -67,7 +70,10 @@ std::string_view allowed(Endpoint e) {
     case Endpoint::public_key:
       return "GET, DELETE";
     case Endpoint::census:
+    case Endpoint::jobs:
       return "GET";
+    case Endpoint::reencrypt:
+      return "POST, DELETE";
     case Endpoint::legal_hold:
       return "PUT";
     case Endpoint::versions:
@@ -117,6 +123,10 @@ std::string_view endpoint_name(const std::optional<Match>& m) {
       return "keys";
     case Endpoint::destruction:
       return "destruction";
+    case Endpoint::reencrypt:
+      return "reencrypt";
+    case Endpoint::jobs:
+      return "jobs";
   }
   return "unknown";
 }
@@ -274,6 +284,10 @@ Response Api::dispatch(const Request& request) const {
       return finish(detail::destruction_schedule(call, DestructionScope::account));
     case Endpoint::destruction:
       return finish(detail::destruction_cancel(call));
+    case Endpoint::reencrypt:
+      return finish(request.method == "POST" ? detail::reencrypt_start(call) : detail::reencrypt_cancel(call));
+    case Endpoint::jobs:
+      return finish(detail::jobs_get(call));
     case Endpoint::healthz:
     case Endpoint::status:
     case Endpoint::metrics:

@@ -173,11 +173,11 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
   }
   RV_TRY(st);
   if (auto* t = table(root, "keystore", st)) {
-    RV_TRY(check_keys(
-        *t, "keystore",
-        {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file", "cert_file",
-         "key_file", "dial_timeout_ms", "request_timeout_ms", "keep_derived_keys", "max_parallel_derivations",
-         "destruction_delay", "allow_short_destruction_delay", "destruction_check_interval_ms"}));
+    RV_TRY(check_keys(*t, "keystore",
+                      {"path", "master_key_file", "master_key_credential", "backend", "endpoints", "prefix", "ca_file",
+                       "cert_file", "key_file", "dial_timeout_ms", "request_timeout_ms", "keep_derived_keys",
+                       "max_parallel_derivations", "destruction_delay", "allow_short_destruction_delay",
+                       "destruction_check_interval_ms", "reencrypt_mb_per_s", "reencrypt_open_retry_s"}));
     RV_TRY(get_path(*t, "keystore", "path", base, c.keystore_dir));
     RV_TRY(get(*t, "keystore", "backend", c.keystore_backend));
     if (const toml::node* n = t->get("endpoints")) {
@@ -222,6 +222,14 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
       return bad("[keystore] destruction_check_interval_ms must be 100..3600000");
     c.destruction_delay = std::chrono::seconds(delay);
     c.destruction_check_interval = std::chrono::milliseconds(interval);
+    // Re-encryption jobs (docs/KEYSTORE.md "Re-encryption").
+    std::uint32_t retry = static_cast<std::uint32_t>(c.reencrypt_open_retry.count());
+    RV_TRY(get(*t, "keystore", "reencrypt_mb_per_s", c.reencrypt_mb_per_s));
+    RV_TRY(get(*t, "keystore", "reencrypt_open_retry_s", retry));
+    if (!(c.reencrypt_mb_per_s > 0) || c.reencrypt_mb_per_s > 100000)
+      return bad("[keystore] reencrypt_mb_per_s must be above 0 and at most 100000");
+    if (retry > 7 * 24 * 3600) return bad("[keystore] reencrypt_open_retry_s must be 0..604800");
+    c.reencrypt_open_retry = std::chrono::seconds(retry);
   }
   RV_TRY(st);
   if (auto* t = table(root, "control", st)) {

@@ -11,6 +11,7 @@
 #include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/daemon/lifecycle.hpp"
 #include "recvault/daemon/pgp_backend.hpp"
+#include "recvault/daemon/reencrypt.hpp"
 #include "recvault/daemon/runtime.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/keystore/key_cache.hpp"
@@ -99,6 +100,7 @@ struct Daemon::Parts {
   std::unique_ptr<TimedBackend> timed_backend;
   std::unique_ptr<PgpAwareBackend> backend;
   std::unique_ptr<KeyLifecycle> lifecycle;
+  std::unique_ptr<Reencryptor> reencryptor;
   std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   // GET /v1/status (docs/API.md "Daemon").
@@ -182,6 +184,13 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   p->backend = std::make_unique<PgpAwareBackend>(*p->timed_backend, *p->directory_keys, p->sealer.get());
   p->lifecycle = std::make_unique<KeyLifecycle>(*p->store, c.backing_dir,
                                                 LifecycleOptions{c.destruction_delay, c.destruction_check_interval});
+  ReencryptOptions reencrypt;
+  reencrypt.backing_dir = c.backing_dir;
+  reencrypt.state_dir = c.keystore_dir / "jobs";
+  reencrypt.mb_per_s = c.reencrypt_mb_per_s;
+  reencrypt.open_retry_for = c.reencrypt_open_retry;
+  p->reencryptor = std::make_unique<Reencryptor>(*p->fs, *p->keys, std::move(reencrypt));
+  p->lifecycle->set_reencryptor(p->reencryptor.get());
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 
@@ -220,6 +229,7 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
     lifecycle_audit = std::move(opened).value();
   }
   p.lifecycle->start_executor(*lifecycle_audit);
+  p.reencryptor->start(*lifecycle_audit);  // resumes the jobs a stop or crash interrupted
   MountHooks hooks;
   hooks.on_ready = [&] {
     log::info("control socket at " + p.config.control_socket.string());
@@ -229,6 +239,7 @@ int Daemon::run(const std::function<void()>& on_ready, StartFailure& why) {
   const int rc = run_mount(p.config, *p.fs, hooks);
   metrics_listener.stop();
   server.stop();
+  p.reencryptor->stop();
   p.lifecycle->stop_executor();
   return rc;
 }

@@ -6,6 +6,7 @@
 
 #include "recvault/format/detect.hpp"
 #include "recvault/format/header.hpp"
+#include "recvault/format/names.hpp"
 #include "recvault/keystore/account_id.hpp"
 #include "recvault/pgp/xattrs.hpp"
 #include "recvault/sys/fd.hpp"
@@ -67,6 +68,8 @@ Result<Census> take_census(const std::filesystem::path& account_dir) {
     if (ec) return sys_error("census of " + account_dir.string(), ec.value());
     std::error_code type_ec;
     if (it->is_symlink(type_ec) || !it->is_regular_file(type_ec)) continue;
+    // Directory IV files and rewrite temporaries are not recordings.
+    if (format::is_internal_entry(it->path().filename().string())) continue;
     count_file(it->path(), census);
   }
   return census;
@@ -149,6 +152,26 @@ Result<nlohmann::json> KeyLifecycle::cancel_destruction(std::string_view account
     out["cancelled_destruction"] = keystore::destruction_json(*before->destruction, before->destroyed_through + 1);
   log::info("key lifecycle: destruction for account " + std::string(account) + " cancelled");
   return out;
+}
+
+namespace {
+Error no_jobs() { return make_error(Errc::unavailable, "This daemon runs no re-encryption jobs"); }
+}  // namespace
+
+Result<nlohmann::json> KeyLifecycle::start_reencryption(std::string_view account,
+                                                        const control::ReencryptRequest& request) {
+  if (reencryptor_ == nullptr) return no_jobs();
+  return reencryptor_->start_job(account, request);
+}
+
+Result<nlohmann::json> KeyLifecycle::reencryption_jobs(std::string_view account) {
+  if (reencryptor_ == nullptr) return no_jobs();
+  return reencryptor_->jobs(account);
+}
+
+Result<nlohmann::json> KeyLifecycle::cancel_reencryption(std::string_view account, std::string_view requested_by) {
+  if (reencryptor_ == nullptr) return no_jobs();
+  return reencryptor_->cancel(account, requested_by);
 }
 
 void KeyLifecycle::run_due(control::AuditLog& audit) {

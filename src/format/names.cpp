@@ -99,7 +99,12 @@ std::optional<EncryptedForm> parse_encrypted_name(std::string_view backing) {
 }
 
 bool is_reserved_name(std::string_view plaintext) noexcept {
-  return plaintext == kDirIvName || parse_encrypted_name(plaintext).has_value();
+  return plaintext == kDirIvName || plaintext.starts_with(kRewriteTempPrefix) ||
+         parse_encrypted_name(plaintext).has_value();
+}
+
+bool is_internal_entry(std::string_view backing) noexcept {
+  return backing.starts_with(kDirIvName) || backing.starts_with(kRewriteTempPrefix);
 }
 
 Result<std::string> encrypt_name(const NameKey& key, const DirIv& dir, std::string_view plaintext) {

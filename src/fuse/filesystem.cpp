@@ -188,6 +188,79 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   return 0;
 }
 
+namespace {
+
+bool unchanged(const struct stat& a, const struct stat& b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
+         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
+         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+}
+
+}  // namespace
+
+Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::string& name,
+                                                         const std::string& tmp_name, const struct stat& old) {
+  Replaced outcome = Replaced::done;
+  fuse_ino_t notify = 0;
+  auto rename_now = [&]() -> Result<struct stat> {
+    struct stat cur {};
+    if (::fstatat(dir_fd, name.c_str(), &cur, AT_SYMLINK_NOFOLLOW) != 0) {
+      int e = errno;
+      if (e != ENOENT) return sys_error("stat " + name, e);
+      outcome = Replaced::changed;
+      return make_error(Errc::conflict, "gone");
+    }
+    if (!unchanged(cur, old)) {
+      outcome = Replaced::changed;
+      return make_error(Errc::conflict, "changed");
+    }
+    if (::renameat(dir_fd, tmp_name.c_str(), dir_fd, name.c_str()) != 0) {
+      int e = errno;
+      return sys_error("rename the re-encrypted file over " + name, e);
+    }
+    struct stat now {};
+    if (::fstatat(dir_fd, name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0) {
+      int e = errno;
+      return sys_error("stat " + name, e);
+    }
+    return now;
+  };
+  auto st = inodes_.replace(
+      old, [&](Inode * node) -> Result<struct stat> {
+        if (node == nullptr) return rename_now();
+        if (!node->page_fill.try_lock()) {
+          outcome = Replaced::busy;
+          return make_error(Errc::conflict, "busy");
+        }
+        ExclusiveLock fills_held_off(node->page_fill, kAdoptLock);
+        MutexLock lock(node->m);
+        if (node->opens != 0 || node->writers != 0) {
+          outcome = Replaced::busy;
+          return make_error(Errc::conflict, "open");
+        }
+        RV_ASSIGN(struct stat now, rename_now());
+        sys::UniqueFd fresh(::openat(dir_fd, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        if (!fresh.valid() || ::dup3(fresh.get(), node->fd.get(), O_CLOEXEC) < 0) {
+          // The Inode keeps the old file: an open of it is refused with ESTALE
+          // (the kernel then looks the name up again and finds the new one).
+          log::warn("re-encryption: the view's inode of " + name + " keeps the replaced file until looked up again");
+          return old;
+        }
+        node->size_memo = {};
+        notify = InodeTable::ino_of(*node);
+        return now;
+      });
+  if (!st) {
+    if (outcome != Replaced::done) return outcome;
+    return std::move(st).error();
+  }
+  if (fuse_session* se = session_.load(); se != nullptr && notify != 0)
+    fuse_lowlevel_notify_inval_inode(se, notify, 0, 0);
+  return Replaced::done;
+}
+
+bool Filesystem::is_open(const struct stat& st) { return inodes_.is_open(st.st_dev, st.st_ino); }
+
 std::string Filesystem::describe(const Inode& node) const {
   char target[4096];
   std::string proc = ops::proc_path(node.fd.get());

@@ -33,4 +33,26 @@ void InodeTable::for_each(const std::function<void(Inode&)>& fn) {
   for (auto& [key, node] : inodes_) fn(*node);
 }
 
+bool InodeTable::is_open(dev_t dev, ino_t ino) {
+  MutexLock lock(mutex_);
+  auto it = inodes_.find({dev, ino});
+  if (it == inodes_.end()) return false;
+  MutexLock content_lock(it->second->m);
+  return it->second->opens != 0;
+}
+
+Status InodeTable::replace(const struct stat& old, const std::function<Result<struct stat>(Inode*)>& swap) {
+  MutexLock lock(mutex_);
+  auto it = inodes_.find({old.st_dev, old.st_ino});
+  Inode* node = it == inodes_.end() ? nullptr : it->second.get();
+  RV_ASSIGN(struct stat now, swap(node));
+  if (node == nullptr) return {};
+  std::unique_ptr<Inode> owned = std::move(it->second);
+  inodes_.erase(it);
+  owned->src_dev = now.st_dev;
+  owned->src_ino = now.st_ino;
+  inodes_[{now.st_dev, now.st_ino}] = std::move(owned);
+  return {};
+}
+
 }  // namespace recvault::fuse

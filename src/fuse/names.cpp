@@ -185,7 +185,7 @@ int NameLayer::new_name(Inode& dir, std::string_view name, std::string& backing)
 std::optional<std::string> NameLayer::shown_name(const std::string& account, std::optional<format::DirIv>& iv,
                                                  const std::function<Result<std::optional<format::DirIv>>()>& load_iv,
                                                  std::string_view backing, const std::string& where) {
-  if (is_dir_iv_entry(backing)) return std::nullopt;
+  if (format::is_internal_entry(backing)) return std::nullopt;
   auto form = format::parse_encrypted_name(backing);
   if (!form) return std::string(backing);
   if (!iv) {

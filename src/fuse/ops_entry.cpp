@@ -154,6 +154,9 @@ int set_size(Filesystem& fs, Inode& node, off_t size) {
   }
   sys::UniqueFd fd(::open(proc_path(node.fd.get()).c_str(), O_RDWR | O_CLOEXEC));
   if (!fd.valid()) return errno;
+  // Replaced by a re-encryption (Filesystem::replace_backing) under this
+  // Inode: the kernel retries the truncate after looking the name up again.
+  if (struct stat st{}; ::fstat(fd.get(), &st) == 0 && st.st_nlink == 0) return ESTALE;
   auto c = FileContent::open_existing(std::move(fd), node.account, fs.keys());
   if (!c) return report(fs, node, "truncate", c.error());
   if (int err = lock_for_writing(fs, node, **c, true, "truncate"); err != 0) return err;

@@ -47,11 +47,22 @@ void retire_writer(Inode& node) {
   --node.writers;
 }
 
+// True when the backing file behind `content` has no name any more: a
+// re-encryption replaced it (Filesystem::replace_backing) after the opener
+// had reached it through an Inode that still stood for it.
+bool replaced_meanwhile(const FileContent& content) {
+  struct stat st {};
+  return ::fstat(content.fd(), &st) == 0 && st.st_nlink == 0;
+}
+
 // Registers one more opener of `node` (already admitted if `writer`) and
-// fills `fi`.
-void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer) {
+// fills `fi`. False (nothing registered) when the backing file was replaced
+// meanwhile: the caller answers ESTALE, and the kernel looks the name up
+// again (it retries an open or truncate that failed with ESTALE).
+bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer) {
   {
     MutexLock lock(node.m);
+    if (node.opens == 0 && replaced_meanwhile(*content)) return false;
     if (node.opens++ == 0) {
       node.content = content;
       fs.track_open(content);
@@ -71,6 +82,7 @@ void attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
     fi->direct_io = 1;
     fi->keep_cache = 0;
   }
+  return true;
 }
 
 void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
@@ -310,7 +322,12 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     reply::err(req, err);
     return;
   }
-  attach(fs, node, shared, fi, writer);
+  if (!attach(fs, node, shared, fi, writer)) {
+    if (writer) retire_writer(node);
+    fs.forget(node, 1);
+    reply::err(req, ESTALE);
+    return;
+  }
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
   if (reply::create(req, &e, fi) != 0) {
@@ -381,7 +398,11 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
   }
-  attach(fs, node, content, fi, writer);
+  if (!attach(fs, node, content, fi, writer)) {
+    if (writer) retire_writer(node);
+    reply::err(req, ESTALE);
+    return;
+  }
   if (reply::open(req, fi) != 0) detach(fs, node, fi);
 }
 

@@ -9,6 +9,9 @@
 #include "recvault/control/server.hpp"
 #include "recvault/daemon/keystore_backend.hpp"
 #include "recvault/daemon/lifecycle.hpp"
+#include "recvault/daemon/reencrypt.hpp"
+#include "recvault/fuse/filesystem.hpp"
+#include "recvault/keystore/key_cache.hpp"
 #include "recvault/keystore/store.hpp"
 
 using namespace recvault;
@@ -38,6 +41,19 @@ int main(int argc, char** argv) {
   const std::filesystem::path backing = std::filesystem::path(argv[3]) / "backing";
   std::filesystem::create_directories(backing);
   daemon::KeyLifecycle lifecycle(**store, backing, daemon::LifecycleOptions{});
+  // Re-encryption jobs on that (empty, unmounted) backing directory.
+  keystore::KeyCache keys(**store);
+  fuse::FsOptions fs_options;
+  fs_options.backing_dir = backing;
+  fuse::Filesystem fs(fs_options, keys);
+  if (auto st = fs.open_backing(); !st) return 1;
+  daemon::ReencryptOptions jobs_options;
+  jobs_options.backing_dir = backing;
+  jobs_options.state_dir = std::filesystem::path(argv[3]) / "jobs";
+  daemon::Reencryptor jobs(fs, keys, jobs_options);
+  auto jobs_audit = control::AuditLog::disabled();
+  jobs.start(*jobs_audit);
+  lifecycle.set_reencryptor(&jobs);
   control::ServerOptions opts;
   opts.socket_path = argv[1];
   opts.auth.hs256_secret_file = argv[2];
@@ -59,5 +75,6 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&set, &sig);
   server.stop();
+  jobs.stop();
   return 0;
 }

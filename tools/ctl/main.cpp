@@ -1,17 +1,20 @@
 // recvaultctl: the command-line client of the recvault control API.
 // Usage and exit codes: docs/API.md ("recvaultctl").
+#include <unistd.h>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <iterator>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include "client.hpp"
+#include "job_view.hpp"
 #include "recvault/control/jwt.hpp"
 #include "recvault/crypto/primitives.hpp"
 #include "recvault/util/encoding.hpp"
@@ -301,7 +304,43 @@ struct LifecycleArgs {
   std::uint32_t version = 0;
   bool force = false;
   std::string hold, what;
+  std::uint32_t below = 0;
+  double mb_per_s = 0;
+  bool wait = false, cancel = false;
 };
+
+// The account's job (GET .../jobs); null when there was none.
+json current_job(const Options& o) {
+  auto r = parse_json(request(o, {"GET", std::string(kConfigPath) + "/jobs", {}, {}}, true));
+  const json jobs = r.value("jobs", json::array());
+  return jobs.empty() ? json() : jobs[0];
+}
+
+// Follows the job until it ends: a bar redrawn in place on a terminal, a
+// line every few seconds otherwise. Exit 1 when it did not finish cleanly.
+void wait_for_job(const Options& o) {
+  const bool tty = ::isatty(STDOUT_FILENO) == 1 && !o.json;
+  auto last_line = std::chrono::steady_clock::time_point{};
+  for (;;) {
+    const json job = current_job(o);
+    if (job.is_null()) throw Failure{kServerError, "the daemon has no job for this account"};
+    const bool running = job.value("state", "") == "running";
+    if (tty) {
+      std::cout << "\r" << format_job_progress(job, true) << "\x1b[K" << std::flush;
+    } else if (!o.json && (!running || std::chrono::steady_clock::now() - last_line >= std::chrono::seconds(5))) {
+      std::cout << format_job_progress(job, false) << "\n" << std::flush;
+      last_line = std::chrono::steady_clock::now();
+    }
+    if (!running) {
+      if (tty) std::cout << "\n";
+      std::cout << (o.json ? job.dump(2) : format_job_summary(job)) << "\n";
+      if (job.value("state", "") != "finished" || job.value("errors", 0) > 0)
+        throw Failure{kServerError, "the re-encryption did not finish cleanly"};
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
 
 void print_census(const Options& o, const json& reply) {
   if (o.json) {
@@ -363,6 +402,49 @@ void add_lifecycle_commands(CLI::App& app, const Options& o, LifecycleArgs& a, A
           o, parse_json(request(
                  o, {"PUT", std::string(kConfigPath) + "/legal_hold", {"Content-Type: application/json"}, body.dump()},
                  true)));
+    };
+  });
+  auto* reencrypt =
+      app.add_subcommand("reencrypt", "rewrite older recordings under the current key (a background job)");
+  reencrypt->add_option("--below", a.below, "versions below this one (default: the current version)");
+  reencrypt->add_option("--mb-per-s", a.mb_per_s, "this job's throttle (default: the daemon's reencrypt_mb_per_s)");
+  reencrypt->add_flag("--wait", a.wait, "follow the job until it ends (a progress bar on a terminal)");
+  reencrypt->add_flag("--cancel", a.cancel, "cancel the account's running job");
+  reencrypt->callback([&] {
+    action = [&] {
+      const std::string path = std::string(kConfigPath) + "/reencrypt";
+      if (a.cancel) {
+        auto r = parse_json(request(o, {"DELETE", path, {}, {}}, true));
+        std::cout << (o.json ? r.dump(2) : r.value("message", std::string())) << "\n";
+        return;
+      }
+      json body = json::object();
+      if (a.below > 0) body["below_version"] = a.below;
+      if (a.mb_per_s > 0) body["mb_per_s"] = a.mb_per_s;
+      auto r = parse_json(request(o, {"POST", path, {"Content-Type: application/json"}, body.dump()}, true));
+      if (!a.wait) {
+        std::cout << (o.json ? r.dump(2)
+                             : r.value("message", std::string()) + " (job " + r["job"].value("id", "") + ")")
+                  << "\n";
+        return;
+      }
+      wait_for_job(o);
+    };
+  });
+  auto* jobs = app.add_subcommand("jobs", "the account's re-encryption job and its progress");
+  jobs->add_flag("--wait", a.wait, "follow the running job until it ends");
+  jobs->callback([&] {
+    action = [&] {
+      if (a.wait) return wait_for_job(o);
+      const json job = current_job(o);
+      if (o.json) {
+        std::cout << (job.is_null() ? json::array() : json::array({job})).dump(2) << "\n";
+      } else if (job.is_null()) {
+        std::cout << "no re-encryption job\n";
+      } else {
+        std::cout << (job.value("state", "") == "running" ? format_job_progress(job, false) : format_job_summary(job))
+                  << "\n";
+      }
     };
   });
   auto* destroy = app.add_subcommand("destroy", "schedule (or cancel) the destruction of keys: crypto-shredding");

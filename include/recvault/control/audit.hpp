@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recvault/control/http.hpp"
@@ -29,6 +30,8 @@ struct AuditRecord {
   int status = 0;                       // the HTTP status answered
   std::string reason;                   // why it failed (auth failures); never a secret
   std::vector<std::uint32_t> versions;  // key versions acted on (key lifecycle); empty otherwise
+  // Counts of a background job (re-encryption: files, bytes, skipped, errors); empty otherwise.
+  std::vector<std::pair<std::string, std::uint64_t>> counts;
 };
 
 class AuditLog {

@@ -10,15 +10,25 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include <nlohmann/json.hpp>
 
+#include "recvault/control/http.hpp"
 #include "recvault/util/result.hpp"
 
 namespace recvault::control {
 
 enum class DestructionScope { versions, account };
+
+struct ReencryptRequest {
+  std::optional<std::uint32_t> below;  // rewrite versions below this one; default: the current version
+  std::optional<double> mb_per_s;      // the job's throttle; default: the daemon's
+  std::string requested_by;            // token subject
+  PeerInfo peer;                       // who asked, for the job's audit records
+};
 
 class Lifecycle {
  public:
@@ -39,6 +49,19 @@ class Lifecycle {
   virtual Result<nlohmann::json> schedule_destruction(std::string_view account, DestructionScope scope,
                                                       std::string_view requested_by) = 0;
   virtual Result<nlohmann::json> cancel_destruction(std::string_view account) = 0;
+
+  // Re-encryption jobs (docs/API.md "Re-encryption"), one per account.
+  // Starts the account's job: every recording encrypted under a version
+  // below `below` (default: the current version) is rewritten under the
+  // current version, at most `mb_per_s` MB/s (default: the daemon's
+  // setting). Returns the job (the JSON of jobs()). Errc::conflict while a
+  // job of the account runs; Errc::unavailable when this daemon runs none.
+  virtual Result<nlohmann::json> start_reencryption(std::string_view account, const ReencryptRequest& request) = 0;
+  // The account's jobs: the running one, or the last one (an empty array
+  // when there was none).
+  virtual Result<nlohmann::json> reencryption_jobs(std::string_view account) = 0;
+  // Cancels the running job (Errc::not_found when none runs); returns it.
+  virtual Result<nlohmann::json> cancel_reencryption(std::string_view account, std::string_view requested_by) = 0;
 };
 
 }  // namespace recvault::control

@@ -69,6 +69,10 @@ struct Config {
   unsigned max_parallel_derivations = 2;
   std::chrono::seconds destruction_delay{7 * 24 * 3600};  // key lifecycle: waiting period before a key is destroyed
   std::chrono::milliseconds destruction_check_interval{60000};  // how often due destructions are looked for
+  // Re-encryption jobs: the default throttle (10^6 bytes of backing file per
+  // second) and how long a job comes back for recordings open for writing.
+  double reencrypt_mb_per_s = 20;
+  std::chrono::seconds reencrypt_open_retry{600};
   // [control]
   std::filesystem::path control_socket;
   mode_t control_socket_mode = 0660;

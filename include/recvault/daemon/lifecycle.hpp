@@ -52,6 +52,17 @@ struct LifecycleOptions {
   std::chrono::milliseconds check_interval{60 * 1000};
 };
 
+// The re-encryption jobs KeyLifecycle serves (daemon/reencrypt.hpp's
+// Reencryptor), as an interface so that this part of the daemon needs no
+// FUSE. Errors as control::Lifecycle's.
+class ReencryptionJobs {
+ public:
+  virtual ~ReencryptionJobs() = default;
+  virtual Result<nlohmann::json> start_job(std::string_view account, const control::ReencryptRequest& request) = 0;
+  virtual Result<nlohmann::json> jobs(std::string_view account) = 0;
+  virtual Result<nlohmann::json> cancel(std::string_view account, std::string_view requested_by) = 0;
+};
+
 class KeyLifecycle final : public control::Lifecycle {
  public:
   // Both must outlive this object.
@@ -67,6 +78,12 @@ class KeyLifecycle final : public control::Lifecycle {
   Result<nlohmann::json> schedule_destruction(std::string_view account, control::DestructionScope scope,
                                               std::string_view requested_by) override;
   Result<nlohmann::json> cancel_destruction(std::string_view account) override;
+  // Served by the Reencryptor given here (Errc::unavailable without one).
+  void set_reencryptor(ReencryptionJobs* jobs) noexcept { reencryptor_ = jobs; }
+  Result<nlohmann::json> start_reencryption(std::string_view account,
+                                            const control::ReencryptRequest& request) override;
+  Result<nlohmann::json> reencryption_jobs(std::string_view account) override;
+  Result<nlohmann::json> cancel_reencryption(std::string_view account, std::string_view requested_by) override;
 
   // Runs the due destructions once; each one (and each failure) is an audit
   // record ("destruction.execute", subject "recvaultd") and a log line.
@@ -84,6 +101,7 @@ class KeyLifecycle final : public control::Lifecycle {
   CondVar wake_;
   bool stopping_ RV_GUARDED_BY(mutex_) = false;
   std::thread executor_;  // started and joined by the owner's thread only
+  ReencryptionJobs* reencryptor_ = nullptr;
 };
 
 // The lifecycle fields of a config, without key material.

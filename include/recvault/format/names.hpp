@@ -37,6 +37,14 @@ inline constexpr std::size_t kMaxEncryptedName = 160;
 inline constexpr std::size_t kMaxEncryptedTarget = 3008;
 // The directory IV file and its contents.
 inline constexpr std::string_view kDirIvName = ".recvault-diriv";
+// A recording being rewritten (re-encryption, docs/KEYSTORE.md "Re-encryption")
+// is written beside it as "<prefix><16 hex>" and renamed over it once whole;
+// the mount never shows or accepts such a name, and the daemon removes the
+// ones a crash left behind when it starts.
+inline constexpr std::string_view kRewriteTempPrefix = ".recvault-rewrite.";
+// Backing entries that are not recordings: directory IV files (and their
+// temporaries) and rewrite temporaries.
+bool is_internal_entry(std::string_view backing) noexcept;
 inline constexpr std::string_view kDirIvMagic = "RVDIRIV1";
 inline constexpr std::size_t kDirIvSize = 16;
 inline constexpr std::size_t kDirIvFileSize = 8 + kDirIvSize;

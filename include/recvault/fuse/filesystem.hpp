@@ -116,6 +116,27 @@ class Filesystem {
   std::map<std::string, OpenCount> open_per_account();
   FsMetrics* metrics() const noexcept { return options_.metrics; }
 
+  // --- re-encryption (daemon/reencrypt.hpp) --------------------------------
+  enum class Replaced {
+    done,     // the new file is in place
+    busy,     // open through this daemon (or being admitted): try later
+    changed,  // the file under `name` is not `old` as it was: read it again
+  };
+  // Renames `tmp_name` over `name` in backing directory `dir_fd`, where
+  // `name` was `old` (the fstat the caller made before copying it): the last
+  // step of rewriting a recording. Refused (busy) while the recording is
+  // open through this daemon, and (changed) when the file under `name` is
+  // another inode or changed size, mtime or ctime since. The Inode the
+  // kernel holds then stands for the new file: its O_PATH fd is replaced in
+  // place (dup3 on the same number, so a handler that read the number sees
+  // the old file or the new one, never a closed fd), its size memo dropped,
+  // and the kernel's cached attributes and pages dropped. An opener that
+  // reached the old file just before is refused with ESTALE
+  // (ops::attach), which makes the kernel look the name up again.
+  // Whether the backing file `st` is open through this daemon now.
+  bool is_open(const struct stat& st);
+  Result<Replaced> replace_backing(int dir_fd, const std::string& name, const std::string& tmp_name,
+                                   const struct stat& old);
   // --- open handles (handle_table.hpp) -------------------------------------
   std::uint64_t adopt_handle(std::unique_ptr<OpenHandle> h) { return handles_.adopt(std::move(h)); }
   std::unique_ptr<OpenHandle> release_handle(std::uint64_t fh) { return handles_.release(fh); }

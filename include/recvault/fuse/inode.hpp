@@ -21,6 +21,7 @@
 #include "recvault/fuse/file_content.hpp"
 #include "recvault/sys/fd.hpp"
 #include "recvault/util/mutex.hpp"
+#include "recvault/util/result.hpp"
 
 namespace recvault::fuse {
 
@@ -94,6 +95,15 @@ class InodeTable {
   // Runs `fn` on every Inode but the root, under the table's lock: `fn` may
   // take Inode::m (the order of docs/ARCHITECTURE.md "Locks"), nothing else.
   void for_each(const std::function<void(Inode&)>& fn) RV_EXCLUDES(mutex_);
+  // Whether the Inode of backing file (dev, ino), if any, is open.
+  bool is_open(dev_t dev, ino_t ino) RV_EXCLUDES(mutex_);
+  // The backing file `old` (dev, ino) is being replaced by another file
+  // under its name (a re-encryption, daemon/reencrypt.hpp): runs `swap` under
+  // the table's lock with the Inode of `old` (null when the kernel knows
+  // none), so no lookup adds or forgets it meanwhile. `swap` may take the
+  // Inode's page_fill and m, nothing else; when it returns the new file's
+  // stat, the Inode (if any) is keyed by the new file from then on.
+  Status replace(const struct stat& old, const std::function<Result<struct stat>(Inode*)>& swap) RV_EXCLUDES(mutex_);
 
  private:
   Inode root_;

@@ -65,6 +65,7 @@ class RV_CAPABILITY("mutex") SharedMutex {
   void lock_shared() RV_ACQUIRE_SHARED() { m_.lock_shared(); }
   void unlock_shared() RV_RELEASE_SHARED() { m_.unlock_shared(); }
   bool try_lock_shared() RV_TRY_ACQUIRE_SHARED(true) { return m_.try_lock_shared(); }
+  bool try_lock() RV_TRY_ACQUIRE(true) { return m_.try_lock(); }
   template <class Rep, class Period>
   bool try_lock_for(std::chrono::duration<Rep, Period> d) RV_TRY_ACQUIRE(true) {
     return m_.try_lock_for(d);
