@@ -17,7 +17,9 @@
 # is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
 # ROUNDS=n the number of rounds; SEQ_MIB the size of the sequential file
 # (default 1024). Every workload runs on raw, recvault, recvault-names (an
-# account with encrypted names) and gocryptfs.
+# account with encrypted names) and gocryptfs. RECVAULT_BENCH_BASELINE=REV
+# adds the daemon of git revision REV as one more target (an A/B of a change
+# in one interleaved run; the table gets a column recvault/recvault@REV).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -44,6 +46,7 @@ mkdir "$W/rv/mnt/benchnames"
 targets+=(recvault-names)
 dir[recvault-names]="$W/rv/mnt/benchnames"
 pid[recvault-names]=$rv_pid
+[ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
 start_gocryptfs
 
 results="$W/results.tsv"
