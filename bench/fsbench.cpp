@@ -20,6 +20,17 @@
 //                                        every write slower than 5 ms with its moment and call
 //   fsbench listing     DIR N            N recordings named as PBX recorders do (one frame each),
 //                                        then list the directory with a stat of every entry (ls -l)
+//   fsbench staleness   DIR_A DIR_B N MODE   two hosts' views of one shared backing directory: N times,
+//                                        host A appends one 320-byte frame to a recording it keeps
+//                                        open in DIR_A, and host B polls that recording in DIR_B
+//                                        every 5 ms until those bytes read back exact. MODE "open": B
+//                                        opens, reads and closes at each poll (a player starting);
+//                                        "held": B reads through one descriptor it keeps open (a
+//                                        player following the call); "closed": each sample is a new
+//                                        recording of 50 frames that A closes, and B polls with new
+//                                        opens until the whole recording reads exact. Reports the
+//                                        time from A's write (or close) to B's exact read: p50, p99,
+//                                        max; a sample not seen within 60 s fails (exit 4)
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -28,6 +39,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -423,6 +435,97 @@ void live_calls(const std::string& dir, int calls, int seconds) {
       calls, all.size(), double(pct(0.50)), double(pct(0.99)), double(pct(0.999)), double(all.back()), late);
 }
 
+// One staleness sample: polls `seen` every 5 ms; the milliseconds until it
+// held, or exits when 60 s pass.
+template <typename Seen>
+double until_seen(Seen seen, const std::string& what) {
+  const auto t0 = Clock::now();
+  while (!seen()) {
+    if (seconds_since(t0) > 60) {
+      std::fprintf(stderr, "fsbench: %s not readable on the other host after 60 s\n", what.c_str());
+      std::exit(4);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return seconds_since(t0) * 1000;
+}
+
+// True when `path` opens and reads `want` at `offset` (whole: nothing after it when `exact`).
+bool reads_back(const std::string& path, const std::vector<std::uint8_t>& want, std::uint64_t offset, bool exact) {
+  int fd = ::open(path.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  std::vector<std::uint8_t> got(want.size() + 1);
+  const ssize_t n = ::pread(fd, got.data(), got.size(), static_cast<off_t>(offset));
+  ::close(fd);
+  return (n == static_cast<ssize_t>(want.size()) || (!exact && n > static_cast<ssize_t>(want.size()))) &&
+         std::memcmp(got.data(), want.data(), want.size()) == 0;
+}
+
+void staleness(const std::string& dir_a, const std::string& dir_b, int samples, const std::string& mode) {
+  constexpr std::size_t kFrame = 320;
+  if (samples < 1 || (mode != "open" && mode != "held" && mode != "closed")) {
+    std::fprintf(stderr, "fsbench: staleness needs N >= 1 and MODE open, held or closed\n");
+    std::exit(1);
+  }
+  std::mt19937 rng(7);
+  std::vector<double> ms;
+  const std::string name = "/staleness-" + mode + ".wav";
+  int fd = -1, held = -1;
+  std::uint64_t at = 0;
+  std::vector<std::uint8_t> frame(kFrame);
+  if (mode != "closed") {
+    fd = ::open((dir_a + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) die("open " + dir_a + name);
+    // The recording exists on B before the first sample (its header, at A's first flush).
+    fill(70000, 0, frame.data(), kFrame);
+    write_full(fd, frame.data(), kFrame);
+    at = kFrame;
+    until_seen([&] { return reads_back(dir_b + name, frame, 0, false); }, dir_b + name);
+    if (mode == "held" && (held = ::open((dir_b + name).c_str(), O_RDONLY)) < 0) die("open " + dir_b + name);
+  }
+  for (int i = 0; i < samples; ++i) {
+    // A random phase against the writer's flush interval and the caches' timeouts.
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 500));
+    if (mode == "closed") {
+      const std::string path = "/staleness-closed-" + std::to_string(i) + ".wav";
+      std::vector<std::uint8_t> whole(50 * kFrame);
+      fill(71000 + static_cast<std::uint64_t>(i), 0, whole.data(), whole.size());
+      int c = ::open((dir_a + path).c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (c < 0) die("open " + dir_a + path);
+      for (std::size_t off = 0; off < whole.size(); off += kFrame) write_full(c, whole.data() + off, kFrame);
+      if (::close(c) != 0) die("close " + dir_a + path);
+      ms.push_back(until_seen([&] { return reads_back(dir_b + path, whole, 0, true); }, dir_b + path));
+      continue;
+    }
+    fill(70000, at, frame.data(), kFrame);
+    write_full(fd, frame.data(), kFrame);
+    if (mode == "open") {
+      ms.push_back(until_seen([&] { return reads_back(dir_b + name, frame, at, true); }, dir_b + name));
+    } else {
+      std::vector<std::uint8_t> got(kFrame + 1);
+      ms.push_back(until_seen(
+          [&] {
+            return ::pread(held, got.data(), got.size(), static_cast<off_t>(at)) == static_cast<ssize_t>(kFrame) &&
+                   std::memcmp(got.data(), frame.data(), kFrame) == 0;
+          },
+          dir_b + name));
+    }
+    at += kFrame;
+  }
+  if (held >= 0) ::close(held);
+  if (fd >= 0 && ::close(fd) != 0) die("close " + dir_a + name);
+  std::sort(ms.begin(), ms.end());
+  // Nearest rank: p99 of 100 samples is the 99th, not the largest.
+  auto pct = [&](double p) {
+    const auto rank = static_cast<std::size_t>(std::ceil(p * double(ms.size())));
+    return ms[std::clamp<std::size_t>(rank, 1, ms.size()) - 1];
+  };
+  std::printf(
+      "{\"workload\":\"staleness\",\"mode\":\"%s\",\"samples\":%zu,\"p50_ms\":%.1f,\"p99_ms\":%.1f,"
+      "\"max_ms\":%.1f}\n",
+      mode.c_str(), ms.size(), pct(0.50), pct(0.99), ms.back());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -454,6 +557,8 @@ int main(int argc, char** argv) {
     live_calls(dir, static_cast<int>(arg(3)), static_cast<int>(arg(4)));
   else if (w == "hold_open")
     hold_open(dir, static_cast<int>(arg(3)));
+  else if (w == "staleness" && argc == 6)
+    staleness(dir, argv[3], static_cast<int>(arg(4)), argv[5]);
   else {
     std::fprintf(stderr, "fsbench: unknown workload %s\n", w.c_str());
     return 1;

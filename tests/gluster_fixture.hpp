@@ -1,9 +1,12 @@
 // A real GlusterFS volume on this machine for tests: a private glusterd
 // (its own working directory, CLI socket and logs under a temporary
-// directory), a one-brick volume under that directory, and N FUSE mounts of
-// it (each mount is its own GlusterFS client, as each recorder host would
-// have). The destructor unmounts, stops and deletes the volume, kills the
-// brick and glusterd and removes the directory, also when a test failed.
+// directory), a volume of one brick, or of two replicated bricks
+// (`replica 2`), under that directory, set up as docs/CLUSTER.md recommends
+// for recvault (client.strict-locks; with `tuned`, the staleness options
+// too), and N FUSE mounts of it (each mount is its own
+// GlusterFS client, as each recorder host would have). The destructor
+// unmounts, stops and deletes the volume, kills the bricks, the self-heal
+// daemon and glusterd and removes the directory, also when a test failed.
 //
 // Needs root and Debian's glusterfs-server and glusterfs-client
 // (scripts/deps.sh). glusterd listens on its standard port 24007 (bricks and
@@ -36,7 +39,13 @@ namespace recvault::test {
 
 class GlusterVolume {
  public:
-  explicit GlusterVolume(int mounts = 2, std::string volume = "recvault-test") : volume_(std::move(volume)) {
+  struct Setup {
+    int mounts = 2;
+    int replicas = 1;    // 1 or 2 bricks, on this machine
+    bool tuned = false;  // docs/CLUSTER.md's options for the staleness bound
+    std::string volume = "recvault-test";
+  };
+  explicit GlusterVolume(Setup setup) : volume_(setup.volume), tuned_(setup.tuned) {
     if (port_open(kPort)) {
       throw std::runtime_error("a glusterd already listens on port 24007: stop it before the GlusterFS tests");
     }
@@ -46,14 +55,24 @@ class GlusterVolume {
     try {
       for (const char* sub : {"glusterd", "run", "logs", "bricks"}) std::filesystem::create_directory(dir_ / sub);
       start_glusterd();
-      cli("volume create " + volume_ + " " + host_ + ":" + (dir_ / "bricks" / "b0").string() + " force");
+      std::string bricks;
+      for (int i = 0; i < setup.replicas; ++i)
+        bricks += " " + host_ + ":" + (dir_ / "bricks" / ("b" + std::to_string(i))).string();
+      // Both replicas on one machine: gluster wants `force` for that.
+      cli("volume create " + volume_ + (setup.replicas > 1 ? " replica " + std::to_string(setup.replicas) : "") +
+          bricks + " force");
       created_ = true;
       // As docs/CLUSTER.md recommends: a client that lost its connection
       // does not silently reuse descriptors whose locks the brick dropped.
       cli("volume set " + volume_ + " client.strict-locks on");
+      // docs/CLUSTER.md "Replicated GlusterFS volumes": no split-brain.
+      if (setup.replicas > 1) cli("volume set " + volume_ + " cluster.quorum-type auto");
+      if (tuned_) {
+        for (const char* option : kStalenessOptions) cli("volume set " + volume_ + " " + option);
+      }
       cli("volume start " + volume_);
       started_ = true;
-      for (int i = 0; i < mounts; ++i) mount_client(i);
+      for (int i = 0; i < setup.mounts; ++i) mount_client(i);
     } catch (...) {
       teardown();
       throw;
@@ -65,6 +84,17 @@ class GlusterVolume {
 
   // The i-th client mount of the volume.
   std::string mount(int i) const { return mounts_.at(static_cast<std::size_t>(i)); }
+
+  // SIGKILL to the i-th mount's GlusterFS client process: that host loses
+  // the file system at once (its calls fail with ENOTCONN), and the bricks,
+  // seeing its connections close, drop its locks. The mount stays, dead,
+  // until the destructor. False when no such process was found.
+  bool kill_client(int i) const {
+    const std::string at = mount(i);
+    bool killed = false;
+    for (pid_t p : processes_with({"glusterfs", at})) killed = ::kill(p, SIGKILL) == 0 || killed;
+    return killed;
+  }
   const std::string& name() const { return volume_; }
 
   // Runs a gluster CLI command against our glusterd; throws with its output
@@ -83,6 +113,11 @@ class GlusterVolume {
 
  private:
   static constexpr int kPort = 24007;
+  // docs/CLUSTER.md "Which network file systems": no client serves a
+  // file's size or small files' content from a one-second cache of its own
+  // (its kernel still caches attributes for a second: attribute-timeout=0
+  // made a client read wrong bytes, see there).
+  static constexpr const char* kStalenessOptions[] = {"performance.stat-prefetch off", "performance.quick-read off"};
 
   void start_glusterd() {
     const auto vol = dir_ / "glusterd.vol";
@@ -145,20 +180,29 @@ class GlusterVolume {
   }
   std::string glusterd_log_tail() const { return file_tail((dir_ / "logs" / "glusterd.log").string()); }
 
-  // Brick processes (glusterfsd) serving our brick directory.
-  std::vector<pid_t> brick_pids() const {
+  // Processes whose command line contains every one of `needles`.
+  static std::vector<pid_t> processes_with(const std::vector<std::string>& needles) {
     std::vector<pid_t> out;
-    const std::string brick = (dir_ / "bricks").string();
     std::error_code ec;
     for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
       const std::string name = e.path().filename();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
       std::ifstream in(e.path() / "cmdline");
       std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      if (cmdline.find("glusterfsd") != std::string::npos && cmdline.find(brick) != std::string::npos) {
-        out.push_back(static_cast<pid_t>(std::stol(name)));
-      }
+      bool all = !cmdline.empty();
+      for (const auto& n : needles) all = all && cmdline.find(n) != std::string::npos;
+      if (all) out.push_back(static_cast<pid_t>(std::stol(name)));
     }
+    return out;
+  }
+
+  // GlusterFS processes of ours but glusterd: the bricks (glusterfsd on our
+  // brick directories) and the self-heal daemon of a replicated volume
+  // (glustershd, which names our volume: it keeps its files where a
+  // system glusterd's would be).
+  std::vector<pid_t> server_pids() const {
+    auto out = processes_with({"glusterfsd", (dir_ / "bricks").string()});
+    for (pid_t p : processes_with({"glustershd", "shd/" + volume_})) out.push_back(p);
     return out;
   }
 
@@ -174,7 +218,7 @@ class GlusterVolume {
       // glusterd may be gone: the brick is killed below either way.
     }
     started_ = created_ = false;
-    for (pid_t p : brick_pids()) ::kill(p, SIGKILL);
+    for (pid_t p : server_pids()) ::kill(p, SIGKILL);
     if (glusterd_ > 0) {
       ::kill(-glusterd_, SIGKILL);
       ::kill(glusterd_, SIGKILL);
@@ -185,6 +229,7 @@ class GlusterVolume {
   }
 
   std::string volume_;
+  bool tuned_;
   std::string host_;
   TempDir dir_;
   pid_t glusterd_ = -1;

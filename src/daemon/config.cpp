@@ -148,7 +148,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
                     {"storage", "fuse", "keystore", "control", "log", "accounts", "openpgp", "metrics"}));
   Config c;
   Status st;
-  bool writeback_set = false;
+  bool writeback_set = false, flush_set = false, attr_timeout_set = false;
   if (auto* t = table(root, "storage", st)) {
     RV_TRY(check_keys(*t, "storage", {"backing_dir", "mount_point", "chunk_size", "tail_flush_interval_ms", "shared"}));
     RV_TRY(get_path(*t, "storage", "backing_dir", base, c.backing_dir));
@@ -157,6 +157,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     std::uint32_t ms = static_cast<std::uint32_t>(c.tail_flush_interval.count());
     RV_TRY(get(*t, "storage", "tail_flush_interval_ms", ms));
     c.tail_flush_interval = std::chrono::milliseconds(ms);
+    flush_set = t->contains("tail_flush_interval_ms");
     RV_TRY(get(*t, "storage", "shared", c.shared));
   }
   RV_TRY(st);
@@ -168,6 +169,7 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
     writeback_set = t->contains("writeback_cache");
     RV_TRY(get(*t, "fuse", "view_xattrs", c.view_xattrs));
     RV_TRY(get(*t, "fuse", "attr_timeout", c.attr_timeout));
+    attr_timeout_set = t->contains("attr_timeout");
     RV_TRY(get(*t, "fuse", "max_threads", c.max_threads));
     RV_TRY(get(*t, "fuse", "read_ahead_kb", c.read_ahead_kb));
   }
@@ -335,6 +337,12 @@ Result<Config> parse_config(std::string_view text, const std::filesystem::path& 
           "stale sizes of recordings other hosts write)");
     }
     c.writeback_cache = false;
+    // What another host's reader may miss: up to one flush interval plus
+    // one attribute timeout (plus the network file system's caches). Half
+    // of each by default keeps it about a second (docs/CLUSTER.md
+    // "Staleness bound", measured by bench/run_staleness.sh).
+    if (!flush_set) c.tail_flush_interval = kSharedTailFlushInterval;
+    if (!attr_timeout_set) c.attr_timeout = kSharedAttrTimeout;
   }
   if (c.gnupg_home.empty()) c.gnupg_home = c.keystore_dir / "gnupg";
   if (c.pgp_pipe_bytes < 4096 || c.pgp_pipe_bytes > (std::size_t{64} << 20)) {

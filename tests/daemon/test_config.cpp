@@ -212,8 +212,10 @@ TEST_CASE("[metrics] listen: numeric addresses and ports only; off by default", 
   CHECK_FALSE(parse_config(kMinimal + "[metrics]\nport = 9464\n", "/x"));
 }
 
-TEST_CASE("[storage] shared: off by default; on, it turns the writeback cache off (docs/CLUSTER.md's example parses)",
-          "[config]") {
+TEST_CASE(
+    "[storage] shared: off by default; on, it turns the writeback cache off and halves the flush interval and "
+    "attr_timeout (docs/CLUSTER.md's example parses)",
+    "[config]") {
   CHECK_FALSE(parse_config(kMinimal, "/")->shared);
   const std::string block = cluster_doc_toml("# Shared backing storage");
   REQUIRE_FALSE(block.empty());
@@ -222,6 +224,18 @@ TEST_CASE("[storage] shared: off by default; on, it turns the writeback cache of
   REQUIRE(c.ok());
   CHECK(c->shared);
   CHECK_FALSE(c->writeback_cache);
+  // The staleness bound's defaults: half a second each, unless set.
+  CHECK(c->tail_flush_interval == std::chrono::milliseconds(500));
+  CHECK(c->attr_timeout == 0.5);
+  CHECK(parse_config(kMinimal, "/")->tail_flush_interval == std::chrono::milliseconds(1000));
+  CHECK(parse_config(kMinimal, "/")->attr_timeout == 1.0);
+  auto set = parse_config(
+      "[storage]\nbacking_dir = \"/b\"\nmount_point = \"/m\"\nshared = true\ntail_flush_interval_ms = 1000\n"
+      "[fuse]\nattr_timeout = 2.0\n[keystore]\npath = \"/k\"\nmaster_key_file = \"/mk\"\n",
+      "/");
+  REQUIRE(set.ok());
+  CHECK(set->tail_flush_interval == std::chrono::milliseconds(1000));
+  CHECK(set->attr_timeout == 2.0);
   auto explicit_off = parse_config(kMinimal + "[fuse]\nwriteback_cache = false\n", "/");
   REQUIRE(explicit_off.ok());
   auto both = parse_config(

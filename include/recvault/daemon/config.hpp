@@ -37,6 +37,12 @@ struct AccountOwner {
 inline constexpr std::int64_t kMinDestructionDelay = 24 * 3600;
 inline constexpr std::int64_t kMaxDestructionDelay = 366 * 24 * 3600;
 
+// With [storage] shared = true, the defaults of tail_flush_interval_ms and
+// attr_timeout (when the configuration does not set them): together they
+// bound how stale another host's reader is (docs/CLUSTER.md "Staleness bound").
+inline constexpr std::chrono::milliseconds kSharedTailFlushInterval{500};
+inline constexpr double kSharedAttrTimeout = 0.5;
+
 struct Config {
   // [storage]
   std::filesystem::path backing_dir;
@@ -46,7 +52,8 @@ struct Config {
   // Other hosts' daemons use the same backing directory (a network file
   // system): no cache assumes this daemon is the only writer, and writers
   // lock the backing files (docs/CLUSTER.md "Shared backing storage").
-  // Turns the writeback cache off.
+  // Turns the writeback cache off, and halves the defaults of
+  // tail_flush_interval and attr_timeout (kShared*).
   bool shared = false;
   // [fuse]
   bool allow_other = true;
