@@ -17,7 +17,9 @@
 # is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
 # ROUNDS=n the number of rounds; SEQ_MIB the size of the sequential file
 # (default 1024). Every workload runs on raw, recvault, recvault-names (an
-# account with encrypted names) and gocryptfs.
+# account with encrypted names), gocryptfs and securefs (each when installed).
+# The ratio table is also drawn as a chart (gnuplot, bench/plot_ratios.gp):
+# it goes to $RECVAULT_BENCH_OUT/fs-ratios.svg (default bench/out/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -45,6 +47,7 @@ targets+=(recvault-names)
 dir[recvault-names]="$W/rv/mnt/benchnames"
 pid[recvault-names]=$rv_pid
 start_gocryptfs
+[ $quick = 1 ] || start_securefs
 
 results="$W/results.tsv"
 : >"$results"
@@ -123,7 +126,14 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 "$root/bench/summarize.py" "$results" "$rss_report"
+python3 "$root/bench/summarize.py" "$results" "$rss_report" "$W/ratios.tsv"
+if [ $quick = 0 ] && command -v gnuplot >/dev/null; then
+  chart=${RECVAULT_BENCH_OUT:-bench/out}/fs-ratios.svg
+  mkdir -p "$(dirname "$chart")"
+  gnuplot -e "out='$chart'; data='$W/ratios.tsv'; ncol=$(head -1 "$W/ratios.tsv" | awk -F'\t' '{print NF}'); title='recvault and the others as a ratio to the raw directory ($(date -u +%F), load $(cut -d' ' -f1 /proc/loadavg))'" \
+    bench/plot_ratios.gp
+  echo "chart: $chart"
+fi
 if [ $quick = 1 ]; then
   grep -q recvault "$results" && echo "quick benchmark: every workload ran and verified"
 fi

@@ -164,19 +164,13 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }
-  auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
-  {
-    MutexLock lock(node.m);
-    const Inode::SizeMemo memo = node.size_memo;
-    if (memo.backing_size == st.st_size && same(memo.mtime, st.st_mtim) && same(memo.ctime, st.st_ctim)) {
-      st.st_size = static_cast<off_t>(memo.plaintext);
-      return 0;
-    }
+  if (auto known = size_memo_.find(st)) {
+    st.st_size = static_cast<off_t>(*known);
+    return 0;
   }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
   if (size) {
-    MutexLock lock(node.m);
-    node.size_memo = {st.st_size, st.st_mtim, st.st_ctim, *size};
+    size_memo_.remember(st, *size);
     st.st_size = static_cast<off_t>(*size);
     return 0;
   }
@@ -186,6 +180,10 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   if (size.error().code == Errc::io) return ops::report(*this, node, "getattr", size.error());
   ops::report(*this, node, "getattr", size.error());
   return 0;
+}
+
+void Filesystem::remember_size(FileContent& content) {
+  if (auto sealed = content.sealed_state()) size_memo_.remember(sealed->backing, sealed->plaintext);
 }
 
 std::string Filesystem::describe(const Inode& node) const {
