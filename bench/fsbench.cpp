@@ -15,7 +15,9 @@
 //   fsbench live_calls DIR N SECONDS     N calls in real time: each appends one 320-byte frame (20 ms
 //                                        of 8 kHz audio) every 20 ms, start times spread over one
 //                                        period, one thread per call; reports write() latency
-//                                        percentiles and the writes slower than one period
+//                                        percentiles and the writes slower than one period;
+//                                        FSBENCH_CDF=F writes the distribution to F, FSBENCH_SLOW=F
+//                                        every write slower than 5 ms with its moment and call
 //   fsbench listing     DIR N            N recordings named as PBX recorders do (one frame each),
 //                                        then list the directory with a stat of every entry (ls -l)
 #include <dirent.h>
@@ -348,7 +350,11 @@ void live_calls(const std::string& dir, int calls, int seconds) {
   constexpr std::size_t kFrame = 320;
   const int frames = seconds * 50;
   std::vector<std::vector<float>> latencies(static_cast<std::size_t>(calls));  // ms, per call
+  // Writes slower than a quarter period, as (ms since start, latency ms), per
+  // call: FSBENCH_SLOW names a file that gets them, to tie a stall to a moment.
+  std::vector<std::vector<std::pair<float, float>>> slow(static_cast<std::size_t>(calls));
   const auto start = Clock::now() + milliseconds(200);
+  const auto wall_start = std::chrono::system_clock::now() + milliseconds(200);
   std::vector<std::thread> threads;
   threads.reserve(static_cast<std::size_t>(calls));
   for (int c = 0; c < calls; ++c) {
@@ -365,7 +371,10 @@ void live_calls(const std::string& dir, int calls, int seconds) {
         fill(60000 + static_cast<std::uint64_t>(c), static_cast<std::uint64_t>(f) * kFrame, frame, kFrame);
         const auto t0 = Clock::now();
         write_full(fd, frame, kFrame);
-        mine.push_back(duration<float, std::milli>(Clock::now() - t0).count());
+        const float took = duration<float, std::milli>(Clock::now() - t0).count();
+        mine.push_back(took);
+        if (took > 5.0f)
+          slow[static_cast<std::size_t>(c)].emplace_back(duration<float, std::milli>(t0 - start).count(), took);
         next += kPeriod;
         // A late recorder does not try to catch up in a burst: it goes on from now.
         if (next < Clock::now()) next = Clock::now();
@@ -397,6 +406,15 @@ void live_calls(const std::string& dir, int calls, int seconds) {
     for (double tail = 1.0; tail * double(all.size()) >= 1.0; tail /= 1.25)
       std::fprintf(f, "%.6f %.4f\n", 100.0 * (1.0 - tail), double(pct(1.0 - tail)));
     std::fprintf(f, "%.6f %.4f\n", 100.0, double(all.back()));
+    std::fclose(f);
+  }
+  if (const char* name = std::getenv("FSBENCH_SLOW")) {
+    FILE* f = std::fopen(name, "w");
+    if (f == nullptr) die(std::string("open ") + name);
+    std::fprintf(f, "# start %.3f (unix seconds); then: ms since start, latency ms, call\n",
+                 duration<double>(wall_start.time_since_epoch()).count());
+    for (std::size_t c = 0; c < slow.size(); ++c)
+      for (const auto& [at, took] : slow[c]) std::fprintf(f, "%.1f %.2f %zu\n", double(at), double(took), c);
     std::fclose(f);
   }
   std::printf(

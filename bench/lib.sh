@@ -11,6 +11,10 @@
 #   start_recvault [TOML]     a recvaultd on $W/rv with an enabled account
 #                             "bench"; extra TOML lines go into the config;
 #                             sets rv_pid, dir[recvault], pid[recvault]
+#   start_baseline REV        with RECVAULT_BENCH_BASELINE=REV: another target,
+#                             "recvault@REV", the daemon of git revision REV
+#                             (built once into /var/tmp) on $W/rvb, so that a
+#                             change is judged against its baseline in one run
 #   start_gocryptfs           the same for gocryptfs when installed
 #   start_securefs            the same for securefs when installed (Debian's
 #                             securefs package; format 4, the default)
@@ -21,7 +25,7 @@
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 declare -A dir=() pid=()
 targets=()
-rv_pid="" gc_pid="" sf_pid=""
+rv_pid="" gc_pid="" base_pid="" sf_pid=""
 
 bench_build() {
   if [ "${1:-}" = "--quick" ]; then
@@ -39,6 +43,8 @@ bench_build() {
 
 bench_cleanup() {
   [ -n "$rv_pid" ] && kill -TERM "$rv_pid" 2>/dev/null && wait "$rv_pid" 2>/dev/null
+  [ -n "$base_pid" ] && kill -TERM "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null
+  grep -qs " $W/rvb/mnt " /proc/mounts && umount -l "$W/rvb/mnt"
   [ -n "$gc_pid" ] && { fusermount3 -u "$W/gc/plain" 2>/dev/null || umount -l "$W/gc/plain" 2>/dev/null; wait "$gc_pid" 2>/dev/null; }
   [ -n "$sf_pid" ] && { fusermount3 -u "$W/sf/plain" 2>/dev/null || umount -l "$W/sf/plain" 2>/dev/null; wait "$sf_pid" 2>/dev/null; }
   grep -qs " $W/rv/mnt " /proc/mounts && umount -l "$W/rv/mnt"
@@ -62,17 +68,19 @@ wait_mount() {
   return 1
 }
 
-# $W/rv: keys and recvault.toml (extra [keystore] lines $1, extra TOML $2).
+# $W/$rv (default rv): keys and recvault.toml (extra [keystore] lines $1,
+# extra TOML $2).
 write_recvault_config() {
-  mkdir -p "$D/rv/backing" "$W/rv/mnt" "$W/rv/keystore"
+  local rv=${rv:-rv}
+  mkdir -p "$D/$rv/backing" "$W/$rv/mnt" "$W/$rv/keystore"
   local shared=""
   [ "$D" = "$W" ] || shared="shared = true"
-  [ -f "$W/rv/master.key" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/master.key"
-  [ -f "$W/rv/jwt.secret" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/rv/jwt.secret"
-  chmod 600 "$W/rv/master.key" "$W/rv/jwt.secret"
-  cat >"$W/rv/recvault.toml" <<TOML
+  [ -f "$W/$rv/master.key" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/$rv/master.key"
+  [ -f "$W/$rv/jwt.secret" ] || head -c 32 /dev/urandom | xxd -p -c 64 >"$W/$rv/jwt.secret"
+  chmod 600 "$W/$rv/master.key" "$W/$rv/jwt.secret"
+  cat >"$W/$rv/recvault.toml" <<TOML
 [storage]
-backing_dir = "$D/rv/backing"
+backing_dir = "$D/$rv/backing"
 mount_point = "mnt"
 $shared
 [keystore]
@@ -90,17 +98,37 @@ TOML
 }
 
 start_recvault() {
-  write_recvault_config "" "${1:-}"
-  "$recvaultd" -f -c "$W/rv/recvault.toml" >/dev/null 2>"$W/rv/daemon.log" &
-  rv_pid=$!
-  wait_mount "$W/rv/mnt"
-  local token
-  token=$("$ctl" token mint --secret-file "$W/rv/jwt.secret" --sub bench --accounts '*' --scope admin)
-  RECVAULT_TOKEN=$token "$ctl" --socket "$W/rv/control.sock" --account bench --json config enable >/dev/null
-  mkdir "$W/rv/mnt/bench"
-  targets+=(recvault)
-  dir[recvault]="$W/rv/mnt/bench"
-  pid[recvault]=$rv_pid
+  launch_recvault recvault rv "$recvaultd" "${1:-}"
+  rv_pid=${pid[recvault]}
+}
+
+start_baseline() {
+  local rev=$1 src
+  src=/var/tmp/recvault-baseline-$(git -C "$bench_root" rev-parse --short "$rev")
+  if [ ! -x "$src/build/src/daemon/recvaultd" ]; then
+    echo "building the baseline daemon of $rev in $src" >&2
+    rm -rf "$src" && mkdir -p "$src"
+    git -C "$bench_root" archive "$rev" | tar -x -C "$src"
+    meson setup "$src/build" "$src" -Dbuildtype=release >/dev/null
+    ninja -C "$src/build" src/daemon/recvaultd >/dev/null
+  fi
+  launch_recvault "recvault@$rev" rvb "$src/build/src/daemon/recvaultd" ""
+  base_pid=${pid[recvault@$rev]}
+}
+
+# launch_recvault TARGET SUBDIR DAEMON TOML: a target with an enabled
+# account "bench"; sets dir[TARGET], pid[TARGET].
+launch_recvault() {
+  local target=$1 rv=$2 daemon=$3 token
+  rv=$rv write_recvault_config "" "$4"
+  "$daemon" -f -c "$W/$rv/recvault.toml" >/dev/null 2>"$W/$rv/daemon.log" &
+  pid[$target]=$!
+  wait_mount "$W/$rv/mnt"
+  token=$("$ctl" token mint --secret-file "$W/$rv/jwt.secret" --sub bench --accounts '*' --scope admin)
+  RECVAULT_TOKEN=$token "$ctl" --socket "$W/$rv/control.sock" --account bench --json config enable >/dev/null
+  mkdir "$W/$rv/mnt/bench"
+  targets+=("$target")
+  dir[$target]="$W/$rv/mnt/bench"
 }
 
 start_gocryptfs() {

@@ -18,8 +18,11 @@
 # ROUNDS=n the number of rounds; SEQ_MIB the size of the sequential file
 # (default 1024). Every workload runs on raw, recvault, recvault-names (an
 # account with encrypted names), gocryptfs and securefs (each when installed).
-# The ratio table is also drawn as a chart (gnuplot, bench/plot_ratios.gp):
-# it goes to $RECVAULT_BENCH_OUT/fs-ratios.svg (default bench/out/).
+# RECVAULT_BENCH_BASELINE=REV adds the daemon of git revision REV as one more
+# target (an A/B of a change in one interleaved run; the table gets a column
+# recvault/recvault@REV). The ratio table is also drawn as a chart (gnuplot,
+# bench/plot_ratios.gp): it goes to $RECVAULT_BENCH_OUT/fs-ratios.svg
+# (default bench/out/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +49,7 @@ mkdir "$W/rv/mnt/benchnames"
 targets+=(recvault-names)
 dir[recvault-names]="$W/rv/mnt/benchnames"
 pid[recvault-names]=$rv_pid
+[ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
 start_gocryptfs
 [ $quick = 1 ] || start_securefs
 

@@ -21,7 +21,9 @@ for line in open(results):
     cpu[(label, t)] += float(c)
     mb[(label, t)] += float(moved)
 
-targets = [t for t in ("raw", "recvault", "recvault-names", "gocryptfs", "securefs") if any(k[1] == t for k in rate)]
+present = list(dict.fromkeys(k[1] for k in rate))
+baseline = next((t for t in present if t.startswith("recvault@")), None)  # RECVAULT_BENCH_BASELINE
+targets = [t for t in ("raw", "recvault", baseline, "recvault-names", "gocryptfs", "securefs") if t in present]
 labels = list(dict.fromkeys(k[0] for k in rate))
 unit = {"seq_write": "MB/s", "seq_read": "MB/s", "random_read": "reads/s", "recorders_64": "frames/s",
         "recorders_256": "frames/s", "small_files": "files/s", "small_files_read": "files/s",
@@ -31,6 +33,8 @@ def med(d, key):
     return statistics.median(d[key]) if d.get(key) else float("nan")
 
 head = "| workload | unit | " + " | ".join(targets) + " | recvault/raw |"
+if baseline:
+    head += f" recvault/{baseline} |"
 if "recvault-names" in targets:
     head += " names/recvault |"
 others = [t for t in ("gocryptfs", "securefs") if t in targets]
@@ -45,6 +49,8 @@ for label in labels:
             for t in targets}
     row = f"| {label} | {unit.get(label, '')} | " + " | ".join(f"{vals[t]:,.0f}" for t in targets)
     row += f" | {vals['recvault'] / vals['raw']:.2f} |"
+    if baseline:
+        row += f" {vals['recvault'] / vals[baseline]:.2f} |"
     if "recvault-names" in targets:
         row += f" {vals['recvault-names'] / vals['recvault']:.2f} |"
     per_gb = {t: cpu[(label, t)] / (mb[(label, t)] / 1000) if mb[(label, t)] else float("nan")
