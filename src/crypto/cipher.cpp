@@ -20,7 +20,6 @@ const EVP_CIPHER* cbc_cipher() {
   return c.get();
 }
 
-
 std::array<std::uint8_t, 8> le64(std::uint64_t v) {
   std::array<std::uint8_t, 8> b{};
   for (int i = 0; i < 8; ++i) b[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));

@@ -33,14 +33,16 @@ Status start(EVP_CIPHER_CTX* c, Bytes key, std::initializer_list<Bytes> ad, bool
   const EVP_CIPHER* cipher = siv_cipher(key.size());
   if (cipher == nullptr) return make_error(Errc::invalid_argument, "AES-SIV key must be 32, 48 or 64 bytes");
   if (ad.size() > 126) return make_error(Errc::invalid_argument, "AES-SIV takes at most 126 AD components");
-  if (EVP_CipherInit_ex2(c, cipher, key.data(), nullptr, encrypt ? 1 : 0, nullptr) != 1) return openssl_failure("SIV init");
+  if (EVP_CipherInit_ex2(c, cipher, key.data(), nullptr, encrypt ? 1 : 0, nullptr) != 1)
+    return openssl_failure("SIV init");
   for (Bytes part : ad) {
     if (!fits_int(part.size())) return make_error(Errc::invalid_argument, "AES-SIV AD component too long");
     // OpenSSL skips a zero-length update, so an empty component would
     // silently vanish from the S2V input: refuse it instead.
     if (part.empty()) return make_error(Errc::invalid_argument, "AES-SIV AD component is empty");
     int len = 0;
-    if (EVP_CipherUpdate(c, nullptr, &len, part.data(), static_cast<int>(part.size())) != 1) return openssl_failure("SIV AD");
+    if (EVP_CipherUpdate(c, nullptr, &len, part.data(), static_cast<int>(part.size())) != 1)
+      return openssl_failure("SIV AD");
   }
   return {};
 }

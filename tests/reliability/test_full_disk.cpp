@@ -64,6 +64,7 @@ void run_backing_full(const char* writeback, std::size_t piece) {
   // Still serving; the earlier recording is intact.
   CHECK(read_all(d.mnt() + "/acme/early.wav") == early);
   std::vector<std::uint8_t> partial;
+  INFO(d.log());
   CHECK(try_read_all(d.mnt() + "/acme/filler.wav", partial) == 0);  // whatever landed is readable
 
   // Space returns: writing works again.
