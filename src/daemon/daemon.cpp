@@ -191,6 +191,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
   reencrypt.open_retry_for = c.reencrypt_open_retry;
   p->reencryptor = std::make_unique<Reencryptor>(*p->fs, *p->keys, std::move(reencrypt));
   p->lifecycle->set_reencryptor(p->reencryptor.get());
+  p->metrics->watch(*p->reencryptor);
   return std::unique_ptr<Daemon>(new Daemon(std::move(p)));
 }
 

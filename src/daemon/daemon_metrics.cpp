@@ -87,6 +87,49 @@ void DaemonMetrics::watch(fuse::Filesystem& fs, const keystore::KeyCache& keys) 
   });
 }
 
+void DaemonMetrics::watch(Reencryptor& jobs) {
+  registry_.add_collector([&jobs](metrics::Exposition& out) {
+    using metrics::Type;
+    const auto latest = jobs.latest_jobs();
+    struct Gauge {
+      const char* name;
+      const char* help;
+      std::uint64_t JobProgress::*field;
+    };
+    static constexpr Gauge kGauges[] = {
+        {"recvault_reencrypt_job_files_done", "Recordings the account's latest re-encryption job has rewritten.",
+         &JobProgress::files_done},
+        {"recvault_reencrypt_job_files_planned", "Recordings the account's latest re-encryption job found to rewrite.",
+         &JobProgress::files_total},
+        {"recvault_reencrypt_job_bytes_done",
+         "Backing-file bytes the account's latest re-encryption job has rewritten.", &JobProgress::bytes_done},
+        {"recvault_reencrypt_job_bytes_planned",
+         "Backing-file bytes the account's latest re-encryption job found to rewrite.", &JobProgress::bytes_total},
+        {"recvault_reencrypt_job_errors", "Recordings the account's latest re-encryption job failed to rewrite.",
+         &JobProgress::errors},
+    };
+    out.family("recvault_reencrypt_job_running", "1 while the account's re-encryption job runs, 0 once it ended.",
+               Type::gauge);
+    for (const auto& job : latest) {
+      out.sample("recvault_reencrypt_job_running", {{"account", job.account}},
+                 std::uint64_t{job.state == "running" ? 1u : 0u});
+    }
+    for (const auto& gauge : kGauges) {
+      out.family(gauge.name, gauge.help, Type::gauge);
+      for (const auto& job : latest) out.sample(gauge.name, {{"account", job.account}}, job.*gauge.field);
+    }
+    out.family("recvault_reencrypt_job_skipped",
+               "Recordings the account's latest re-encryption job left as they were, by reason.", Type::gauge);
+    for (const auto& job : latest) {
+      out.sample("recvault_reencrypt_job_skipped", {{"account", job.account}, {"reason", "open"}}, job.skipped_open);
+      out.sample("recvault_reencrypt_job_skipped", {{"account", job.account}, {"reason", "openpgp"}},
+                 job.skipped_openpgp);
+      out.sample("recvault_reencrypt_job_skipped", {{"account", job.account}, {"reason", "unterminated"}},
+                 job.skipped_unterminated);
+    }
+  });
+}
+
 std::string DaemonMetrics::render(const control::Principal* caller) const {
   if (caller == nullptr || caller->all_accounts) return registry_.render();
   return registry_.render([caller](std::string_view account) { return caller->may_access(account); });

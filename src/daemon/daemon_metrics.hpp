@@ -10,6 +10,7 @@
 #include "recvault/control/api.hpp"
 #include "recvault/control/backend.hpp"
 #include "recvault/daemon/config.hpp"
+#include "recvault/daemon/reencrypt.hpp"
 #include "recvault/fuse/filesystem.hpp"
 #include "recvault/fuse/metrics.hpp"
 #include "recvault/fuse/operation.hpp"
@@ -40,6 +41,8 @@ class DaemonMetrics {
   // Values read at scrape time: open recordings and OpenPGP seals per
   // account, chunks, the key cache, the process, the build.
   void watch(fuse::Filesystem& fs, const keystore::KeyCache& keys);
+  // Re-encryption jobs: the progress of each account's latest job.
+  void watch(Reencryptor& jobs);
 
   // The exposition; `caller` (the control socket's token) hides the accounts
   // it is not granted; null shows all (the TCP endpoint).

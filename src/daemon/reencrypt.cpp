@@ -302,6 +302,17 @@ Result<nlohmann::json> Reencryptor::jobs(std::string_view account) {
   return out;
 }
 
+std::vector<JobProgress> Reencryptor::latest_jobs() {
+  std::vector<JobProgress> out;
+  MutexLock lock(mutex_);
+  out.reserve(jobs_.size());
+  for (const auto& [account, job] : jobs_) {
+    MutexLock job_lock(job->m);
+    out.push_back(job->progress);
+  }
+  return out;
+}
+
 Result<nlohmann::json> Reencryptor::cancel(std::string_view account, std::string_view requested_by) {
   RV_TRY(keystore::validate_account_id(account));
   std::shared_ptr<Job> job;

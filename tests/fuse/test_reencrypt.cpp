@@ -19,6 +19,7 @@
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "daemon_harness.hpp"
@@ -47,6 +48,19 @@ nlohmann::json census_of(const Daemon& d, const std::string& account) {
   auto r = d.http("GET", std::string(kConfig) + "/census", account);
   REQUIRE(r.status == 200);
   return r.json()["census"];
+}
+
+// One sample of GET /metrics on the control socket, e.g.
+// `recvault_reencrypt_job_files_done{account="acc1"}`; -1 when absent.
+double metric(const Daemon& d, const std::string& series) {
+  auto r = d.http("GET", "/metrics");
+  REQUIRE(r.status == 200);
+  std::istringstream lines(r.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ')
+      return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
 }
 
 // Backing entries under `dir`, recursively (relative paths).
@@ -163,6 +177,10 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
   CHECK(d.http("POST", std::string(kConfig) + "/reencrypt", "acc1", R"({"below_version": "x"})").status == 400);
   // The open recordings wait for their writer and their reader.
   REQUIRE(eventually([&] { return job_of(d, "acc1")["skipped"]["open"] == 2; }, std::chrono::seconds(60)));
+  // The job's progress is in the metrics too (docs/OPERATIONS.md).
+  CHECK(metric(d, R"(recvault_reencrypt_job_running{account="acc1"})") == 1);
+  CHECK(metric(d, R"(recvault_reencrypt_job_skipped{account="acc1",reason="open"})") == 2);
+  CHECK(metric(d, R"(recvault_reencrypt_job_running{account="acc2"})") == -1);  // no job yet
   CHECK(backing_header(backing + "/v1-open.wav").key_version == 1);
   CHECK(backing_header(backing + "/day1/v1-0.wav").key_version == 1);
   {
@@ -185,6 +203,13 @@ TEST_CASE("re-encryption: old recordings rewritten under the current key on a li
   CHECK(job["files_total"] == 6);
   CHECK(job["skipped"]["open"] == 0);
   CHECK(job["bytes_done"] == job["bytes_total"]);
+  CHECK(metric(d, R"(recvault_reencrypt_job_running{account="acc1"})") == 0);
+  CHECK(metric(d, R"(recvault_reencrypt_job_files_done{account="acc1"})") == 6);
+  CHECK(metric(d, R"(recvault_reencrypt_job_files_planned{account="acc1"})") == 6);
+  CHECK(metric(d, R"(recvault_reencrypt_job_bytes_done{account="acc1"})") == job["bytes_done"].get<double>());
+  CHECK(metric(d, R"(recvault_reencrypt_job_bytes_planned{account="acc1"})") == job["bytes_total"].get<double>());
+  CHECK(metric(d, R"(recvault_reencrypt_job_errors{account="acc1"})") == 0);
+  CHECK(metric(d, R"(recvault_reencrypt_job_skipped{account="acc1",reason="open"})") == 0);
   // The throttle: never faster than 2 MB/s (a lower bound on time only).
   CHECK(elapsed >= job["bytes_done"].get<double>() / 2e6);
 

@@ -33,6 +33,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -101,6 +102,9 @@ class Reencryptor final : public ReencryptionJobs {
       RV_EXCLUDES(mutex_);
   Result<nlohmann::json> jobs(std::string_view account) override RV_EXCLUDES(mutex_);
   Result<nlohmann::json> cancel(std::string_view account, std::string_view requested_by) override RV_EXCLUDES(mutex_);
+  // The latest job of every account this daemon ran or resumed (running or
+  // ended), for the metrics.
+  std::vector<JobProgress> latest_jobs() RV_EXCLUDES(mutex_);
 
  private:
   struct Job;
