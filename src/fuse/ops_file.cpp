@@ -60,21 +60,24 @@ bool replaced_meanwhile(const FileContent& content) {
 // meanwhile: the caller answers ESTALE, and the kernel looks the name up
 // again (it retries an open or truncate that failed with ESTALE).
 bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer) {
+  bool unchanged = true;  // another opener's content: the cached pages are its own
   {
     MutexLock lock(node.m);
     if (node.opens == 0 && replaced_meanwhile(*content)) return false;
     if (node.opens++ == 0) {
       node.content = content;
       fs.track_open(content);
+      unchanged = node.last_seen && same_file_state(*node.last_seen, content->loaded_state());
     }
   }
   if (writer) content->note_writer();
   fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
-  // Alone on its backing dir, recvaultd is the only writer of the backing
-  // files and the kernel may keep their pages. On shared storage another
-  // host may have written since: every open starts with an empty page cache
-  // (close-to-open consistency, docs/CLUSTER.md).
-  fi->keep_cache = fs.options().shared ? 0 : 1;
+  // The kernel keeps the pages it cached of this file only when the backing
+  // file is exactly as the daemon last saw it (Inode::last_seen): changed
+  // behind the daemon's back, it is read again (and authenticated). On
+  // shared storage another host may have written since: every open starts
+  // with an empty page cache (close-to-open consistency, docs/CLUSTER.md).
+  fi->keep_cache = !fs.options().shared && unchanged ? 1 : 0;
   if (content->kind() == FileContent::Kind::pgp) {
     // OpenPGP recordings bypass the page cache: the plaintext never sits in
     // it, writes reach the stream in order, and after sealing the cache can
@@ -98,14 +101,20 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     }
   }
   if (last) {
+    std::optional<struct stat> seen;
     const bool pgp_stream = last->sealing();
     if (auto st = last->seal(); !st) {
       report(fs, node, "seal", st.error());
     } else if (pgp_stream) {
       fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
+    } else {
+      seen = last->seen_state();
     }
     fs.settle(node, *last);
+    fs.remember_size(*last);
     fs.untrack_open(last);
+    MutexLock lock(node.m);
+    if (node.opens == 0) node.last_seen = seen;
   }
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
 }

@@ -174,6 +174,11 @@ class EncryptedFile {
   Status trim_to(std::uint64_t end);
   Status unseal();
   Status write_header();
+  // The header as it goes on disk, its MAC computed (and kept in header_).
+  std::vector<std::uint8_t> encode_signed_header();
+  // Sealing a file whose only record is its tail: header (sealed) and final
+  // record are contiguous and go to disk in one pwrite.
+  Status seal_single_record();
 
   int fd_;
   Header header_;
