@@ -457,7 +457,11 @@ Status EncryptedFile::truncate(std::uint64_t new_size) {
     // chunks of the run before it need their own marker, written first.
     if (run && index > run->start) {
       RV_ASSIGN(auto zero, holes_->slot_is_zero(index - 1));
-      if (zero) RV_TRY(write_marker(index - 1, run->start));
+      if (zero) {
+        if (auto st = write_marker(index - 1, run->start); !st) {
+          return restore_zero_slot(index - 1, std::move(st).error());
+        }
+      }
     }
     crypto::secure_wipe(tail_.data(), tail_.size());
     tail_ = std::move(chunk);
@@ -540,11 +544,20 @@ Status EncryptedFile::seal_single_record() {
   Status st = codec_.seal(0, data_flags(true), tail_, std::span(bytes).subspan(hlen));
   if (st) st = sys::pwrite_full(fd_, bytes, 0);
   if (!st) {
-    // As write_record: the header on disk may or may not say sealed; the
-    // next flush or seal rewrites both.
+    // Cut short (ENOSPC past the old end), the write may have put the
+    // sealed header on disk before a record it did not finish: such a file
+    // would not open (sealed, its last record torn). The header goes back
+    // to "open" (an overwrite of bytes the file already has: no new space),
+    // so the file reads as an unterminated one; the next flush or seal
+    // rewrites the record and cuts what lies behind it.
     header_.sealed = false;
     needs_trim_ = true;
     tail_dirty_ = true;
+    if (auto back = write_header(); !back) {
+      Error e = std::move(st).error();
+      e.message += "; the header could not be rewritten: " + back.error().message;
+      return e;
+    }
     return st;
   }
   tail_dirty_ = false;
