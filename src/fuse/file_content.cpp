@@ -249,6 +249,13 @@ std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t of
   return Extent{start, static_cast<std::size_t>(c)};
 }
 
+std::optional<std::size_t> FileContent::one_chunk_size() {
+  SharedLock lock(m_);
+  auto* e = encrypted();
+  if (e == nullptr || e->size() == 0 || e->size() > e->header().chunk_size()) return std::nullopt;
+  return static_cast<std::size_t>(e->size());
+}
+
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in, bool kernel_keeps_times) {
   std::shared_ptr<pgp::SealStream> stream;
   note_writer();

@@ -123,3 +123,24 @@ TEST_CASE("a sealed recording cut short behind the daemon's back reads as EIO, n
   CHECK(try_read_all(f, got) == EIO);
   CHECK(got.empty());
 }
+
+TEST_CASE("a reader's first open of a one-chunk recording puts it in the page cache, the read needs no round trip",
+          "[mount][small-files]") {
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  const auto small = pseudo_random(64 * 1024 - 100, 25);  // one chunk, the last page partial
+  const auto large = pseudo_random(2 * 64 * 1024, 26);    // two chunks: not filled at open
+  write_all(d.mnt() + "/acme/small.wav", small);
+  write_all(d.mnt() + "/acme/large.wav", large);
+  // A new mount: the kernel knows none of the files (as after it forgot
+  // them), and holds none of their pages.
+  REQUIRE(d.stop() == 0);
+  d.start();
+  const std::string f = d.mnt() + "/acme/small.wav";
+  CHECK(cached_after_open(f, small.size()) == (small.size() + kPage - 1) / kPage);
+  CHECK(read_all(f) == small);
+  CHECK(cached_after_open(d.mnt() + "/acme/large.wav", large.size()) == 0);
+  CHECK(read_all(d.mnt() + "/acme/large.wav") == large);
+}

@@ -61,6 +61,10 @@ class FileContent {
     std::size_t length = 0;
   };
   std::optional<Extent> enclosing_chunk(std::uint64_t offset, std::size_t length);
+  // The plaintext size of an encrypted recording of one chunk (1 byte up to
+  // the chunk size), whose whole plaintext is its tail, held in memory since
+  // open() authenticated it; nullopt for anything else.
+  std::optional<std::size_t> one_chunk_size();
   // `kernel_keeps_times`: the write is the kernel's writeback of its page
   // cache, which owns the file's times and sends them itself (pin_times);
   // otherwise a write is the caller's and ends pinned times.

@@ -54,6 +54,10 @@ struct Inode {
   // backing file exactly so (ino, size, mtime, ctime) keeps the kernel's
   // cached pages (FOPEN_KEEP_CACHE); any other open drops them.
   std::optional<struct stat> last_seen RV_GUARDED_BY(m);
+  // Regular files: an opener was attached once. Until then the kernel has
+  // no page of this inode (pages come only through open handles), so the
+  // first open may keep its (empty) cache and fill it (ops_file.cpp).
+  bool opened_before RV_GUARDED_BY(m) = false;
   // Directories: the name IV (names.hpp) once read; it never changes.
   std::optional<std::array<std::uint8_t, 16>> dir_iv RV_GUARDED_BY(m);
 
