@@ -16,6 +16,8 @@
 #                             (built once into /var/tmp) on $W/rvb, so that a
 #                             change is judged against its baseline in one run
 #   start_gocryptfs           the same for gocryptfs when installed
+#   start_securefs            the same for securefs when installed (Debian's
+#                             securefs package; format 4, the default)
 #   cpu_seconds PID           utime + stime in seconds (0 for no pid)
 #   drop_caches               sync and drop the page cache
 #
@@ -23,7 +25,7 @@
 bench_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 declare -A dir=() pid=()
 targets=()
-rv_pid="" gc_pid="" base_pid=""
+rv_pid="" gc_pid="" base_pid="" sf_pid=""
 
 bench_build() {
   if [ "${1:-}" = "--quick" ]; then
@@ -44,6 +46,7 @@ bench_cleanup() {
   [ -n "$base_pid" ] && kill -TERM "$base_pid" 2>/dev/null && wait "$base_pid" 2>/dev/null
   grep -qs " $W/rvb/mnt " /proc/mounts && umount -l "$W/rvb/mnt"
   [ -n "$gc_pid" ] && { fusermount3 -u "$W/gc/plain" 2>/dev/null || umount -l "$W/gc/plain" 2>/dev/null; wait "$gc_pid" 2>/dev/null; }
+  [ -n "$sf_pid" ] && { fusermount3 -u "$W/sf/plain" 2>/dev/null || umount -l "$W/sf/plain" 2>/dev/null; wait "$sf_pid" 2>/dev/null; }
   grep -qs " $W/rv/mnt " /proc/mounts && umount -l "$W/rv/mnt"
   rm -rf "$W"
   [ "${D:-$W}" = "$W" ] || rm -rf "$D"
@@ -141,6 +144,23 @@ start_gocryptfs() {
   targets+=(gocryptfs)
   dir[gocryptfs]="$W/gc/plain"
   pid[gocryptfs]=$gc_pid
+}
+
+start_securefs() {
+  if ! command -v securefs >/dev/null; then
+    echo "securefs not installed (Debian: apt-get install securefs): not compared" >&2
+    return 0
+  fi
+  mkdir -p "$D/sf/cipher" "$W/sf/plain"
+  # pbkdf2 with few rounds: the benchmark measures the file system, not the
+  # password stretching at mount.
+  securefs create --pbkdf pkcs5-pbkdf2-hmac-sha256 -r 1000 --pass bench-passphrase "$D/sf/cipher" >/dev/null
+  securefs mount --pass bench-passphrase "$D/sf/cipher" "$W/sf/plain" >"$W/sf/log" 2>&1 &
+  sf_pid=$!
+  wait_mount "$W/sf/plain"
+  targets+=(securefs)
+  dir[securefs]="$W/sf/plain"
+  pid[securefs]=$sf_pid
 }
 
 cpu_seconds() {

@@ -17,9 +17,12 @@
 # is the 1,000-open-recordings probe; listing lists LIST=10000 recordings);
 # ROUNDS=n the number of rounds; SEQ_MIB the size of the sequential file
 # (default 1024). Every workload runs on raw, recvault, recvault-names (an
-# account with encrypted names) and gocryptfs. RECVAULT_BENCH_BASELINE=REV
-# adds the daemon of git revision REV as one more target (an A/B of a change
-# in one interleaved run; the table gets a column recvault/recvault@REV).
+# account with encrypted names), gocryptfs and securefs (each when installed).
+# RECVAULT_BENCH_BASELINE=REV adds the daemon of git revision REV as one more
+# target (an A/B of a change in one interleaved run; the table gets a column
+# recvault/recvault@REV). The ratio table is also drawn as a chart (gnuplot,
+# bench/plot_ratios.gp): it goes to $RECVAULT_BENCH_OUT/fs-ratios.svg
+# (default bench/out/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -48,6 +51,7 @@ dir[recvault-names]="$W/rv/mnt/benchnames"
 pid[recvault-names]=$rv_pid
 [ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
 start_gocryptfs
+[ $quick = 1 ] || start_securefs
 
 results="$W/results.tsv"
 : >"$results"
@@ -126,7 +130,14 @@ for round in $(seq "$rounds"); do
   fi
 done
 
-python3 "$root/bench/summarize.py" "$results" "$rss_report"
+python3 "$root/bench/summarize.py" "$results" "$rss_report" "$W/ratios.tsv"
+if [ $quick = 0 ] && command -v gnuplot >/dev/null; then
+  chart=${RECVAULT_BENCH_OUT:-bench/out}/fs-ratios.svg
+  mkdir -p "$(dirname "$chart")"
+  gnuplot -e "out='$chart'; data='$W/ratios.tsv'; ncol=$(head -1 "$W/ratios.tsv" | awk -F'\t' '{print NF}'); title='recvault and the others as a ratio to the raw directory ($(date -u +%F), load $(cut -d' ' -f1 /proc/loadavg))'" \
+    bench/plot_ratios.gp
+  echo "chart: $chart"
+fi
 if [ $quick = 1 ]; then
   grep -q recvault "$results" && echo "quick benchmark: every workload ran and verified"
 fi

@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Medians and ratios for bench/run_fs_bench.sh (one TSV row per run)."""
+"""Medians and ratios for bench/run_fs_bench.sh (one TSV row per run).
+
+summarize.py RESULTS RSS [RATIOS]: prints the tables; with RATIOS also writes
+each target's median as a ratio to raw, one row per workload (the data of
+bench/plot_ratios.gp's chart)."""
 import collections
 import statistics
 import sys
 
 results, rss = sys.argv[1], sys.argv[2]
+ratios_out = sys.argv[3] if len(sys.argv) > 3 else None
 rate = collections.defaultdict(list)   # (workload, target) -> ops/s
 mbps = collections.defaultdict(list)
 cpu = collections.defaultdict(float)   # daemon CPU seconds, summed
@@ -18,7 +23,7 @@ for line in open(results):
 
 present = list(dict.fromkeys(k[1] for k in rate))
 baseline = next((t for t in present if t.startswith("recvault@")), None)  # RECVAULT_BENCH_BASELINE
-targets = [t for t in ("raw", "recvault", baseline, "recvault-names", "gocryptfs") if t in present]
+targets = [t for t in ("raw", "recvault", baseline, "recvault-names", "gocryptfs", "securefs") if t in present]
 labels = list(dict.fromkeys(k[0] for k in rate))
 unit = {"seq_write": "MB/s", "seq_read": "MB/s", "random_read": "reads/s", "recorders_64": "frames/s",
         "recorders_256": "frames/s", "small_files": "files/s", "small_files_read": "files/s",
@@ -32,10 +37,13 @@ if baseline:
     head += f" recvault/{baseline} |"
 if "recvault-names" in targets:
     head += " names/recvault |"
-if "gocryptfs" in targets:
-    head += " recvault/gocryptfs | CPU s/GB recvault | CPU s/GB gocryptfs |"
+others = [t for t in ("gocryptfs", "securefs") if t in targets]
+for t in others:
+    head += f" recvault/{t} |"
+head += " CPU s/GB recvault |" + "".join(f" CPU s/GB {t} |" for t in others)
 print(head)
 print("|" + "---|" * (head.count("|") - 1))
+chart = []
 for label in labels:
     vals = {t: med(rate if unit.get(label, "").endswith("/s") and "MB" not in unit[label] else mbps, (label, t))
             for t in targets}
@@ -45,12 +53,18 @@ for label in labels:
         row += f" {vals['recvault'] / vals[baseline]:.2f} |"
     if "recvault-names" in targets:
         row += f" {vals['recvault-names'] / vals['recvault']:.2f} |"
-    if "gocryptfs" in targets:
-        per_gb = {t: cpu[(label, t)] / (mb[(label, t)] / 1000) if mb[(label, t)] else float("nan")
-                  for t in ("recvault", "gocryptfs")}
-        row += (f" {vals['recvault'] / vals['gocryptfs']:.2f} | {per_gb['recvault']:.1f} |"
-                f" {per_gb['gocryptfs']:.1f} |")
+    per_gb = {t: cpu[(label, t)] / (mb[(label, t)] / 1000) if mb[(label, t)] else float("nan")
+              for t in ["recvault"] + others}
+    row += "".join(f" {vals['recvault'] / vals[t]:.2f} |" for t in others)
+    row += "".join(f" {per_gb[t]:.1f} |" for t in ["recvault"] + others)
     print(row)
+    chart.append([label] + [f"{vals[t] / vals['raw']:.3f}" for t in targets if t != "raw"])
+
+if ratios_out:
+    with open(ratios_out, "w") as f:
+        f.write("workload\t" + "\t".join(t for t in targets if t != "raw") + "\n")
+        for r in chart:
+            f.write("\t".join(r) + "\n")
 
 # The spread behind each median: on a shared or virtualised machine single
 # runs of one workload on one target can differ by 2x.

@@ -13,7 +13,7 @@ packages=(
   prometheus scdoc debhelper lintian fakeroot clang-format
 )
 if [ "${RECVAULT_WITH_BENCH:-0}" = 1 ]; then
-  packages+=(gocryptfs gnuplot-nox)
+  packages+=(gocryptfs securefs gnuplot-nox)
 fi
 if [ "${RECVAULT_WITH_FUZZ:-0}" = 1 ]; then
   packages+=(clang libclang-rt-14-dev)

@@ -22,7 +22,7 @@ Result<Detected> detect(int fd) {
   RV_ASSIGN(auto n, sys::pread_full(fd, magic, 0));
   if (has_magic(std::span(magic, n))) return Detected{Detected::Kind::encrypted, {}};
 
-  auto fmt = sys::get_xattr(fd, xattr::format);
+  auto fmt = marked_format(fd);
   if (!fmt || !fmt->has_value()) return Detected{};  // no xattrs (ENOTSUP, or copied without -X)
   const std::string& value = **fmt;
   if (value == xattr::plain_format) return Detected{};

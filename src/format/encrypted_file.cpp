@@ -88,7 +88,7 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyReso
     // No header, but xattrs that say there should be one: the content was
     // replaced (zero-filled, overwritten), not a plain file.
     if (hdr.error().code == Errc::not_recvault) {
-      auto fmt = sys::get_xattr(fd, xattr::format);
+      auto fmt = marked_format(fd);
       if (fmt && fmt->has_value() && **fmt != xattr::plain_format) {
         return make_error(Errc::tampered, "xattrs mark an encrypted file but its header is missing");
       }
@@ -457,7 +457,11 @@ Status EncryptedFile::truncate(std::uint64_t new_size) {
     // chunks of the run before it need their own marker, written first.
     if (run && index > run->start) {
       RV_ASSIGN(auto zero, holes_->slot_is_zero(index - 1));
-      if (zero) RV_TRY(write_marker(index - 1, run->start));
+      if (zero) {
+        if (auto st = write_marker(index - 1, run->start); !st) {
+          return restore_zero_slot(index - 1, std::move(st).error());
+        }
+      }
     }
     crypto::secure_wipe(tail_.data(), tail_.size());
     tail_ = std::move(chunk);
@@ -500,6 +504,7 @@ Status EncryptedFile::trim_to(std::uint64_t end) {
 Status EncryptedFile::seal() {
   if (header_.sealed && !tail_dirty_ && !needs_trim_) return {};
   RV_TRY(load_tail());
+  if (tail_index_ == 0) return seal_single_record();
   RV_TRY(write_record(tail_index_, tail_, true));
   tail_dirty_ = false;
   tail_disk_final_ = true;
@@ -518,12 +523,47 @@ Status EncryptedFile::unseal() {
   return {};
 }
 
-Status EncryptedFile::write_header() {
+std::vector<std::uint8_t> EncryptedFile::encode_signed_header() {
   header_.key_check = keys_.key_check;
   std::vector<std::uint8_t> bytes = encode_header(header_);
   header_.mac = crypto::hmac_sha256(keys_.header.span(), {std::span(bytes).first(bytes.size() - 32)});
   std::copy(header_.mac.begin(), header_.mac.end(), bytes.end() - 32);
-  return sys::pwrite_full(fd_, bytes, 0);
+  return bytes;
+}
+
+Status EncryptedFile::write_header() { return sys::pwrite_full(fd_, encode_signed_header(), 0); }
+
+Status EncryptedFile::seal_single_record() {
+  if (cached_index_ == 0) drop_cached_chunk();
+  holes_->forget();
+  header_.sealed = true;
+  thread_local std::vector<std::uint8_t> bytes;
+  bytes = encode_signed_header();
+  const std::size_t hlen = bytes.size();
+  bytes.resize(hlen + record_size(header_.algorithm, tail_.size()));
+  Status st = codec_.seal(0, data_flags(true), tail_, std::span(bytes).subspan(hlen));
+  if (st) st = sys::pwrite_full(fd_, bytes, 0);
+  if (!st) {
+    // Cut short (ENOSPC past the old end), the write may have put the
+    // sealed header on disk before a record it did not finish: such a file
+    // would not open (sealed, its last record torn). The header goes back
+    // to "open" (an overwrite of bytes the file already has: no new space),
+    // so the file reads as an unterminated one; the next flush or seal
+    // rewrites the record and cuts what lies behind it.
+    header_.sealed = false;
+    needs_trim_ = true;
+    tail_dirty_ = true;
+    if (auto back = write_header(); !back) {
+      Error e = std::move(st).error();
+      e.message += "; the header could not be rewritten: " + back.error().message;
+      return e;
+    }
+    return st;
+  }
+  tail_dirty_ = false;
+  tail_disk_final_ = true;
+  if (needs_trim_) RV_TRY(trim_to(hlen + record_size(header_.algorithm, tail_.size())));
+  return {};
 }
 
 }  // namespace recvault::format

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <limits>
@@ -109,16 +110,45 @@ Status EncryptedFile::grow(std::uint64_t new_size) {
 // marker at index-1; (2) the record; (3) the chunks after it get the marker
 // at run.marker rewritten with their start. Between (2) and (3) the old
 // marker's start is only a lower bound.
+//
+// (1) and (2) write into zero slots, which a full disk can cut short: the
+// slot is zeroed again, and the file is as before that step (after (1),
+// the marker at index-1 and the one at run.marker both cover slot `index`).
 Status EncryptedFile::fill_hole(std::uint64_t index, const detail::HoleRun& run, std::span<const std::uint8_t> plain) {
   if (index > run.start) {
     // A start that is only a lower bound may put data at index-1: then that
     // is where the run really begins, and there is nothing before `index`.
     RV_ASSIGN(auto zero, holes_->slot_is_zero(index - 1));
-    if (zero) RV_TRY(write_marker(index - 1, run.start));
+    if (zero) {
+      if (auto st = write_marker(index - 1, run.start); !st) return restore_zero_slot(index - 1, std::move(st).error());
+    }
   }
-  RV_TRY(write_record(index, plain, false));
+  if (auto st = write_record(index, plain, false); !st) return restore_zero_slot(index, std::move(st).error());
   if (index < run.marker) RV_TRY(write_marker(run.marker, index + 1));
   return {};
+}
+
+Status EncryptedFile::restore_zero_slot(std::uint64_t index, Error failed) {
+  if (index == cached_index_) drop_cached_chunk();
+  holes_->forget();
+  const std::uint64_t at = holes_->slot_offset(index), size = holes_->slot_size();
+  // Punching needs no space (KEEP_SIZE: the tail's record lies behind the slot).
+  if (::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(at), static_cast<off_t>(size)) ==
+      0) {
+    return failed;
+  }
+  // No hole punching here: overwrite what was written, up to the last
+  // non-zero byte (blocks that already hold data need no new space).
+  std::vector<std::uint8_t> slot(static_cast<std::size_t>(size));
+  auto n = sys::pread_full(fd_, slot, at);
+  if (n) {
+    std::size_t end = *n;
+    while (end > 0 && slot[end - 1] == 0) --end;
+    std::fill(slot.begin(), slot.begin() + static_cast<std::ptrdiff_t>(end), std::uint8_t{0});
+    if (end == 0 || sys::pwrite_full(fd_, std::span(slot).first(end), at)) return failed;
+  }
+  failed.message += "; chunk " + std::to_string(index) + " (in a hole) could not be zeroed again and no longer reads";
+  return failed;
 }
 
 Status EncryptedFile::find_hole_before_overwrite(std::uint64_t index, std::optional<detail::HoleRun>& run) {

@@ -194,9 +194,10 @@ Status FileContent::restart(const std::string& account, keystore::KeyCache& keys
     int e = errno;
     return sys_error("ftruncate", e);
   }
-  for (const char* name : {format::xattr::format, format::xattr::algorithm, format::xattr::key_version,
-                           format::xattr::key_id, format::xattr::salt, format::xattr::file_id, pgp::xattr::sealing,
-                           pgp::xattr::public_key_id, pgp::xattr::fingerprint}) {
+  for (const char* name :
+       {format::xattr::meta, format::xattr::format, format::xattr::algorithm, format::xattr::key_version,
+        format::xattr::key_id, format::xattr::salt, format::xattr::file_id, pgp::xattr::sealing,
+        pgp::xattr::public_key_id, pgp::xattr::fingerprint}) {
     ::fremovexattr(fd_.get(), name);  // absent is fine
   }
   return begin(account, keys, chunk_size, where);
@@ -246,6 +247,13 @@ std::optional<FileContent::Extent> FileContent::enclosing_chunk(std::uint64_t of
   if (length == 0 || length >= c || offset + length > start + c) return std::nullopt;
   if (!e->is_whole_chunk_read(start, static_cast<std::size_t>(c))) return std::nullopt;
   return Extent{start, static_cast<std::size_t>(c)};
+}
+
+std::optional<std::size_t> FileContent::one_chunk_size() {
+  SharedLock lock(m_);
+  auto* e = encrypted();
+  if (e == nullptr || e->size() == 0 || e->size() > e->header().chunk_size()) return std::nullopt;
+  return static_cast<std::size_t>(e->size());
 }
 
 Status FileContent::write(std::uint64_t offset, std::span<const std::uint8_t> in, bool kernel_keeps_times) {
@@ -337,8 +345,14 @@ Status FileContent::seal() {
     if (!stream) {
       auto* e = encrypted();
       if (e == nullptr) return {};
+      const bool writes = e->dirty() || !e->header().sealed || !sealed_;
       auto st = e->seal();
       restore_pinned_locked();
+      if (writes) {
+        sealed_.reset();
+        struct stat now {};
+        if (st && ::fstat(fd_.get(), &now) == 0) sealed_ = SealedState{now, e->size()};
+      }
       return st;
     }
   }
@@ -353,6 +367,23 @@ Status FileContent::seal() {
   }
   restore_pinned_locked();
   return {};
+}
+
+std::optional<FileContent::SealedState> FileContent::sealed_state() {
+  SharedLock lock(m_);
+  return sealed_;
+}
+
+std::optional<struct stat> FileContent::seen_state() {
+  SharedLock lock(m_);
+  if (!may_seal_.load(std::memory_order_relaxed)) return loaded_;
+  if (sealed_) return sealed_->backing;
+  return std::nullopt;
+}
+
+struct stat FileContent::loaded_state() {
+  SharedLock lock(m_);
+  return loaded_;
 }
 
 bool FileContent::sealing() {

@@ -164,19 +164,13 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
     st.st_size = static_cast<off_t>(content->size());
     return 0;
   }
-  auto same = [](const timespec& a, const timespec& b) { return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec; };
-  {
-    MutexLock lock(node.m);
-    const Inode::SizeMemo memo = node.size_memo;
-    if (memo.backing_size == st.st_size && same(memo.mtime, st.st_mtim) && same(memo.ctime, st.st_ctim)) {
-      st.st_size = static_cast<off_t>(memo.plaintext);
-      return 0;
-    }
+  if (auto known = size_memo_.find(st)) {
+    st.st_size = static_cast<off_t>(*known);
+    return 0;
   }
   auto size = plaintext_size(node.fd.get(), st, node.account, keys_);
   if (size) {
-    MutexLock lock(node.m);
-    node.size_memo = {st.st_size, st.st_mtim, st.st_ctim, *size};
+    size_memo_.remember(st, *size);
     st.st_size = static_cast<off_t>(*size);
     return 0;
   }
@@ -187,16 +181,6 @@ int Filesystem::fill_plaintext_size(Inode& node, struct stat& st) {
   ops::report(*this, node, "getattr", size.error());
   return 0;
 }
-
-namespace {
-
-bool unchanged(const struct stat& a, const struct stat& b) {
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-         a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-         a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
-}
-
-}  // namespace
 
 Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::string& name,
                                                          const std::string& tmp_name, const struct stat& old) {
@@ -210,7 +194,7 @@ Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::
       outcome = Replaced::changed;
       return make_error(Errc::conflict, "gone");
     }
-    if (!unchanged(cur, old)) {
+    if (!ops::same_file_state(cur, old)) {
       outcome = Replaced::changed;
       return make_error(Errc::conflict, "changed");
     }
@@ -246,7 +230,6 @@ Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::
           log::warn("re-encryption: the view's inode of " + name + " keeps the replaced file until looked up again");
           return old;
         }
-        node->size_memo = {};
         notify = InodeTable::ino_of(*node);
         return now;
       });
@@ -260,6 +243,10 @@ Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::
 }
 
 bool Filesystem::is_open(const struct stat& st) { return inodes_.is_open(st.st_dev, st.st_ino); }
+
+void Filesystem::remember_size(FileContent& content) {
+  if (auto sealed = content.sealed_state()) size_memo_.remember(sealed->backing, sealed->plaintext);
+}
 
 std::string Filesystem::describe(const Inode& node) const {
   char target[4096];

@@ -3,10 +3,19 @@
 // each answers only through the reply:: functions declared there.
 #pragma once
 
+#include <sys/stat.h>
+
 #include "boundary.hpp"
 #include "recvault/fuse/filesystem.hpp"
 
 namespace recvault::fuse::ops {
+
+// The same backing file in the same state: inode, size, mtime and ctime.
+inline bool same_file_state(const struct stat& a, const struct stat& b) {
+  auto same = [](const timespec& x, const timespec& y) { return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec; };
+  return a.st_ino == b.st_ino && a.st_dev == b.st_dev && a.st_size == b.st_size && same(a.st_mtim, b.st_mtim) &&
+         same(a.st_ctim, b.st_ctim);
+}
 
 // entries and attributes (ops_entry.cpp)
 void init(void* userdata, fuse_conn_info* conn);

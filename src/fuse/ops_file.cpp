@@ -58,23 +58,35 @@ bool replaced_meanwhile(const FileContent& content) {
 // Registers one more opener of `node` (already admitted if `writer`) and
 // fills `fi`. False (nothing registered) when the backing file was replaced
 // meanwhile: the caller answers ESTALE, and the kernel looks the name up
-// again (it retries an open or truncate that failed with ESTALE).
-bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer) {
+// again (it retries an open or truncate that failed with ESTALE). When
+// `first` is given, it says whether this is the first opener ever of
+// `node` (Inode::opened_before): the kernel holds no page of it yet.
+bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer,
+            bool* first = nullptr) {
+  bool unchanged = true;  // another opener's content: the cached pages are its own
+  bool never_opened = false;
   {
     MutexLock lock(node.m);
     if (node.opens == 0 && replaced_meanwhile(*content)) return false;
     if (node.opens++ == 0) {
       node.content = content;
       fs.track_open(content);
+      never_opened = !node.opened_before;
+      // Never opened: the kernel's cache of this inode is empty, there is
+      // nothing stale to drop.
+      unchanged = node.last_seen ? same_file_state(*node.last_seen, content->loaded_state()) : never_opened;
+      node.opened_before = true;
     }
   }
+  if (first != nullptr) *first = never_opened;
   if (writer) content->note_writer();
   fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
-  // Alone on its backing dir, recvaultd is the only writer of the backing
-  // files and the kernel may keep their pages. On shared storage another
-  // host may have written since: every open starts with an empty page cache
-  // (close-to-open consistency, docs/CLUSTER.md).
-  fi->keep_cache = fs.options().shared ? 0 : 1;
+  // The kernel keeps the pages it cached of this file only when the backing
+  // file is exactly as the daemon last saw it (Inode::last_seen): changed
+  // behind the daemon's back, it is read again (and authenticated). On
+  // shared storage another host may have written since: every open starts
+  // with an empty page cache (close-to-open consistency, docs/CLUSTER.md).
+  fi->keep_cache = !fs.options().shared && unchanged ? 1 : 0;
   if (content->kind() == FileContent::Kind::pgp) {
     // OpenPGP recordings bypass the page cache: the plaintext never sits in
     // it, writes reach the stream in order, and after sealing the cache can
@@ -98,14 +110,20 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     }
   }
   if (last) {
+    std::optional<struct stat> seen;
     const bool pgp_stream = last->sealing();
     if (auto st = last->seal(); !st) {
       report(fs, node, "seal", st.error());
     } else if (pgp_stream) {
       fs.notify_sealed(reinterpret_cast<fuse_ino_t>(&node), last->fd(), last->size());
+    } else {
+      seen = last->seen_state();
     }
     fs.settle(node, *last);
+    fs.remember_size(*last);
     fs.untrack_open(last);
+    MutexLock lock(node.m);
+    if (node.opens == 0) node.last_seen = seen;
   }
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
 }
@@ -150,6 +168,31 @@ bool read_filling_chunk(fuse_req_t req, Filesystem& fs, fuse_ino_t ino, FileCont
   fs.fill_page_cache(ino, chunk->offset + at + len, plain.subspan(at + len));
   crypto::secure_wipe(whole.data(), whole.size());
   return true;
+}
+
+// A reader's first open of a recording of one chunk (the common small
+// recording, read back after the kernel forgot it): its whole plaintext is
+// in memory, authenticated by the open, so it goes into the kernel's page
+// cache before the OPEN reply, and the reader's read() is answered without
+// a READ round trip. Only when this open keeps the cache (else the kernel
+// would drop the pages at the reply), outside shared mode, and while no
+// opener may write (Inode::page_fill, as read_filling_chunk).
+void fill_one_chunk(Filesystem& fs, fuse_ino_t ino, FileContent& content, const fuse_file_info* fi) {
+  if (!fi->keep_cache || fi->direct_io || fs.options().shared) return;
+  const auto size = content.one_chunk_size();
+  if (!size) return;
+  Inode& node = fs.inode(ino);
+  if (!node.page_fill.try_lock_shared()) return;
+  SharedLock fill(node.page_fill, kAdoptLock);
+  {
+    MutexLock lock(node.m);
+    if (node.writers != 0) return;
+  }
+  thread_local std::vector<std::uint8_t> plain;
+  plain.resize(*size);
+  auto n = content.read(0, plain);
+  if (n) fs.fill_page_cache(ino, 0, std::span<const std::uint8_t>(plain).first(*n));
+  crypto::secure_wipe(plain.data(), plain.size());
 }
 
 // Whether process `pid` holds a descriptor of inode number `ino` (any file
@@ -398,11 +441,13 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       return;
     }
   }
-  if (!attach(fs, node, content, fi, writer)) {
+  bool first = false;
+  if (!attach(fs, node, content, fi, writer, &first)) {
     if (writer) retire_writer(node);
     reply::err(req, ESTALE);
     return;
   }
+  if (first && !writer) fill_one_chunk(fs, ino, *content, fi);
   if (reply::open(req, fi) != 0) detach(fs, node, fi);
 }
 

@@ -80,6 +80,31 @@ Status set_xattr(int fd, const char* name, std::string_view value) {
   return {};
 }
 
+Result<std::vector<std::string>> list_xattrs(int fd) {
+  std::string buf(1024, '\0');
+  for (;;) {
+    ssize_t n = ::flistxattr(fd, buf.data(), buf.size());
+    if (n >= 0) {
+      std::vector<std::string> names;
+      for (std::size_t at = 0; at < static_cast<std::size_t>(n);) {
+        const std::size_t end = buf.find('\0', at);
+        if (end == std::string::npos || end >= static_cast<std::size_t>(n)) break;
+        names.emplace_back(buf, at, end - at);
+        at = end + 1;
+      }
+      return names;
+    }
+    int e = errno;
+    if (e != ERANGE) return sys_error("flistxattr", e);
+    ssize_t need = ::flistxattr(fd, nullptr, 0);
+    if (need < 0) {
+      int e2 = errno;
+      return sys_error("flistxattr", e2);
+    }
+    buf.assign(static_cast<std::size_t>(need) + 1, '\0');
+  }
+}
+
 Status fsync_directory(const std::filesystem::path& dir) {
   UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {

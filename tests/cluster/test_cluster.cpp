@@ -34,7 +34,7 @@ std::string keystore_toml(const EtcdCluster& etcd) {
 std::string new_recording_version(const Daemon& host, int& n) {
   const std::string name = "/acme/probe-" + std::to_string(n++) + ".wav";
   write_all(host.mnt() + name, bytes_of("RIFF probe frame"));
-  return xattr_of(host.backing() + name, "user.recvault.key_version");
+  return meta_field(host.backing() + name, "key_version");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include <map>
+
 #include "format_fixture.hpp"
 
 using namespace recvault;
@@ -21,6 +23,12 @@ std::uint64_t file_len(const std::string& path) {
   struct stat st {};
   ::stat(path.c_str(), &st);
   return static_cast<std::uint64_t>(st.st_size);
+}
+std::string xattr_value(const std::string& path, const char* name) {
+  char buf[2048];
+  const ssize_t n = ::getxattr(path.c_str(), name, buf, sizeof buf);
+  REQUIRE(n >= 0);
+  return std::string(buf, static_cast<std::size_t>(n));
 }
 void truncate_file(const std::string& path, std::uint64_t len) {
   REQUIRE(::truncate(path.c_str(), static_cast<off_t>(len)) == 0);
@@ -178,25 +186,71 @@ TEST_CASE("xattrs: tampered is an error, missing falls back to the header", "[de
   std::string path = dir.file("f");
   auto data = pseudo_random(500, 10);
   make_file(path, Algorithm::aes256_gcm, data);
-  SECTION("tampered key_version") {
-    REQUIRE(::setxattr(path.c_str(), format::xattr::key_version, "2", 1, 0) == 0);
+  // New files carry the one attribute, nothing else.
+  const std::string meta = xattr_value(path, format::xattr::meta);
+  REQUIRE(meta.rfind("format=2\nalgorithm=AES-256-GCM\nkey_version=", 0) == 0);
+  CHECK(::getxattr(path.c_str(), format::xattr::format, nullptr, 0) < 0);
+  auto set = [&](const char* name, const std::string& v) {
+    REQUIRE(::setxattr(path.c_str(), name, v.data(), v.size(), 0) == 0);
+  };
+  SECTION("tampered meta: another salt") {
+    std::string bad = meta;
+    bad.insert(bad.find("\nfile_id="), "x");
+    set(format::xattr::meta, bad);
     CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
   }
-  SECTION("tampered salt") {
-    REQUIRE(::setxattr(path.c_str(), format::xattr::salt, "x", 1, 0) == 0);
+  SECTION("meta with a line added") {
+    set(format::xattr::meta, meta + "sealed=1\n");
     CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
   }
-  SECTION("tampered algorithm") {
-    REQUIRE(::setxattr(path.c_str(), format::xattr::algorithm, "AES-256-CBC", 11, 0) == 0);
+  SECTION("a per-field attribute added beside meta must agree too") {
+    set(format::xattr::key_version, "2");
     CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
   }
-  SECTION("all removed: the header alone suffices") {
-    for (const char* n : {format::xattr::format, format::xattr::algorithm, format::xattr::key_version,
-                          format::xattr::key_id, format::xattr::salt, format::xattr::file_id}) {
-      REQUIRE(::removexattr(path.c_str(), n) == 0);
-    }
+  SECTION("meta removed: the header alone suffices") {
+    REQUIRE(::removexattr(path.c_str(), format::xattr::meta) == 0);
     CHECK(decrypt_file(path).value() == data);
   }
+  SECTION("the per-field attributes of older files") {
+    // What versions before the one attribute wrote, read from its lines.
+    REQUIRE(::removexattr(path.c_str(), format::xattr::meta) == 0);
+    std::map<std::string, std::string> fields;
+    for (std::size_t at = 0; at < meta.size();) {
+      const std::size_t eq = meta.find('=', at), nl = meta.find('\n', at);
+      fields[meta.substr(at, eq - at)] = meta.substr(eq + 1, nl - eq - 1);
+      at = nl + 1;
+    }
+    REQUIRE(fields.size() == 6);
+    for (const auto& [name, value] : fields) set(("user.recvault." + name).c_str(), value);
+    CHECK(decrypt_file(path).value() == data);
+    SECTION("tampered key_version") {
+      set(format::xattr::key_version, "2");
+      CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
+    }
+    SECTION("tampered salt") {
+      set(format::xattr::salt, "x");
+      CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
+    }
+    SECTION("tampered algorithm") {
+      set(format::xattr::algorithm, "AES-256-CBC");
+      CHECK(decrypt_file(path).error().code == Errc::metadata_mismatch);
+    }
+    SECTION("zero-filled: the format attribute says a header is missing") {
+      write_all(path, std::vector<std::uint8_t>(file_len(path), 0));
+      CHECK(decrypt_file(path).error().code == Errc::tampered);
+    }
+  }
+}
+
+TEST_CASE("meta escapes percent and newline, so equal values mean equal fields", "[detect][xattr]") {
+  format::Header a;
+  a.key_id = "k";
+  a.salt = "line1\nfile_id=00";
+  format::Header b = a;
+  b.salt = "line1%0Afile_id=00";
+  CHECK(format::meta_value(a) != format::meta_value(b));
+  CHECK(format::meta_value(a).find("salt=line1%0Afile_id=00\n") != std::string::npos);
+  CHECK(format::meta_value(b).find("salt=line1%250Afile_id=00\n") != std::string::npos);
 }
 
 TEST_CASE("plain and zero-filled files are not mistaken for recordings", "[detect]") {

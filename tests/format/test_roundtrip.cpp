@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include "format_fixture.hpp"
+#include "recvault/util/encoding.hpp"
 
 using namespace recvault;
 using namespace recvault::test;
@@ -60,11 +61,12 @@ TEST_CASE("metadata is mirrored in xattrs and the header", "[roundtrip][xattr]")
   CHECK(h.key_version == 2);
   CHECK(h.salt == kSalt2);
   CHECK(h.algorithm == Algorithm::aes256_cbc_hmac);
-  CHECK(sys::get_xattr(fd.get(), format::xattr::algorithm).value() == std::optional<std::string>("AES-256-CBC"));
-  CHECK(sys::get_xattr(fd.get(), format::xattr::key_version).value() == std::optional<std::string>("2"));
-  CHECK(sys::get_xattr(fd.get(), format::xattr::salt).value() == std::optional<std::string>(kSalt2));
-  CHECK(sys::get_xattr(fd.get(), format::xattr::key_id).value() == std::optional<std::string>("key_auto_testacct"));
-  CHECK(sys::get_xattr(fd.get(), format::xattr::format).value() == std::optional<std::string>("2"));
+  // One attribute holds them all (docs/FORMAT.md §6).
+  CHECK(sys::get_xattr(fd.get(), format::xattr::meta).value() ==
+        std::optional<std::string>("format=2\nalgorithm=AES-256-CBC\nkey_version=2\nkey_id=key_auto_testacct\nsalt=" +
+                                   std::string(kSalt2) + "\nfile_id=" + hex_encode(h.file_id) + "\n"));
+  CHECK(sys::list_xattrs(fd.get()).value() == std::vector<std::string>{format::xattr::meta});
+  CHECK(format::marked_format(fd.get()).value() == std::optional<std::string>("2"));
 }
 
 TEST_CASE("a sealed file reopened for append stays consistent", "[roundtrip]") {

@@ -23,6 +23,23 @@ inline std::string xattr_of(const std::string& path, const char* name) {
   return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
 }
 
+// One field of a backing file's user.recvault.meta (docs/FORMAT.md §6:
+// "name=value" lines), "" when absent.
+inline std::string meta_field(const std::string& path, const std::string& field) {
+  char buf[2048];
+  const ssize_t n = ::getxattr(path.c_str(), "user.recvault.meta", buf, sizeof buf);
+  if (n < 0) return {};
+  const std::string meta(buf, static_cast<std::size_t>(n)), key = field + "=";
+  for (std::size_t at = 0; at < meta.size();) {
+    const std::size_t nl = meta.find('\n', at);
+    const std::string line = meta.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    if (line.rfind(key, 0) == 0) return line.substr(key.size());
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return {};
+}
+
 // Reads a file, returning errno on failure instead of throwing.
 inline int try_read_all(const std::string& path, std::vector<std::uint8_t>& out) {
   out.clear();

@@ -36,7 +36,7 @@ TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mo
   const std::string f = d.mnt() + "/acme/call.wav";
   CHECK(::setxattr(f.c_str(), "user.caller", "alice", 5, 0) == 0);
   CHECK(xattr_of(f, "user.caller") == "alice");
-  CHECK(xattr_of(f, "user.recvault.algorithm") == "AES-256-GCM");
+  CHECK(meta_field(f, "algorithm") == "AES-256-GCM");
   CHECK(err_of(::setxattr(f.c_str(), "user.recvault.key_version", "9", 1, 0)) == EPERM);
   CHECK(err_of(::removexattr(f.c_str(), "user.recvault.salt")) == EPERM);
   char names[1024];
@@ -59,7 +59,7 @@ TEST_CASE("without view_xattrs the mount offers no xattrs at all", "[mount][posi
   CHECK(err_of(static_cast<int>(::listxattr(f.c_str(), buf, sizeof buf))) == EOPNOTSUPP);
   CHECK(err_of(::setxattr(f.c_str(), "user.x", "1", 1, 0)) == EOPNOTSUPP);
   // The backing file still carries the metadata.
-  CHECK(xattr_of(d.backing() + "/acme/call.wav", "user.recvault.algorithm") == "AES-256-GCM");
+  CHECK(meta_field(d.backing() + "/acme/call.wav", "algorithm") == "AES-256-GCM");
 }
 
 TEST_CASE("attributes: sizes, truncate, chmod, chown, utimens, statfs", "[mount][posix]") {

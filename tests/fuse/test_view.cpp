@@ -32,9 +32,9 @@ TEST_CASE("a recording written through the mount is ciphertext on disk and plain
   auto raw = read_all(backing);
   CHECK_FALSE(contains(raw, marker));
   CHECK(raw.size() > data.size());
-  CHECK(xattr_of(backing, "user.recvault.algorithm") == "AES-256-GCM");
-  CHECK(xattr_of(backing, "user.recvault.key_version") == "1");
-  CHECK(xattr_of(backing, "user.recvault.salt") == cfg["salt"].get<std::string>());
+  CHECK(meta_field(backing, "algorithm") == "AES-256-GCM");
+  CHECK(meta_field(backing, "key_version") == "1");
+  CHECK(meta_field(backing, "salt") == cfg["salt"].get<std::string>());
   CHECK(backing_header(backing).sealed);
 
   // The view lists accounts at the root and hides everything else.
@@ -71,7 +71,7 @@ TEST_CASE("random-offset writes match a reference file", "[mount]") {
   ::close(vf);
   ::close(rf);
   CHECK(read_all(view) == read_all(ref));
-  CHECK(xattr_of(d.backing() + "/acme/random.bin", "user.recvault.algorithm") == "AES-256-CBC");
+  CHECK(meta_field(d.backing() + "/acme/random.bin", "algorithm") == "AES-256-CBC");
 }
 
 TEST_CASE("after a rotation old and new recordings both read back", "[mount][rotation]") {

@@ -134,3 +134,90 @@ TEST_CASE("a growth refused half-way (EFBIG at the hole marker) puts the old siz
     CHECK(back == data);
   }
 }
+
+TEST_CASE("a write into a hole cut short leaves the hole, which still reads as zeros", "[write-failure][holes]") {
+  // The disk fills while a chunk inside a hole is written (ENOSPC as the
+  // file system allocates the slot): the slot must not keep the bytes that
+  // landed, which are neither zeros nor a record and would make the chunk
+  // (and its run) fail authentication for every later reader.
+  for (auto alg : {format::Algorithm::aes256_gcm, format::Algorithm::aes256_cbc_hmac}) {
+    for (int step = 0; step < 2; ++step) {
+      // step 0: the record itself is cut short; step 1: the marker written
+      // before it (the run's chunks before the new record get their own).
+      INFO(format::algorithm_name(alg) << (step == 0 ? ", the record" : ", the marker before it"));
+      TempDir dir;
+      auto fd = open_rw(dir.file("f"), true);
+      constexpr std::uint32_t c = 4096;
+      auto f = format::EncryptedFile::create(fd.get(), key_spec(alg), c).value();
+      const auto first = pseudo_random(c, 5);
+      const std::uint8_t one = 7;
+      REQUIRE(f->write(0, first));
+      REQUIRE(f->write(10 * c, std::span(&one, 1)));  // chunks 1..9: a hole
+      REQUIRE(f->flush());
+      const std::uint64_t rs = format::record_size(alg, c);
+      const std::uint64_t slot = f->header().encoded_size() + (step == 0 ? 3 : 2) * rs;
+      {
+        FileSizeLimit lim(slot + 20);  // 20 bytes of the slot land
+        auto st = f->write(3 * c, pseudo_random(c, 6));
+        REQUIRE_FALSE(st);
+        CHECK(st.error().to_errno() == EFBIG);
+      }
+      CHECK(f->size() == 10 * c + 1);
+      std::vector<std::uint8_t> back(10 * c + 1);
+      auto n = f->read(0, back);
+      INFO((n ? std::string() : n.error().message));
+      REQUIRE(n);
+      std::vector<std::uint8_t> want(10 * c + 1, 0);
+      std::copy(first.begin(), first.end(), want.begin());
+      want[10 * c] = one;
+      CHECK(back == want);
+      REQUIRE(f->seal());
+      f.reset();
+      auto g = format::EncryptedFile::open(fd.get(), resolver());
+      REQUIRE(g);
+      std::fill(back.begin(), back.end(), 0xff);
+      REQUIRE((*g)->read(0, back).value() == back.size());
+      CHECK(back == want);
+      CHECK((*g)->verify());
+    }
+  }
+}
+
+TEST_CASE("a one-record seal cut short leaves a file that opens", "[write-failure]") {
+  // A recording of one chunk is sealed with one write of header and record
+  // (EncryptedFile::seal_single_record). Cut short, that write may have put
+  // the sealed header on disk before a torn record: the header must go back
+  // to "open", or the file would no longer open at all.
+  for (auto alg : {format::Algorithm::aes256_gcm, format::Algorithm::aes256_cbc_hmac}) {
+    INFO(format::algorithm_name(alg));
+    TempDir dir;
+    auto fd = open_rw(dir.file("f"), true);
+    auto f = format::EncryptedFile::create(fd.get(), key_spec(alg), 4096).value();
+    const auto data = pseudo_random(3000, 8);
+    REQUIRE(f->write(0, std::span(data).first(1000)));
+    REQUIRE(f->flush());
+    REQUIRE(f->write(1000, std::span(data).subspan(1000)));
+    {
+      FileSizeLimit lim(f->header().encoded_size() + format::record_size(alg, 1000) + 10);
+      auto st = f->seal();
+      REQUIRE_FALSE(st);
+      CHECK(st.error().to_errno() == EFBIG);
+    }
+    {
+      // What a reader (or the daemon after a crash) finds now: an
+      // unterminated file, its torn last record dropped.
+      auto other = open_rw(dir.file("f"));
+      auto g = format::EncryptedFile::open(other.get(), resolver());
+      INFO((g ? std::string() : g.error().message));
+      REQUIRE(g);
+      CHECK((*g)->state() == format::FileState::open);
+    }
+    REQUIRE(f->seal());
+    f.reset();
+    auto g = format::EncryptedFile::open(fd.get(), resolver()).value();
+    CHECK(g->state() == format::FileState::sealed);
+    std::vector<std::uint8_t> back(3000);
+    REQUIRE(g->read(0, back).value() == 3000);
+    CHECK(back == data);
+  }
+}

@@ -170,10 +170,23 @@ class EncryptedFile {
   // to replace it; reads the slot only when its last bytes are zero.
   Status find_hole_before_overwrite(std::uint64_t index, std::optional<detail::HoleRun>& run);
   Status write_marker(std::uint64_t index, std::uint64_t start);
+  // A write into slot `index`, which was all zeros (a hole chunk), failed
+  // with `failed`: cut short (ENOSPC while the file system allocated the
+  // slot's blocks), it may have left the slot's first bytes, which are
+  // neither zeros nor a record, so the chunk and its whole run would no
+  // longer read. Zeroes the slot again (punches it, else overwrites its
+  // written bytes) and returns `failed`; if even that fails, `failed` with
+  // a message that says the chunk is damaged.
+  Status restore_zero_slot(std::uint64_t index, Error failed);
   // Cuts the backing file at `end` (dropping whatever lay behind the tail).
   Status trim_to(std::uint64_t end);
   Status unseal();
   Status write_header();
+  // The header as it goes on disk, its MAC computed (and kept in header_).
+  std::vector<std::uint8_t> encode_signed_header();
+  // Sealing a file whose only record is its tail: header (sealed) and final
+  // record are contiguous and go to disk in one pwrite.
+  Status seal_single_record();
 
   int fd_;
   Header header_;

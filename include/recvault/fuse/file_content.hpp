@@ -61,6 +61,10 @@ class FileContent {
     std::size_t length = 0;
   };
   std::optional<Extent> enclosing_chunk(std::uint64_t offset, std::size_t length);
+  // The plaintext size of an encrypted recording of one chunk (1 byte up to
+  // the chunk size), whose whole plaintext is its tail, held in memory since
+  // open() authenticated it; nullopt for anything else.
+  std::optional<std::size_t> one_chunk_size();
   // `kernel_keeps_times`: the write is the kernel's writeback of its page
   // cache, which owns the file's times and sends them itself (pin_times);
   // otherwise a write is the caller's and ends pinned times.
@@ -93,6 +97,23 @@ class FileContent {
   // rewrites a recording, so an unterminated one stays exactly as its
   // writer left it (docs/RELIABILITY.md §3).
   Status seal();
+  // What the backing file looked like right after this content last sealed
+  // an encrypted recording (one fstat, under the lock that every change of
+  // this content takes), and the plaintext size it then had: a pair that
+  // cannot mix an older size with a newer stat (SizeMemo). Null when this
+  // content never sealed anything.
+  struct SealedState {
+    struct stat backing;
+    std::uint64_t plaintext;
+  };
+  std::optional<SealedState> sealed_state();
+  // The backing file as the kernel's page cache of the view last saw it
+  // through this content: as loaded by a content no writer was admitted to,
+  // as sealed by one that was (null when that seal failed, or the recording
+  // is not encrypted). Inode::last_seen, FOPEN_KEEP_CACHE.
+  std::optional<struct stat> seen_state();
+  // The backing file when the content was loaded (open_existing).
+  struct stat loaded_state();
   // An opener that may write was admitted.
   void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
   // Sets the backing file's times (futimens semantics, UTIME_NOW and
@@ -151,6 +172,7 @@ class FileContent {
   std::atomic<bool> may_seal_{false};                                       // see seal()
   bool write_locked_ RV_GUARDED_BY(m_) = false;                             // see hold_write_lock()
   struct stat loaded_ RV_GUARDED_BY(m_) {};                                 // the backing file at load()
+  std::optional<SealedState> sealed_ RV_GUARDED_BY(m_);                     // see sealed_state()
   std::atomic<std::int64_t> allocated_{0};                                  // see allocation_change()
   std::optional<std::array<struct timespec, 2>> pinned_ RV_GUARDED_BY(m_);  // see set_times()
   void unpin_locked() noexcept RV_REQUIRES(m_) { pinned_.reset(); }

@@ -40,6 +40,7 @@
 #include "recvault/fuse/operation.hpp"
 #include "recvault/fuse/placement.hpp"
 #include "recvault/fuse/quota.hpp"
+#include "recvault/fuse/size_memo.hpp"
 #include "recvault/fuse/wait_budget.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/sys/fd.hpp"
@@ -175,6 +176,10 @@ class Filesystem {
   // Replaces a regular file's backing size in `st` by its plaintext size
   // (a symlink's by its plaintext target's length).
   int fill_plaintext_size(Inode& inode, struct stat& st);
+  // The last opener closed `content`: if it sealed an encrypted recording,
+  // the plaintext size goes into the memo, so that the next lookup, after
+  // the kernel forgot the inode, reads no header (SizeMemo).
+  void remember_size(FileContent& content);
   // Marks open content for the flusher and the shutdown seal.
   void track_open(const std::shared_ptr<FileContent>& c) { open_files_.track(c); }
   void untrack_open(const std::shared_ptr<FileContent>& c) { open_files_.untrack(c); }
@@ -214,6 +219,7 @@ class Filesystem {
   WaitBudget waits_;
   HandleTable handles_;
   OpenFiles open_files_;
+  SizeMemo size_memo_;
   std::atomic<fuse_session*> session_{nullptr};
   std::atomic<std::uint64_t> placement_generation_{1};
 };

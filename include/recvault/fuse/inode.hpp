@@ -49,16 +49,15 @@ struct Inode {
   // Filesystem's placement generation `placement_generation` (0: unknown).
   std::uint64_t placement_generation RV_GUARDED_BY(m) = 0;
   std::string placement_key RV_GUARDED_BY(m);
-  // Regular files not open: the plaintext size getattr computed last, valid
-  // while the backing file's size, mtime and ctime are those it was
-  // computed from (so a stat needs no open and no header read).
-  struct SizeMemo {
-    off_t backing_size = -1;
-    struct timespec mtime {
-    }, ctime{};
-    std::uint64_t plaintext = 0;
-  };
-  SizeMemo size_memo RV_GUARDED_BY(m);
+  // Regular files: the backing file as the view's page cache last saw it
+  // (FileContent::seen_state at the last close). An open that finds the
+  // backing file exactly so (ino, size, mtime, ctime) keeps the kernel's
+  // cached pages (FOPEN_KEEP_CACHE); any other open drops them.
+  std::optional<struct stat> last_seen RV_GUARDED_BY(m);
+  // Regular files: an opener was attached once. Until then the kernel has
+  // no page of this inode (pages come only through open handles), so the
+  // first open may keep its (empty) cache and fill it (ops_file.cpp).
+  bool opened_before RV_GUARDED_BY(m) = false;
   // Directories: the name IV (names.hpp) once read; it never changes.
   std::optional<std::array<std::uint8_t, 16>> dir_iv RV_GUARDED_BY(m);
 

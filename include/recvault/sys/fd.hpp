@@ -7,6 +7,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "recvault/util/result.hpp"
 
@@ -50,6 +51,9 @@ Status fsync_directory(const std::filesystem::path& dir);
 // Extended attributes on an open fd. get_xattr: nullopt when absent (ENODATA).
 Result<std::optional<std::string>> get_xattr(int fd, const char* name);
 Status set_xattr(int fd, const char* name, std::string_view value);
+// The names of all extended attributes of the file (flistxattr): one system
+// call unless the list is longer than 1 KiB.
+Result<std::vector<std::string>> list_xattrs(int fd);
 
 // The writer's lock on a whole file: an open-file-description lock
 // (F_OFD_SETLK, exclusive), which network file systems that honour POSIX
