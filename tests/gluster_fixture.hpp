@@ -124,8 +124,8 @@ class GlusterVolume {
   static constexpr int kPort = 24007;
   // docs/CLUSTER.md "Which network file systems": no client serves a
   // file's size or small files' content from a one-second cache of its own
-  // (its kernel still caches attributes for a second: attribute-timeout=0
-  // made a client read wrong bytes, see there).
+  // (its kernel still caches attributes for a second; attribute-timeout=0
+  // is safe only with fopen-keep-cache=off, see there).
   static constexpr const char* kStalenessOptions[] = {"performance.stat-prefetch off", "performance.quick-read off"};
 
   void start_glusterd() {
