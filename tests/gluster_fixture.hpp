@@ -102,6 +102,12 @@ class GlusterVolume {
     for (pid_t p : processes_with({"glusterfs", at})) killed = ::kill(p, SIGKILL) == 0 || killed;
     return killed;
   }
+  // One more client mount, with GlusterFS's default fopen-keep-cache (not
+  // what docs/CLUSTER.md recommends): its path.
+  std::string mount_keeping_cache() {
+    mount_client(static_cast<int>(mounts_.size()), true);
+    return mounts_.back();
+  }
   const std::string& name() const { return volume_; }
   // The i-th brick's directory: what the server stores, bypassing every client.
   std::string brick(int i) const { return (dir_ / "bricks" / ("b" + std::to_string(i))).string(); }
@@ -163,7 +169,7 @@ class GlusterVolume {
     }
   }
 
-  void mount_client(int i) {
+  void mount_client(int i, bool keep_cache = false) {
     const auto at = dir_ / ("mnt" + std::to_string(i));
     std::filesystem::create_directory(at);
     const std::string log = (dir_ / "logs" / ("client" + std::to_string(i) + ".log")).string();
@@ -171,8 +177,8 @@ class GlusterVolume {
     // mount helper cannot pass fopen-keep-cache=off (docs/CLUSTER.md). Off,
     // every open drops the kernel's pages of the file (close-to-open).
     const std::string cmd = "glusterfs --volfile-server=" + host_ + " --volfile-id=" + volume_ +
-                            " --fopen-keep-cache=off --log-file=" + log + " " + client_options_ + " " + at.string() +
-                            " 2>&1";
+                            (keep_cache ? "" : " --fopen-keep-cache=off") + " --log-file=" + log + " " +
+                            client_options_ + " " + at.string() + " 2>&1";
     // The brick may still be coming up right after `volume start`.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     // The client forks to the background and mounts there: it is started

@@ -326,6 +326,28 @@ TEST_CASE("shared storage: the staleness benchmark (--quick): what A writes, B r
   }
 }
 
+TEST_CASE("shared storage: recvaultd warns when its GlusterFS client keeps pages across opens (fopen-keep-cache)",
+          "[shared][gluster]") {
+  const std::string keeping = volume().mount_keeping_cache();
+  std::filesystem::create_directory(keeping + "/warn");
+  REQUIRE(eventually([&] { return std::filesystem::is_directory(volume().mount(0) + "/warn"); }));
+  TempDir keystore;
+  std::filesystem::create_directory(keystore.path() / "ks");
+  Daemon warned, quiet;
+  warned.use_shared_storage(keeping + "/warn", keystore.file("ks"));
+  quiet.use_shared_storage(volume().mount(0) + "/warn", keystore.file("ks"));
+  std::vector<std::uint8_t> master(32);
+  REQUIRE(crypto::random_bytes(master).ok());
+  warned.set_master_key_hex(hex_encode(master));
+  quiet.set_master_key_hex(hex_encode(master));
+  warned.start();
+  quiet.start();
+  CHECK(warned.count_in_log("fopen-keep-cache is not off") == 1);
+  CHECK(quiet.count_in_log("fopen-keep-cache") == 0);
+  CHECK(warned.stop() == 0);
+  CHECK(quiet.stop() == 0);
+}
+
 // Keep this case last: it kills the GlusterFS client of mount 0 (host A's),
 // which stays dead for the rest of this binary.
 TEST_CASE("shared storage: host A loses the file system mid-recording (its GlusterFS client killed); B takes over",
