@@ -44,8 +44,14 @@ class GlusterVolume {
     int replicas = 1;    // 1 or 2 bricks, on this machine
     bool tuned = false;  // docs/CLUSTER.md's options for the staleness bound
     std::string volume = "recvault-test";
+    // Extra options of the client (`glusterfs --help`), after the ones
+    // docs/CLUSTER.md recommends, e.g. "--attribute-timeout=0".
+    std::string client_options;
+    // Extra `gluster volume set` options, set last: "KEY VALUE" each.
+    std::vector<std::string> volume_options;
   };
-  explicit GlusterVolume(Setup setup) : volume_(setup.volume), tuned_(setup.tuned) {
+  explicit GlusterVolume(Setup setup)
+      : volume_(setup.volume), tuned_(setup.tuned), client_options_(std::move(setup.client_options)) {
     if (port_open(kPort)) {
       throw std::runtime_error("a glusterd already listens on port 24007: stop it before the GlusterFS tests");
     }
@@ -70,6 +76,7 @@ class GlusterVolume {
       if (tuned_) {
         for (const char* option : kStalenessOptions) cli("volume set " + volume_ + " " + option);
       }
+      for (const auto& option : setup.volume_options) cli("volume set " + volume_ + " " + option);
       cli("volume start " + volume_);
       started_ = true;
       for (int i = 0; i < setup.mounts; ++i) mount_client(i);
@@ -95,7 +102,15 @@ class GlusterVolume {
     for (pid_t p : processes_with({"glusterfs", at})) killed = ::kill(p, SIGKILL) == 0 || killed;
     return killed;
   }
+  // One more client mount, with GlusterFS's default fopen-keep-cache (not
+  // what docs/CLUSTER.md recommends): its path.
+  std::string mount_keeping_cache() {
+    mount_client(static_cast<int>(mounts_.size()), true);
+    return mounts_.back();
+  }
   const std::string& name() const { return volume_; }
+  // The i-th brick's directory: what the server stores, bypassing every client.
+  std::string brick(int i) const { return (dir_ / "bricks" / ("b" + std::to_string(i))).string(); }
 
   // Runs a gluster CLI command against our glusterd; throws with its output
   // when it fails.
@@ -115,8 +130,8 @@ class GlusterVolume {
   static constexpr int kPort = 24007;
   // docs/CLUSTER.md "Which network file systems": no client serves a
   // file's size or small files' content from a one-second cache of its own
-  // (its kernel still caches attributes for a second: attribute-timeout=0
-  // made a client read wrong bytes, see there).
+  // (its kernel still caches attributes for a second; attribute-timeout=0
+  // is safe only with fopen-keep-cache=off, see there).
   static constexpr const char* kStalenessOptions[] = {"performance.stat-prefetch off", "performance.quick-read off"};
 
   void start_glusterd() {
@@ -154,20 +169,27 @@ class GlusterVolume {
     }
   }
 
-  void mount_client(int i) {
+  void mount_client(int i, bool keep_cache = false) {
     const auto at = dir_ / ("mnt" + std::to_string(i));
     std::filesystem::create_directory(at);
     const std::string log = (dir_ / "logs" / ("client" + std::to_string(i) + ".log")).string();
-    const std::string cmd =
-        "mount -t glusterfs -o log-file=" + log + " " + host_ + ":/" + volume_ + " " + at.string() + " 2>&1";
+    // The client itself rather than `mount -t glusterfs`: GlusterFS 10's
+    // mount helper cannot pass fopen-keep-cache=off (docs/CLUSTER.md). Off,
+    // every open drops the kernel's pages of the file (close-to-open).
+    const std::string cmd = "glusterfs --volfile-server=" + host_ + " --volfile-id=" + volume_ +
+                            (keep_cache ? "" : " --fopen-keep-cache=off") + " --log-file=" + log + " " +
+                            client_options_ + " " + at.string() + " 2>&1";
     // The brick may still be coming up right after `volume start`.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    // The client forks to the background and mounts there: it is started
+    // again only when no client of this mount point is left.
     for (;;) {
-      if (std::system(cmd.c_str()) == 0 && is_mounted(at.string())) break;
+      if (is_mounted(at.string())) break;
+      if (processes_with({"glusterfs", at.string()}).empty()) (void)std::system(cmd.c_str());
       if (std::chrono::steady_clock::now() > deadline) {
-        throw std::runtime_error("mount -t glusterfs " + at.string() + " failed" + file_tail(log));
+        throw std::runtime_error("the GlusterFS client did not mount " + at.string() + file_tail(log));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     mounts_.push_back(at.string());
   }
@@ -230,6 +252,7 @@ class GlusterVolume {
 
   std::string volume_;
   bool tuned_;
+  std::string client_options_;
   std::string host_;
   TempDir dir_;
   pid_t glusterd_ = -1;

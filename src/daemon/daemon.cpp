@@ -4,7 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "daemon_metrics.hpp"
 #include "recvault/control/server.hpp"
@@ -82,6 +89,68 @@ void warn_if_sharing_a_disk(const Config& c) {
             " on the backing directory's file system: when recordings fill "
             "it, key changes and audit records fail too (give them their own file system, or set [accounts] "
             "quota_bytes)");
+}
+
+// docs/CLUSTER.md "Which network file systems": a GlusterFS client that
+// keeps the kernel's pages of a file across opens (its default,
+// fopen-keep-cache) serves bytes another host rewrote in place (seal,
+// unseal, overwrites) late, and with attribute-timeout=0 possibly never.
+// The FUSE mount does not show the client's options: its command line does.
+void warn_if_gluster_keeps_cache(const Config& c) {
+  if (!c.shared) return;
+  std::error_code ec;
+  const std::string backing = std::filesystem::canonical(c.backing_dir, ec).string();
+  if (ec) return;
+  // The mount the backing directory is on: the longest mount point above it.
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::string line, point, type;
+  while (std::getline(mounts, line)) {
+    std::istringstream fields(line);
+    std::string id, parent, dev, root, at, word;
+    fields >> id >> parent >> dev >> root >> at;
+    while (fields >> word && word != "-") {
+    }
+    std::string fstype;
+    fields >> fstype;
+    const bool above = backing == at || at == "/" || (backing.starts_with(at) && backing[at.size()] == '/');
+    if (above && at.size() >= point.size()) {
+      point = at;
+      type = fstype;
+    }
+  }
+  if (type != "fuse.glusterfs") return;
+  // Its client: a process named glusterfs whose last argument is the mount
+  // point (comm first: a process's cmdline can block while it is in exec).
+  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream comm(e.path() / "comm");
+    std::string name;
+    if (!std::getline(comm, name) || name != "glusterfs") continue;
+    std::ifstream in(e.path() / "cmdline");
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> args;
+    for (std::size_t at = 0; at < all.size();) {
+      const std::size_t end = std::min(all.find('\0', at), all.size());
+      args.push_back(all.substr(at, end - at));
+      at = end + 1;
+    }
+    if (args.empty() || args.back() != point) continue;
+    bool keep_off = false, attr0 = false;
+    for (const auto& a : args) {
+      keep_off = keep_off || a == "--fopen-keep-cache=off" || a == "--fopen-keep-cache=no" ||
+                 a == "--fopen-keep-cache=false" || a == "--fopen-keep-cache=0";
+      if (a.starts_with("--attribute-timeout=")) attr0 = std::strtod(a.c_str() + 20, nullptr) == 0.0;
+    }
+    if (keep_off) return;
+    log::warn("shared storage: the backing directory is on a GlusterFS mount (" + point +
+              ") whose client keeps the kernel's pages of a file across opens (fopen-keep-cache is not off): bytes "
+              "another host rewrites in place (seal, unseal, overwrites) are read here " +
+              (attr0 ? std::string("possibly never (it also has attribute-timeout=0)")
+                     : std::string("up to its attribute-timeout late")) +
+              "; run the client with --fopen-keep-cache=off (docs/CLUSTER.md)");
+    return;
+  }
 }
 
 }  // namespace
@@ -173,6 +242,7 @@ std::unique_ptr<Daemon> Daemon::build(Config config, Options options, StartFailu
     return nullptr;
   }
   if (!p->options.demo) warn_if_sharing_a_disk(c);
+  warn_if_gluster_keeps_cache(c);
   for (const auto& [account, owner] : c.owners) {
     if (auto st = p->fs->ensure_account_dir(account); !st) {
       why = {kExitConfig, st.error().message};

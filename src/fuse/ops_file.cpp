@@ -18,10 +18,12 @@ namespace recvault::fuse::ops {
 namespace {
 
 struct Handle final : OpenHandle {
-  Handle(std::shared_ptr<FileContent> c, bool a, bool w) : content(std::move(c)), append(a), writer(w) {}
+  Handle(std::shared_ptr<FileContent> c, bool a, bool w, pid_t p)
+      : content(std::move(c)), append(a), writer(w), opener(p) {}
   std::shared_ptr<FileContent> content;
   bool append = false;  // O_APPEND, honoured here only without writeback cache
   bool writer = false;  // counted in Inode::writers
+  pid_t opener = 0;     // the thread that opened it (flush)
 };
 
 Handle& handle_of(fuse_file_info* fi) { return static_cast<Handle&>(Filesystem::handle(fi->fh)); }
@@ -58,11 +60,12 @@ bool replaced_meanwhile(const FileContent& content) {
 // Registers one more opener of `node` (already admitted if `writer`) and
 // fills `fi`. False (nothing registered) when the backing file was replaced
 // meanwhile: the caller answers ESTALE, and the kernel looks the name up
-// again (it retries an open or truncate that failed with ESTALE). When
-// `first` is given, it says whether this is the first opener ever of
-// `node` (Inode::opened_before): the kernel holds no page of it yet.
+// again (it retries an open or truncate that failed with ESTALE). `opener`
+// is the thread that opened (only its close seals at FLUSH). When `first`
+// is given, it says whether this is the first opener ever of `node`
+// (Inode::opened_before): the kernel holds no page of it yet.
 bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& content, fuse_file_info* fi, bool writer,
-            bool* first = nullptr) {
+            pid_t opener, bool* first = nullptr) {
   bool unchanged = true;  // another opener's content: the cached pages are its own
   bool never_opened = false;
   {
@@ -80,7 +83,7 @@ bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
   }
   if (first != nullptr) *first = never_opened;
   if (writer) content->note_writer();
-  fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer));
+  fi->fh = fs.adopt_handle(std::make_unique<Handle>(content, (fi->flags & O_APPEND) != 0, writer, opener));
   // The kernel keeps the pages it cached of this file only when the backing
   // file is exactly as the daemon last saw it (Inode::last_seen): changed
   // behind the daemon's back, it is read again (and authenticated). On
@@ -365,7 +368,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     reply::err(req, err);
     return;
   }
-  if (!attach(fs, node, shared, fi, writer)) {
+  if (!attach(fs, node, shared, fi, writer, fuse_req_ctx(req)->pid)) {
     if (writer) retire_writer(node);
     fs.forget(node, 1);
     reply::err(req, ESTALE);
@@ -442,7 +445,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     }
   }
   bool first = false;
-  if (!attach(fs, node, content, fi, writer, &first)) {
+  if (!attach(fs, node, content, fi, writer, fuse_req_ctx(req)->pid, &first)) {
     if (writer) retire_writer(node);
     reply::err(req, ESTALE);
     return;
@@ -527,7 +530,17 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     reply::err(req, 0);
     return;
   }
-  auto st = only ? c.seal() : c.flush();
+  // Every recording: a child process (fork, posix_spawn, popen, system)
+  // gets a copy of its parent's descriptors, and its exit, or its exec for
+  // close-on-exec ones, closes that copy: a FLUSH while the recorder writes
+  // on. Sealing then would mark a live recording complete on disk (another
+  // host of a shared store reads it so: docs/CLUSTER.md) until the next
+  // write unsealed it. So only the opening thread's close seals; any other
+  // close flushes, and the seal comes at RELEASE (the last close of every
+  // copy). The closer's /proc entries cannot tell more here: a process in
+  // exec holds locks that reading them needs while it waits for this FLUSH.
+  const bool ends = only && (!c.may_seal() || fuse_req_ctx(req)->pid == handle_of(fi).opener);
+  auto st = ends ? c.seal() : c.flush();
   if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   reply::err(req, st ? 0 : report(fs, node, "flush", st.error()));
 }

@@ -1,7 +1,11 @@
 // The plaintext view over the encrypted backing directory, on a real mount.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <random>
 
@@ -44,6 +48,47 @@ TEST_CASE("a recording written through the mount is ciphertext on disk and plain
   for (auto& e : std::filesystem::directory_iterator(d.mnt())) names.push_back(e.path().filename());
   CHECK(names == std::vector<std::string>{"acme"});
   CHECK(d.stop() == 0);
+}
+
+TEST_CASE("a child process closing its inherited descriptors does not seal the recording its parent writes",
+          "[mount]") {
+  // fork, posix_spawn, popen and system give the child a copy of the
+  // recorder's descriptors; the child's exit (or its exec, for close-on-exec
+  // ones) closes that copy and the daemon gets a FLUSH while the recorder
+  // records on. The recording stays open on disk (on a shared store another
+  // host reads its header: issue 17) and is sealed at the recorder's close.
+  Daemon d;
+  d.start();
+  d.configure("acme", {{"enabled", true}});
+  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  for (const int cloexec : {0, O_CLOEXEC}) {
+    const std::string name = cloexec != 0 ? "/acme/spawned-cloexec.wav" : "/acme/spawned.wav";
+    const int fd = ::open((d.mnt() + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | cloexec, 0644);
+    REQUIRE(fd >= 0);
+    auto data = pseudo_random(70000, 11);
+    REQUIRE(::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
+    REQUIRE(::fsync(fd) == 0);
+    REQUIRE_FALSE(backing_header(d.backing() + name).sealed);
+
+    const pid_t child = ::fork();  // exits at once: its copy closes at exit
+    REQUIRE(child >= 0);
+    if (child == 0) ::_exit(0);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    char arg0[] = "true";
+    char* argv[] = {arg0, nullptr};
+    pid_t spawned = 0;  // as popen() does: its copy closes at exec or at exit
+    REQUIRE(::posix_spawnp(&spawned, "true", nullptr, nullptr, argv, environ) == 0);
+    REQUIRE(::waitpid(spawned, &status, 0) == spawned);
+    CHECK_FALSE(backing_header(d.backing() + name).sealed);
+
+    auto more = pseudo_random(1000, 12);
+    REQUIRE(::write(fd, more.data(), more.size()) == static_cast<ssize_t>(more.size()));
+    data.insert(data.end(), more.begin(), more.end());
+    REQUIRE(::close(fd) == 0);
+    CHECK(backing_header(d.backing() + name).sealed);
+    CHECK(read_all(d.mnt() + name) == data);
+  }
 }
 
 TEST_CASE("random-offset writes match a reference file", "[mount]") {

@@ -116,6 +116,8 @@ class FileContent {
   struct stat loaded_state();
   // An opener that may write was admitted.
   void note_writer() noexcept { may_seal_.store(true, std::memory_order_relaxed); }
+  // Whether a writer opened it on this host (seal() has work to do).
+  bool may_seal() const noexcept { return may_seal_.load(std::memory_order_relaxed); }
   // Sets the backing file's times (futimens semantics, UTIME_NOW and
   // UTIME_OMIT included) and pins them: they are the recording's until the
   // next write or truncate by a caller, so the daemon's own later writes
