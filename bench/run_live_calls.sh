@@ -10,6 +10,12 @@
 #
 #   bench/run_live_calls.sh            N = 256 and 1,000, 20 s each (CALLS="..." SECONDS_PER_RUN=n)
 #   bench/run_live_calls.sh --quick    16 calls for 2 s: a correctness check (used by the test suite)
+#
+# RECVAULT_BENCH_BASELINE=REV adds the daemon of git revision REV as a target
+# (bench/lib.sh start_baseline): a change judged against its baseline in one
+# run. RECVAULT_BENCH_GOCRYPTFS=0 leaves gocryptfs out (its 1,000 calls load
+# the machine for the targets after it). Writes slower than 5 ms are listed
+# per target in $out/live-TARGET-N.slow (time, call, ms).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -24,7 +30,8 @@ out=${RECVAULT_BENCH_OUT:-bench/out}
 mkdir -p "$out"
 bench_workspace live
 start_recvault
-start_gocryptfs
+[ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
+[ "${RECVAULT_BENCH_GOCRYPTFS:-1}" = 0 ] || start_gocryptfs
 ulimit -n 65536 2>/dev/null || true
 
 echo "live calls: ${seconds} s per run, $(nproc) cores, $(uptime | sed 's/.*load/load/')"
@@ -33,7 +40,7 @@ printf '%-10s %6s %9s %9s %9s %9s %9s %6s %16s\n' target calls writes "p50 ms" "
 for n in $calls; do
   for t in "${targets[@]}"; do
     before=$(cpu_seconds "${pid[$t]:-}")
-    line=$(FSBENCH_CDF="$out/live-$t-$n.cdf" "$fsbench" live_calls "${dir[$t]}" "$n" "$seconds")
+    line=$(FSBENCH_CDF="$out/live-$t-$n.cdf" FSBENCH_SLOW="$out/live-$t-$n.slow" "$fsbench" live_calls "${dir[$t]}" "$n" "$seconds")
     after=$(cpu_seconds "${pid[$t]:-}")
     printf '%s\n' "$line" | python3 -c '
 import json, sys

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "ops.hpp"
 #include "recvault/keystore/account_id.hpp"
@@ -307,6 +308,24 @@ std::vector<std::string> Filesystem::open_paths() {
     if (!base.empty() && inside && path[base.size()] == '/') paths.push_back(path.substr(base.size()));
   });
   return paths;
+}
+
+std::vector<std::uint64_t> Filesystem::writing_files() {
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<FileContent>>> open;
+  inodes_.for_each([&](Inode& node) {
+    if (node.type != S_IFREG) return;
+    MutexLock lock(node.m);
+    if (node.writers != 0 && node.content) open.emplace_back(reinterpret_cast<std::uint64_t>(&node), node.content);
+  });
+  // Outside the table's lock: a seal holds the content's lock for a while.
+  std::vector<std::uint64_t> files;
+  files.reserve(open.size());
+  for (const auto& [ino, content] : open) {
+    // OpenPGP streams bypass the page cache (direct I/O): nothing to write back.
+    if (!content->sealing()) files.push_back(ino);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
 }
 
 // Every handler behind the error boundary (boundary.hpp).

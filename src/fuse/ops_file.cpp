@@ -19,9 +19,13 @@ namespace {
 
 struct Handle final : OpenHandle {
   Handle(std::shared_ptr<FileContent> c, bool a, bool w) : content(std::move(c)), append(a), writer(w) {}
-  std::shared_ptr<FileContent> content;
-  bool append = false;  // O_APPEND, honoured here only without writeback cache
-  bool writer = false;  // counted in Inode::writers
+  std::shared_ptr<FileContent> content;  // null for an observer
+  bool append = false;                   // O_APPEND, honoured here only without writeback cache
+  bool writer = false;                   // counted in Inode::writers
+  // The writeback helper's read-only open (daemon/mount_sync.hpp): it only
+  // lets the helper have the kernel write the file's pages back. It loads
+  // nothing, is not an opener (a writer's close still seals) and reads nothing.
+  bool observer() const noexcept { return !content; }
 };
 
 Handle& handle_of(fuse_file_info* fi) { return static_cast<Handle&>(Filesystem::handle(fi->fh)); }
@@ -339,6 +343,12 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
 
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (fs.is_writeback_helper(fuse_req_ctx(req)->pid) && !may_write(fi)) {
+    fi->fh = fs.adopt_handle(std::make_unique<Handle>(nullptr, false, false));
+    fi->keep_cache = 1;  // never drop the writer's dirty pages
+    if (reply::open(req, fi) != 0) fs.release_handle(fi->fh);
+    return;
+  }
   Inode& node = fs.inode(ino);
   std::shared_ptr<FileContent> content;
   {
@@ -408,6 +418,10 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, EBADF);
+    return;
+  }
   if (read_filling_chunk(req, fs, ino, *handle_of(fi).content, size, static_cast<std::uint64_t>(offset))) return;
   thread_local std::vector<std::uint8_t> buf;
   buf.resize(size);
@@ -424,6 +438,10 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   Handle& h = handle_of(fi);
+  if (h.observer()) {
+    reply::err(req, EBADF);
+    return;
+  }
   Inode& node = fs.inode(ino);
   std::uint64_t at = static_cast<std::uint64_t>(offset);
   const std::uint64_t old_size = h.content->size();
@@ -464,6 +482,10 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // this is the only opener the recording is sealed, so a crash after close()
   // returns cannot leave it unterminated.
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, 0);
+    return;
+  }
   Inode& node = fs.inode(ino);
   bool only = false;
   {
@@ -489,6 +511,10 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, 0);  // the helper never asks; its writer's pages are not its own
+    return;
+  }
   auto st = handle_of(fi).content->fsync(datasync != 0);
   fs.settle(fs.inode(ino), *handle_of(fi).content);
   reply::err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
@@ -496,6 +522,11 @@ void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
 
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    fs.release_handle(fi->fh);
+    reply::err(req, 0);
+    return;
+  }
   detach(fs, fs.inode(ino), fi);
   reply::err(req, 0);
 }

@@ -107,6 +107,13 @@ class Filesystem {
   // Paths, relative to the backing root and starting with '/', of the
   // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
   std::vector<std::string> open_paths();
+  // The node ids (fuse_ino_t) of the regular files open for writing through
+  // the page cache now, sorted (the writeback helper, daemon/mount_sync.hpp).
+  std::vector<std::uint64_t> writing_files();
+  // The writeback helper's process (0: none). Its opens are observers: no
+  // content loaded, not counted as openers, so they never delay a seal.
+  void set_writeback_helper(pid_t pid) noexcept { writeback_helper_.store(pid); }
+  bool is_writeback_helper(pid_t pid) const noexcept { return pid > 0 && pid == writeback_helper_.load(); }
   // Regular files open now, per account (metrics, GET /v1/status), and of
   // those the ones being sealed to an OpenPGP key.
   struct OpenCount {
@@ -209,6 +216,7 @@ class Filesystem {
   keystore::KeyCache& keys_;
   NameLayer names_{keys_};
   std::atomic<bool> writeback_active_{false};
+  std::atomic<pid_t> writeback_helper_{0};
   InodeTable inodes_;
   std::unique_ptr<Quotas> quotas_;
   WaitBudget waits_;
