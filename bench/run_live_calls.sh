@@ -13,7 +13,8 @@
 #
 # RECVAULT_BENCH_BASELINE=REV adds the daemon of git revision REV as a target
 # (bench/lib.sh start_baseline): a change judged against its baseline in one
-# run. RECVAULT_BENCH_GOCRYPTFS=0 leaves gocryptfs out (its 1,000 calls load
+# run (RECVAULT_BENCH_BASELINE_FIRST=1: the baseline runs before recvault,
+# to alternate the order between runs). RECVAULT_BENCH_GOCRYPTFS=0 leaves gocryptfs out (its 1,000 calls load
 # the machine for the targets after it). Writes slower than 5 ms are listed
 # per target in $out/live-TARGET-N.slow (time, call, ms).
 set -euo pipefail
@@ -29,8 +30,13 @@ fi
 out=${RECVAULT_BENCH_OUT:-bench/out}
 mkdir -p "$out"
 bench_workspace live
-start_recvault
-[ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
+if [ -n "${RECVAULT_BENCH_BASELINE:-}" ] && [ "${RECVAULT_BENCH_BASELINE_FIRST:-0}" = 1 ]; then
+  start_baseline "$RECVAULT_BENCH_BASELINE"  # runs before recvault: alternate to cancel a drifting load
+  start_recvault
+else
+  start_recvault
+  [ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
+fi
 [ "${RECVAULT_BENCH_GOCRYPTFS:-1}" = 0 ] || start_gocryptfs
 ulimit -n 65536 2>/dev/null || true
 

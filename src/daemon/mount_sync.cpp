@@ -64,8 +64,9 @@ struct timespec pause_of(std::chrono::milliseconds period) {
 struct Tracked {
   std::uint64_t node = 0;      // FUSE node id
   int fd = -1;                 // -1: not open yet (tried again next pass)
-  unsigned holds = 0;          // passes in a row its last page was held back
   std::uint64_t size = ~0ULL;  // at the previous pass (~0: none yet)
+  std::uint64_t tail = 0;      // the page held back at the previous pass (with holds > 0)
+  unsigned holds = 0;          // passes in a row that page was held back
 };
 
 bool receive_all(void* buf, std::size_t n) {
@@ -110,10 +111,18 @@ bool sync_file(Tracked& t, std::uint64_t page) {
   const std::uint64_t complete = size - size % page;
   const bool grew = t.size == ~0ULL || size > t.size;
   t.size = size;
-  if (grew && complete < size && t.holds < MountSync::kMaxTailHolds) {
-    ++t.holds;
-    if (complete == 0) return true;
-    return ::sync_file_range(t.fd, 0, static_cast<off64_t>(complete), SYNC_FILE_RANGE_WRITE) == 0;
+  if (grew && complete < size) {
+    // A recorder appending: its last page is where its next write() goes.
+    const std::uint64_t tail = size / page;
+    if (t.holds == 0 || tail != t.tail) {  // a new last page: the one held before is complete
+      t.tail = tail;
+      t.holds = 0;
+    }
+    if (t.holds < MountSync::kMaxTailHolds) {
+      ++t.holds;
+      if (complete == 0) return true;
+      return ::sync_file_range(t.fd, 0, static_cast<off64_t>(complete), SYNC_FILE_RANGE_WRITE) == 0;
+    }
   }
   t.holds = 0;
   return ::sync_file_range(t.fd, 0, 0, SYNC_FILE_RANGE_WRITE) == 0;

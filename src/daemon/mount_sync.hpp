@@ -41,8 +41,8 @@ class MountSync {
   // last, incomplete page of a file that grew since the previous pass (a
   // recorder's next write() goes there, and a write() into a page under
   // writeback waits for the daemon's answer): that page is written back when
-  // it fills, when the file stops growing for a pass, and at the latest
-  // every kMaxTailHolds + 1 passes. It reaches the files through
+  // it fills, when the file stops growing for a pass, and at the latest at
+  // the pass after it was held back kMaxTailHolds times. It reaches the files through
   // open_by_handle_at(2) (read-only; the daemon knows these opens by the
   // helper's pid: pid()) and falls back to syncfs() of the whole mount in a
   // pass where a file cannot be opened or more than kMaxTracked are open.
