@@ -328,6 +328,19 @@ std::vector<std::uint64_t> Filesystem::writing_files() {
   return files;
 }
 
+double Filesystem::attr_timeout_of(Inode& node) {
+  if (node.type == S_IFREG && writeback_active() && !options_.shared) {
+    MutexLock lock(node.m);
+    if (node.writers > 0) return std::max(options_.attr_timeout, kWriterAttrTimeout);
+  }
+  return options_.attr_timeout;
+}
+
+void Filesystem::drop_cached_attributes(fuse_ino_t ino) {
+  // Attributes only (offset < 0): no page is touched, so no wait on this daemon.
+  if (fuse_session* se = session_.load(); se != nullptr) fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+}
+
 // Every handler behind the error boundary (boundary.hpp).
 const fuse_lowlevel_ops& Filesystem::operations() {
   static const fuse_lowlevel_ops table = [] {

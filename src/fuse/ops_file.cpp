@@ -92,10 +92,11 @@ bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
 void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
   std::unique_ptr<OpenHandle> h = fs.release_handle(fi->fh);
   std::shared_ptr<FileContent> last;
+  bool last_writer = false;
   {
     MutexLock lock(node.m);
     // The kernel wrote back this writer's dirty pages before releasing it.
-    if (h != nullptr && static_cast<Handle&>(*h).writer) --node.writers;
+    if (h != nullptr && static_cast<Handle&>(*h).writer) last_writer = --node.writers == 0;
     if (--node.opens == 0) {
       last = std::move(node.content);
       node.content.reset();
@@ -111,6 +112,9 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     fs.settle(node, *last);
     fs.untrack_open(last);
   }
+  // Attributes cached for Filesystem::kWriterAttrTimeout: the sealed file's
+  // are the daemon's again.
+  if (last_writer && fs.writeback_active()) fs.drop_cached_attributes(reinterpret_cast<fuse_ino_t>(&node));
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
 }
 
@@ -334,6 +338,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   }
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
+  e.attr_timeout = fs.attr_timeout_of(node);  // a writer's: Filesystem::kWriterAttrTimeout
   if (reply::create(req, &e, fi) != 0) {
     detach(fs, node, fi);
   } else if (created && fs.metrics()) {

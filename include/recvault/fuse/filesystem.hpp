@@ -110,6 +110,15 @@ class Filesystem {
   // The node ids (fuse_ino_t) of the regular files open for writing through
   // the page cache now, sorted (the writeback helper, daemon/mount_sync.hpp).
   std::vector<std::uint64_t> writing_files();
+  // The attribute timeout of a GETATTR answer for `node`: the configured
+  // one, but kWriterAttrTimeout for a regular file open for writing through
+  // the kernel's writeback cache (its size and times are the kernel's own
+  // then; each expiry costs the writer's next write() a GETATTR round trip).
+  // When its last writer goes, the kernel's attributes are dropped
+  // (drop_cached_attributes).
+  static constexpr double kWriterAttrTimeout = 30.0;
+  double attr_timeout_of(Inode& node);
+  void drop_cached_attributes(fuse_ino_t ino);
   // The writeback helper's process (0: none). Its opens are observers: no
   // content loaded, not counted as openers, so they never delay a seal.
   void set_writeback_helper(pid_t pid) noexcept { writeback_helper_.store(pid); }
