@@ -10,6 +10,13 @@
 #
 #   bench/run_live_calls.sh            N = 256 and 1,000, 20 s each (CALLS="..." SECONDS_PER_RUN=n)
 #   bench/run_live_calls.sh --quick    16 calls for 2 s: a correctness check (used by the test suite)
+#
+# RECVAULT_BENCH_BASELINE=REV adds the daemon of git revision REV as a target
+# (bench/lib.sh start_baseline): a change judged against its baseline in one
+# run (RECVAULT_BENCH_BASELINE_FIRST=1: the baseline runs before recvault,
+# to alternate the order between runs). RECVAULT_BENCH_GOCRYPTFS=0 leaves gocryptfs out (its 1,000 calls load
+# the machine for the targets after it). Writes slower than 5 ms are listed
+# per target in $out/live-TARGET-N.slow (time, call, ms).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
@@ -23,8 +30,14 @@ fi
 out=${RECVAULT_BENCH_OUT:-bench/out}
 mkdir -p "$out"
 bench_workspace live
-start_recvault
-start_gocryptfs
+if [ -n "${RECVAULT_BENCH_BASELINE:-}" ] && [ "${RECVAULT_BENCH_BASELINE_FIRST:-0}" = 1 ]; then
+  start_baseline "$RECVAULT_BENCH_BASELINE"  # runs before recvault: alternate to cancel a drifting load
+  start_recvault
+else
+  start_recvault
+  [ -z "${RECVAULT_BENCH_BASELINE:-}" ] || start_baseline "$RECVAULT_BENCH_BASELINE"
+fi
+[ "${RECVAULT_BENCH_GOCRYPTFS:-1}" = 0 ] || start_gocryptfs
 ulimit -n 65536 2>/dev/null || true
 
 echo "live calls: ${seconds} s per run, $(nproc) cores, $(uptime | sed 's/.*load/load/')"
@@ -33,7 +46,7 @@ printf '%-10s %6s %9s %9s %9s %9s %9s %6s %16s\n' target calls writes "p50 ms" "
 for n in $calls; do
   for t in "${targets[@]}"; do
     before=$(cpu_seconds "${pid[$t]:-}")
-    line=$(FSBENCH_CDF="$out/live-$t-$n.cdf" "$fsbench" live_calls "${dir[$t]}" "$n" "$seconds")
+    line=$(FSBENCH_CDF="$out/live-$t-$n.cdf" FSBENCH_SLOW="$out/live-$t-$n.slow" "$fsbench" live_calls "${dir[$t]}" "$n" "$seconds")
     after=$(cpu_seconds "${pid[$t]:-}")
     printf '%s\n' "$line" | python3 -c '
 import json, sys

@@ -9,10 +9,13 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "recvault/sys/fd.hpp"
@@ -29,9 +32,27 @@ namespace recvault::daemon {
 // waits for), never in between.
 class MountSync {
  public:
-  // The writeback helper: syncfs() every `period` until killed. Null (and a
+  // The FUSE node ids (fuse_ino_t) of the regular files open for writing now,
+  // sorted: what the writeback helper holds and syncs.
+  using WritingFiles = std::function<std::vector<std::uint64_t>()>;
+
+  // The writeback helper: every `period` until killed, it has the kernel
+  // write back the dirty pages of every file `writing` lists, except the
+  // last, incomplete page of a file that grew since the previous pass (a
+  // recorder's next write() goes there, and a write() into a page under
+  // writeback waits for the daemon's answer): that page is written back when
+  // it fills, when the file stops growing for a pass, and at the latest at
+  // the pass after it was held back kMaxTailHolds times. It reaches the files through
+  // open_by_handle_at(2) (read-only; the daemon knows these opens by the
+  // helper's pid: pid()) and falls back to syncfs() of the whole mount in a
+  // pass where a file cannot be opened or more than kMaxTracked are open.
+  // A thread of this object answers the helper's requests for the list;
+  // `announce` is told the helper's pid before the first answer. Null (and a
   // warning logged) if the process cannot be started.
-  static std::unique_ptr<MountSync> every(const std::filesystem::path& mount_point, std::chrono::milliseconds period);
+  static std::unique_ptr<MountSync> every(const std::filesystem::path& mount_point, std::chrono::milliseconds period,
+                                          WritingFiles writing, const std::function<void(pid_t)>& announce);
+  static constexpr unsigned kMaxTailHolds = 4;
+  static constexpr std::size_t kMaxTracked = 1 << 16;
 
   // One hand-over: syncfs(), then open and close each of `open_files` (paths
   // on the mount), then exit 0. syncfs() waits until the daemon has answered
@@ -54,14 +75,20 @@ class MountSync {
   std::optional<int> try_reap();
   // SIGKILL, without waiting: the destructor reaps.
   void kill() noexcept;
+  // The child's process id (0 once reaped).
+  pid_t pid() const noexcept { return pid_ > 0 ? pid_ : 0; }
 
  private:
   MountSync(pid_t pid, sys::UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
   // The parent's side of the fork that returned `pid`.
   static std::unique_ptr<MountSync> adopt(const char* what, pid_t pid);
+  // Answers the helper on `channel_` until it hangs up.
+  void serve(const WritingFiles& writing);
 
   pid_t pid_;
   sys::UniqueFd pidfd_;
+  sys::UniqueFd channel_;  // the daemon's end of the writeback helper's socket
+  std::thread server_;
 };
 
 }  // namespace recvault::daemon

@@ -150,10 +150,16 @@ int run_mount(const Config& config, fuse::Filesystem& fs, const MountHooks& hook
   fs.start_flusher();
   // With the writeback cache the kernel holds what write() accepted until its
   // own writeback (vm.dirty_expire_centisecs, 30 s): a kill -9 of the daemon
-  // would lose those pages. The helper syncs every half flush interval and
-  // the tail flusher also runs every half interval (main.cpp), so the loss
-  // stays within one interval.
-  if (config.writeback_cache) writeback = MountSync::every(mount_point, config.tail_flush_interval / 2);
+  // would lose those pages. The helper has them written back every half
+  // flush interval (a growing file's last, incomplete page: when it fills,
+  // when the file stops growing, at the latest every fifth pass) and the
+  // tail flusher also runs every half interval (main.cpp): docs/RELIABILITY.md
+  // §1.1 gives the bound.
+  if (config.writeback_cache) {
+    writeback = MountSync::every(
+        mount_point, config.tail_flush_interval / 2, [&fs] { return fs.writing_files(); },
+        [&fs](pid_t helper) { fs.set_writeback_helper(helper); });
+  }
 
   StopPlan plan;
   plan.mount_point = mount_point;

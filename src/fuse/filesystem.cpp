@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "ops.hpp"
 #include "recvault/keystore/account_id.hpp"
@@ -294,6 +295,37 @@ std::vector<std::string> Filesystem::open_paths() {
     if (!base.empty() && inside && path[base.size()] == '/') paths.push_back(path.substr(base.size()));
   });
   return paths;
+}
+
+std::vector<std::uint64_t> Filesystem::writing_files() {
+  std::vector<std::pair<std::uint64_t, std::shared_ptr<FileContent>>> open;
+  inodes_.for_each([&](Inode& node) {
+    if (node.type != S_IFREG) return;
+    MutexLock lock(node.m);
+    if (node.writers != 0 && node.content) open.emplace_back(reinterpret_cast<std::uint64_t>(&node), node.content);
+  });
+  // Outside the table's lock: a seal holds the content's lock for a while.
+  std::vector<std::uint64_t> files;
+  files.reserve(open.size());
+  for (const auto& [ino, content] : open) {
+    // OpenPGP streams bypass the page cache (direct I/O): nothing to write back.
+    if (!content->sealing()) files.push_back(ino);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+double Filesystem::attr_timeout_of(Inode& node) {
+  if (node.type == S_IFREG && writeback_active() && !options_.shared) {
+    MutexLock lock(node.m);
+    if (node.writers > 0) return std::max(options_.attr_timeout, kWriterAttrTimeout);
+  }
+  return options_.attr_timeout;
+}
+
+void Filesystem::drop_cached_attributes(fuse_ino_t ino) {
+  // Attributes only (offset < 0): no page is touched, so no wait on this daemon.
+  if (fuse_session* se = session_.load(); se != nullptr) fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
 }
 
 // Every handler behind the error boundary (boundary.hpp).

@@ -90,13 +90,14 @@ void forget_multi(fuse_req_t req, std::size_t count, fuse_forget_data* forgets) 
 
 void getattr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
   auto& fs = fs_of(req);
+  Inode& node = fs.inode(ino);
   struct stat st {};
-  int err = fs.stat_inode(fs.inode(ino), st);
+  int err = fs.stat_inode(node, st);
   if (err != 0) {
     reply::err(req, err);
     return;
   }
-  reply::attr(req, &st, fs.options().attr_timeout);
+  reply::attr(req, &st, fs.attr_timeout_of(node));
 }
 
 namespace {

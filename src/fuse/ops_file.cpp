@@ -18,12 +18,16 @@ namespace recvault::fuse::ops {
 namespace {
 
 struct Handle final : OpenHandle {
-  Handle(std::shared_ptr<FileContent> c, bool a, bool w, pid_t p)
+  Handle(std::shared_ptr<FileContent> c, bool a, bool w, pid_t p = 0)
       : content(std::move(c)), append(a), writer(w), opener(p) {}
-  std::shared_ptr<FileContent> content;
-  bool append = false;  // O_APPEND, honoured here only without writeback cache
-  bool writer = false;  // counted in Inode::writers
-  pid_t opener = 0;     // the thread that opened it (flush)
+  std::shared_ptr<FileContent> content;  // null for an observer
+  bool append = false;                   // O_APPEND, honoured here only without writeback cache
+  bool writer = false;                   // counted in Inode::writers
+  pid_t opener = 0;                      // the thread that opened it (flush)
+  // The writeback helper's read-only open (daemon/mount_sync.hpp): it only
+  // lets the helper have the kernel write the file's pages back. It loads
+  // nothing, is not an opener (a writer's close still seals) and reads nothing.
+  bool observer() const noexcept { return !content; }
 };
 
 Handle& handle_of(fuse_file_info* fi) { return static_cast<Handle&>(Filesystem::handle(fi->fh)); }
@@ -103,10 +107,11 @@ bool attach(Filesystem& fs, Inode& node, const std::shared_ptr<FileContent>& con
 void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
   std::unique_ptr<OpenHandle> h = fs.release_handle(fi->fh);
   std::shared_ptr<FileContent> last;
+  bool last_writer = false;
   {
     MutexLock lock(node.m);
     // The kernel wrote back this writer's dirty pages before releasing it.
-    if (h != nullptr && static_cast<Handle&>(*h).writer) --node.writers;
+    if (h != nullptr && static_cast<Handle&>(*h).writer) last_writer = --node.writers == 0;
     if (--node.opens == 0) {
       last = std::move(node.content);
       node.content.reset();
@@ -128,6 +133,9 @@ void detach(Filesystem& fs, Inode& node, fuse_file_info* fi) {
     MutexLock lock(node.m);
     if (node.opens == 0) node.last_seen = seen;
   }
+  // Attributes cached for Filesystem::kWriterAttrTimeout: the sealed file's
+  // are the daemon's again.
+  if (last_writer && fs.writeback_active()) fs.drop_cached_attributes(reinterpret_cast<fuse_ino_t>(&node));
   fs.forget(node, 0);  // frees the inode if the kernel already forgot it
 }
 
@@ -376,6 +384,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
   }
   fs.settle(node, *shared);
   e.attr.st_size = static_cast<off_t>(shared->size());
+  e.attr_timeout = fs.attr_timeout_of(node);  // a writer's: Filesystem::kWriterAttrTimeout
   if (reply::create(req, &e, fi) != 0) {
     detach(fs, node, fi);
   } else if (created && fs.metrics()) {
@@ -385,6 +394,12 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
 
 void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (fs.is_writeback_helper(fuse_req_ctx(req)->pid) && !may_write(fi)) {
+    fi->fh = fs.adopt_handle(std::make_unique<Handle>(nullptr, false, false));
+    fi->keep_cache = 1;  // never drop the writer's dirty pages
+    if (reply::open(req, fi) != 0) fs.release_handle(fi->fh);
+    return;
+  }
   Inode& node = fs.inode(ino);
   std::shared_ptr<FileContent> content;
   {
@@ -456,6 +471,10 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, EBADF);
+    return;
+  }
   if (read_filling_chunk(req, fs, ino, *handle_of(fi).content, size, static_cast<std::uint64_t>(offset))) return;
   thread_local std::vector<std::uint8_t> buf;
   buf.resize(size);
@@ -472,6 +491,10 @@ void read(fuse_req_t req, fuse_ino_t ino, std::size_t size, off_t offset, fuse_f
 void write(fuse_req_t req, fuse_ino_t ino, const char* data, std::size_t size, off_t offset, fuse_file_info* fi) {
   auto& fs = fs_of(req);
   Handle& h = handle_of(fi);
+  if (h.observer()) {
+    reply::err(req, EBADF);
+    return;
+  }
   Inode& node = fs.inode(ino);
   std::uint64_t at = static_cast<std::uint64_t>(offset);
   const std::uint64_t old_size = h.content->size();
@@ -512,6 +535,10 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // this is the only opener the recording is sealed, so a crash after close()
   // returns cannot leave it unterminated.
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, 0);
+    return;
+  }
   Inode& node = fs.inode(ino);
   bool only = false;
   {
@@ -547,6 +574,10 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 
 void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    reply::err(req, 0);  // the helper never asks; its writer's pages are not its own
+    return;
+  }
   auto st = handle_of(fi).content->fsync(datasync != 0);
   fs.settle(fs.inode(ino), *handle_of(fi).content);
   reply::err(req, st ? 0 : report(fs, fs.inode(ino), "fsync", st.error()));
@@ -554,6 +585,11 @@ void fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
 
 void release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto& fs = fs_of(req);
+  if (handle_of(fi).observer()) {
+    fs.release_handle(fi->fh);
+    reply::err(req, 0);
+    return;
+  }
   detach(fs, fs.inode(ino), fi);
   reply::err(req, 0);
 }

@@ -108,6 +108,22 @@ class Filesystem {
   // Paths, relative to the backing root and starting with '/', of the
   // regular files open now (for the shutdown hand-over, daemon/shutdown.hpp).
   std::vector<std::string> open_paths();
+  // The node ids (fuse_ino_t) of the regular files open for writing through
+  // the page cache now, sorted (the writeback helper, daemon/mount_sync.hpp).
+  std::vector<std::uint64_t> writing_files();
+  // The attribute timeout of a GETATTR answer for `node`: the configured
+  // one, but kWriterAttrTimeout for a regular file open for writing through
+  // the kernel's writeback cache (its size and times are the kernel's own
+  // then; each expiry costs the writer's next write() a GETATTR round trip).
+  // When its last writer goes, the kernel's attributes are dropped
+  // (drop_cached_attributes).
+  static constexpr double kWriterAttrTimeout = 30.0;
+  double attr_timeout_of(Inode& node);
+  void drop_cached_attributes(fuse_ino_t ino);
+  // The writeback helper's process (0: none). Its opens are observers: no
+  // content loaded, not counted as openers, so they never delay a seal.
+  void set_writeback_helper(pid_t pid) noexcept { writeback_helper_.store(pid); }
+  bool is_writeback_helper(pid_t pid) const noexcept { return pid > 0 && pid == writeback_helper_.load(); }
   // Regular files open now, per account (metrics, GET /v1/status), and of
   // those the ones being sealed to an OpenPGP key.
   struct OpenCount {
@@ -214,6 +230,7 @@ class Filesystem {
   keystore::KeyCache& keys_;
   NameLayer names_{keys_};
   std::atomic<bool> writeback_active_{false};
+  std::atomic<pid_t> writeback_helper_{0};
   InodeTable inodes_;
   std::unique_ptr<Quotas> quotas_;
   WaitBudget waits_;
