@@ -411,9 +411,10 @@ Status Client::watch(const std::string& key, const std::string& range_end, std::
     if (finished || running == 0) break;
     curl_multi_poll(multi.get(), nullptr, 0, 1000, nullptr);
     // A member that hangs (stopped, cut off from the majority) keeps the
-    // stream open and silent: ask it a linearizable question every few
-    // seconds; no answer ends the watch, and the caller moves on.
-    if (st.created && std::chrono::steady_clock::now() - last_probe > kProbeInterval) {
+    // stream open and silent, before it confirms the watch as after: ask it
+    // a linearizable question every few seconds; no answer ends the watch,
+    // and the caller moves on.
+    if (std::chrono::steady_clock::now() - last_probe > kProbeInterval) {
       last_probe = std::chrono::steady_clock::now();
       if (auto alive = probe(endpoint, key, range_end); !alive) {
         result = std::move(alive);

@@ -93,8 +93,9 @@ class Client {
                         const std::vector<Range>& refresh);
 
   // Streams changes of [key, range_end) from `start_revision` until the stream
-  // breaks, the member stops answering a linearizable read (asked every 2 s:
-  // a hung member keeps a stream open and silent), etcd cancels it (Errc::not_found when `start_revision` was
+  // breaks, the member stops answering a linearizable read (asked every 2 s,
+  // from the request on: a hung member keeps a stream open and silent, and
+  // may never confirm it), etcd cancels it (Errc::not_found when `start_revision` was
   // compacted away) or interrupt_watch() is called (returns ok). `on_created`
   // runs once the watch is established; `on_events` for each batch with the
   // batch's revision.

@@ -4,10 +4,12 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "../../src/keystore/etcd_client.hpp"
 #include "../test_util.hpp"
 #include "keystore_test_util.hpp"
 #include "recvault/keystore/key_cache.hpp"
@@ -159,6 +161,36 @@ TEST_CASE("etcd: another master key is refused at open with a clear error", "[et
   CHECK(other.error().message.find("another master key") != std::string::npos);
   // A different prefix is a different store.
   CHECK(Store::open_etcd(options_for(etcd, "/other/"), test_master(0x01)));
+}
+
+TEST_CASE("etcd: a watch whose member hangs before it confirms the watch ends instead of waiting forever",
+          "[etcd][failures]") {
+  // Seen in CI: a host had just sent its watch request when the member
+  // stopped; the confirmation never came, and a watch that probed its member
+  // only once confirmed waited forever, so that host never saw a rotation.
+  EtcdCluster etcd(3);
+  etcd::Client client(options_for(etcd, "/recvault/"));
+  etcd.pause(0);  // the client's first endpoint: connections open, no answers
+  std::promise<Status> ended;
+  auto result = ended.get_future();
+  std::atomic<bool> created{false};
+  std::thread watcher([&] {
+    ended.set_value(client.watch(
+        "/recvault/", etcd::prefix_end("/recvault/"), 1, [&] { created = true; },
+        [](std::int64_t, std::vector<etcd::WatchEvent>&) {}));
+  });
+  // The bound only separates "ended" from "hung": a probe every 2 s that
+  // times out after 3 s ends the watch in about 5 s.
+  const bool returned = result.wait_for(std::chrono::seconds(60)) == std::future_status::ready;
+  if (!returned) client.interrupt_watch();
+  watcher.join();
+  etcd.resume(0);
+  REQUIRE(returned);
+  CHECK_FALSE(created);
+  Status st = result.get();
+  REQUIRE_FALSE(st);
+  CHECK(st.error().code == Errc::unavailable);
+  CHECK(st.error().message.find("does not answer") != std::string::npos);
 }
 
 TEST_CASE("etcd: one member of three down changes nothing; all down keeps reads, refuses writes; restart reconverges",
