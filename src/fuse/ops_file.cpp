@@ -7,8 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <string_view>
 
 #include "ops.hpp"
@@ -229,27 +227,13 @@ bool holds_descriptor(pid_t pid, ino_t ino) {
   return found;
 }
 
-pid_t parent_of(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  std::getline(in, stat);
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream rest(stat.substr(close + 1));
-  std::string state;
-  pid_t ppid = 0;
-  rest >> state >> ppid;
-  return ppid;
-}
-
-// Whether the file is still open in the closing process `pid` (a dup) or in
-// its parent (a subshell whose commands write in turn).
-bool still_open_nearby(pid_t pid, ino_t ino) {
-  if (pid <= 0) return false;
-  if (holds_descriptor(pid, ino)) return true;
-  const pid_t parent = parent_of(pid);
-  return parent > 1 && holds_descriptor(parent, ino);
-}
+// Whether the opening process `opener` still holds another descriptor of
+// the file (it dup()ed it and closed one copy). Asked only of the thread
+// that opened the file, and only when that thread is the one closing: the
+// /proc entries of a process in the middle of exec() cannot be read until
+// the FLUSH its exec() sends is answered, and a child that inherited the
+// descriptor closes its copy exactly then.
+bool opener_holds_another(pid_t opener, ino_t ino) { return opener > 0 && holds_descriptor(opener, ino); }
 
 }  // namespace
 
@@ -547,13 +531,16 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   }
   FileContent& c = *handle_of(fi).content;
   const bool pgp_stream = only && c.sealing();
+  const pid_t closer = fuse_req_ctx(req)->pid;
+  const bool by_opener = closer == handle_of(fi).opener;
   // A shell redirection (and dd) opens the file, dup2()s the descriptor and
   // closes the original before the first byte: that FLUSH is not the end of
   // the recording, and an OpenPGP message cannot be reopened once finished.
   // An empty stream is finished at RELEASE (the last close) instead.
-  // Likewise when the closing process or its parent still holds another
-  // descriptor of the file (a subshell's commands write in turn).
-  if (pgp_stream && (c.size() == 0 || still_open_nearby(fuse_req_ctx(req)->pid, node.src_ino))) {
+  // Likewise when another process closes its copy (a subshell's commands
+  // write in turn; a child's exec() or exit()), or the opener closes one of
+  // its dup()s.
+  if (pgp_stream && (c.size() == 0 || !by_opener || opener_holds_another(closer, node.src_ino))) {
     reply::err(req, 0);
     return;
   }
@@ -566,7 +553,7 @@ void flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // close flushes, and the seal comes at RELEASE (the last close of every
   // copy). The closer's /proc entries cannot tell more here: a process in
   // exec holds locks that reading them needs while it waits for this FLUSH.
-  const bool ends = only && (!c.may_seal() || fuse_req_ctx(req)->pid == handle_of(fi).opener);
+  const bool ends = only && (!c.may_seal() || by_opener);
   auto st = ends ? c.seal() : c.flush();
   if (st && pgp_stream) fs.notify_sealed(ino, c.fd(), c.size());
   reply::err(req, st ? 0 : report(fs, node, "flush", st.error()));
