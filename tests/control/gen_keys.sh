@@ -15,6 +15,9 @@ home=$(mktemp -d)
 cleanup() { gpgconf --homedir "$home" --kill all >/dev/null 2>&1 || true; rm -rf "$home"; }
 trap cleanup EXIT
 g() { gpg --homedir "$home" --batch --quiet --no-tty --pinentry-mode loopback --passphrase '' "$@"; }
+# The agent started now, and waited for: gpg's own start of it gives up after
+# a few seconds, which a loaded machine exceeded once (exit 2 in CI).
+gpgconf --homedir "$home" --launch gpg-agent
 fpr() { g --with-colons --list-keys "=$1" | awk -F: '/^fpr/ {print $10; exit}'; }
 
 g --quick-gen-key 'RSA Test <rsa@example.com>' rsa2048 sign 1y
