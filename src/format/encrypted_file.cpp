@@ -79,7 +79,7 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::create(int fd, const KeySp
   return f;
 }
 
-Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyResolver& resolve) {
+Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyResolver& resolve, XattrCheck xattrs) {
   std::vector<std::uint8_t> raw(kMaxHeaderBytes);
   RV_ASSIGN(auto got, sys::pread_full(fd, raw, 0));
   raw.resize(got);
@@ -97,7 +97,7 @@ Result<std::unique_ptr<EncryptedFile>> EncryptedFile::open(int fd, const KeyReso
   }
   Header h = std::move(hdr).value();
   raw.resize(h.encoded_size());
-  RV_TRY(check_xattrs(fd, h));
+  if (xattrs == XattrCheck::compare) RV_TRY(check_xattrs(fd, h));
 
   RV_ASSIGN(auto key, resolve(h));
   if (!key) return make_error(Errc::key_unavailable, "no key for key_version " + std::to_string(h.key_version));

@@ -246,7 +246,7 @@ Result<Filesystem::Replaced> Filesystem::replace_backing(int dir_fd, const std::
 bool Filesystem::is_open(const struct stat& st) { return inodes_.is_open(st.st_dev, st.st_ino); }
 
 void Filesystem::remember_size(FileContent& content) {
-  if (auto sealed = content.sealed_state()) size_memo_.remember(sealed->backing, sealed->plaintext);
+  if (auto sealed = content.sealed_state()) size_memo_.remember(sealed->backing, sealed->plaintext, true);
 }
 
 std::string Filesystem::describe(const Inode& node) const {

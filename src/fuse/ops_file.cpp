@@ -324,7 +324,7 @@ void create(fuse_req_t req, fuse_ino_t parent_ino, const char* name, mode_t mode
     }
     if (!content) ::unlinkat(parent.fd.get(), backing_name.c_str(), 0);
   } else {
-    content = FileContent::open_existing(std::move(backing), parent.account, fs.keys());
+    content = FileContent::open_existing(std::move(backing), parent.account, fs.keys(), fs.known_files());
   }
   if (!content) {
     reply::err(req, report(fs, parent, "create", content.error()));
@@ -396,7 +396,7 @@ void open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       reply::err(req, err);
       return;
     }
-    auto opened = FileContent::open_existing(std::move(backing), node.account, fs.keys());
+    auto opened = FileContent::open_existing(std::move(backing), node.account, fs.keys(), fs.known_files());
     if (!opened) {
       reply::err(req, report(fs, node, "open", opened.error()));
       return;

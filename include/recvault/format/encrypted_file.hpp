@@ -82,7 +82,12 @@ class EncryptedFile {
   // So is a version 2 file whose writer died while growing it, after the
   // hole marker and before the new last record: it is opened as it was
   // before (size() ends where the hole begins).
-  static Result<std::unique_ptr<EncryptedFile>> open(int fd, const KeyResolver& resolve);
+  // XattrCheck::known_good skips reading the xattrs: for a caller that wrote
+  // or compared them itself for exactly this state of the file (its ctime
+  // unchanged since). The header and records are authenticated either way.
+  enum class XattrCheck { compare, known_good };
+  static Result<std::unique_ptr<EncryptedFile>> open(int fd, const KeyResolver& resolve,
+                                                     XattrCheck xattrs = XattrCheck::compare);
 
   const Header& header() const noexcept { return header_; }
   FileState state() const noexcept { return header_.sealed ? FileState::sealed : FileState::open; }

@@ -28,6 +28,7 @@
 
 #include "recvault/format/encrypted_file.hpp"
 #include "recvault/fuse/placement.hpp"
+#include "recvault/fuse/size_memo.hpp"
 #include "recvault/keystore/key_cache.hpp"
 #include "recvault/pgp/sealer.hpp"
 #include "recvault/sys/fd.hpp"
@@ -41,8 +42,10 @@ class FileContent {
 
   // Takes over `fd` (the backing file, O_RDWR) and detects what it holds.
   // Errc::tampered when xattrs say "encrypted" but the header is missing.
+  // With `known`, xattrs it vouches for are not read again, and a sealed
+  // recording whose xattrs were compared goes into it (SizeMemo).
   static Result<std::shared_ptr<FileContent>> open_existing(sys::UniqueFd fd, const std::string& account,
-                                                            keystore::KeyCache& keys);
+                                                            keystore::KeyCache& keys, SizeMemo* known = nullptr);
   // Makes `fd` (an empty backing file) a new recording under the account's
   // current configuration: encrypted with the current key version, or plain.
   static Result<std::shared_ptr<FileContent>> start_new(sys::UniqueFd fd, const std::string& account,
@@ -137,9 +140,13 @@ class FileContent {
   bool sealed_pgp();
 
  private:
+  // Backing files up to this size are read ahead whole when loaded: one disk
+  // request instead of one each for the magic, the header and the last record.
+  static constexpr off_t kReadWholeUpTo = 256 * 1024;
+
   explicit FileContent(sys::UniqueFd fd);
   // Detects what the backing file holds and enters that state (open_existing).
-  Status load(const std::string& account, keystore::KeyCache& keys) RV_REQUIRES(m_);
+  Status load(const std::string& account, keystore::KeyCache& keys, SizeMemo* known = nullptr) RV_REQUIRES(m_);
   Status begin(const std::string& account, keystore::KeyCache& keys, std::uint32_t chunk_size, const Placement& where)
       RV_REQUIRES(m_);
   Status begin_pgp(const std::string& account, const std::string& public_key_id, const Placement& where)

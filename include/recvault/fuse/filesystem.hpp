@@ -194,8 +194,13 @@ class Filesystem {
   int fill_plaintext_size(Inode& inode, struct stat& st);
   // The last opener closed `content`: if it sealed an encrypted recording,
   // the plaintext size goes into the memo, so that the next lookup, after
-  // the kernel forgot the inode, reads no header (SizeMemo).
+  // the kernel forgot the inode, reads no header (SizeMemo), and the next
+  // open reads no xattr (the daemon wrote them).
   void remember_size(FileContent& content);
+  // The memo for FileContent::open_existing; none in shared mode, where
+  // another host's change to a file is seen only through its ctime on the
+  // network file system.
+  SizeMemo* known_files() noexcept { return options_.shared ? nullptr : &size_memo_; }
   // Marks open content for the flusher and the shutdown seal.
   void track_open(const std::shared_ptr<FileContent>& c) { open_files_.track(c); }
   void untrack_open(const std::shared_ptr<FileContent>& c) { open_files_.untrack(c); }

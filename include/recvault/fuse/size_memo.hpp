@@ -9,6 +9,13 @@
 // itself reads no header to answer the lookup. Any change to the backing file
 // (by this daemon, another host on shared storage, or anyone else) changes
 // its ctime, and the memo no longer applies.
+//
+// It also says whether the file's user.recvault.* xattrs are known to agree
+// with its header in that state: the daemon wrote them itself (it sealed the
+// file) or compared them at an open. Setting an xattr changes the ctime, so
+// a known-good entry lets an open skip reading them again (for a small
+// recording read back cold, the one disk read besides its content: ext4
+// keeps user.recvault.meta in a block of its own).
 #pragma once
 
 #include <sys/stat.h>
@@ -29,7 +36,10 @@ class SizeMemo {
   // The plaintext size of the file `backing` describes, if known for
   // exactly that size, mtime and ctime.
   std::optional<std::uint64_t> find(const struct stat& backing) const RV_EXCLUDES(m_);
-  void remember(const struct stat& backing, std::uint64_t plaintext) RV_EXCLUDES(m_);
+  // True when the file's xattrs were remembered as agreeing with its header
+  // for exactly that size, mtime and ctime.
+  bool xattrs_known_good(const struct stat& backing) const RV_EXCLUDES(m_);
+  void remember(const struct stat& backing, std::uint64_t plaintext, bool xattrs_known_good = false) RV_EXCLUDES(m_);
 
  private:
   struct Key {
@@ -46,7 +56,9 @@ class SizeMemo {
     off_t backing_size;
     struct timespec mtime, ctime;
     std::uint64_t plaintext;
+    bool xattrs_known_good;
   };
+  const Entry* matching(const struct stat& backing) const RV_REQUIRES(m_);
   mutable Mutex m_;
   std::unordered_map<Key, Entry, KeyHash> entries_ RV_GUARDED_BY(m_);
 };
