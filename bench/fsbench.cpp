@@ -364,7 +364,10 @@ void live_calls(const std::string& dir, int calls, int seconds) {
   std::vector<std::vector<float>> latencies(static_cast<std::size_t>(calls));  // ms, per call
   // Writes slower than a quarter period, as (ms since start, latency ms), per
   // call: FSBENCH_SLOW names a file that gets them, to tie a stall to a moment.
+  // FSBENCH_SLOW_MS: the threshold of that list (default 5 ms).
   std::vector<std::vector<std::pair<float, float>>> slow(static_cast<std::size_t>(calls));
+  const float slow_ms =
+      std::getenv("FSBENCH_SLOW_MS") != nullptr ? std::strtof(std::getenv("FSBENCH_SLOW_MS"), nullptr) : 5.0f;
   const auto start = Clock::now() + milliseconds(200);
   const auto wall_start = std::chrono::system_clock::now() + milliseconds(200);
   std::vector<std::thread> threads;
@@ -385,7 +388,7 @@ void live_calls(const std::string& dir, int calls, int seconds) {
         write_full(fd, frame, kFrame);
         const float took = duration<float, std::milli>(Clock::now() - t0).count();
         mine.push_back(took);
-        if (took > 5.0f)
+        if (took > slow_ms)
           slow[static_cast<std::size_t>(c)].emplace_back(duration<float, std::milli>(t0 - start).count(), took);
         next += kPeriod;
         // A late recorder does not try to catch up in a burst: it goes on from now.
