@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <nlohmann/json.hpp>
@@ -216,6 +217,16 @@ class Daemon {
     auto r = http("PUT", "/api/v2/config/call_recording_encryption", account, request.dump());
     if (r.status != 200) throw std::runtime_error("PUT config failed: " + std::to_string(r.status) + " " + r.body);
     return r.json()["config"];
+  }
+
+  // How most mount tests begin: start(), enable encryption for `account`
+  // and create its directory in the view (throws on failure).
+  void start_with_account(const std::string& account) {
+    start();
+    configure(account, {{"enabled", true}});
+    if (::mkdir((mnt() + "/" + account).c_str(), 0755) != 0) {
+      throw std::runtime_error("mkdir of the account directory " + account + ": " + std::strerror(errno));
+    }
   }
 
  private:

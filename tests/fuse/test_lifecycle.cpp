@@ -136,9 +136,7 @@ TEST_CASE("bad configuration: one clear line and exit code 2, before mounting", 
 
 TEST_CASE("SIGTERM during recording: closed files intact, open files sealed", "[lifecycle]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   // 16 closed recordings, and 8 still open (written, not closed) at SIGTERM.
   for (int c = 0; c < 16; ++c) write_all(d.mnt() + "/acme/closed-" + std::to_string(c), frames(c, 300));
   std::vector<int> open_fds;
@@ -165,9 +163,7 @@ TEST_CASE("SIGTERM right after write(): nothing held by the kernel's writeback c
   // The longest flush interval: the periodic writeback helper syncs every
   // 500 ms, so it is not what hands over the writes made just before the stop.
   Daemon d("", 1000);
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   // Each file stays open; half of them were fsynced half-way (the daemon has
   // chunks and a tail), the rest of what write() accepted is only in the
   // kernel's page cache when the signal arrives.
@@ -202,9 +198,7 @@ TEST_CASE("SIGTERM right after write(): nothing held by the kernel's writeback c
 TEST_CASE("SIGTERM while recorders keep writing: a bounded stop that keeps every accepted frame",
           "[lifecycle][writeback]") {
   Daemon d("", 1000);
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   constexpr int kRecorders = 4;
   std::atomic<bool> quit{false};
   std::vector<std::atomic<int>> accepted(kRecorders);
@@ -265,9 +259,7 @@ TEST_CASE("SIGTERM while recorders keep writing: a bounded stop that keeps every
 
 TEST_CASE("the writeback helper holds a file open for writing without delaying its seal", "[lifecycle][writeback]") {
   Daemon d;  // 200 ms interval: a helper pass every 100 ms
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string path = d.mnt() + "/acme/held.wav";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
   REQUIRE(fd >= 0);
@@ -293,9 +285,7 @@ TEST_CASE("kill -9: a slowly growing recording's last page still reaches the bac
   // recorder writes in 3 s sits in one incomplete page that the helper holds
   // back while the file grows, at most 4 passes in a row.
   Daemon d;  // 200 ms interval: the bound is 3 intervals (docs/RELIABILITY.md 1)
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string path = d.mnt() + "/acme/slow.wav";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
   REQUIRE(fd >= 0);
@@ -324,9 +314,7 @@ TEST_CASE("kill -9: a slowly growing recording's last page still reaches the bac
 
 TEST_CASE("kill -9 while recording, restart on the stale mount", "[lifecycle][crash]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   for (int c = 0; c < 8; ++c) write_all(d.mnt() + "/acme/closed-" + std::to_string(c), frames(c, 500));
   std::vector<int> open_fds;
   for (int c = 0; c < 8; ++c) {
@@ -494,9 +482,7 @@ TEST_CASE("an exception escaping a handler is an errno and a log line; the daemo
 
 TEST_CASE("a restart derives no key: the keystore keeps each derived key, sealed", "[lifecycle][derived]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   write_all(d.mnt() + "/acme/v1.wav", frames(1, 300));
   d.configure("acme", {{"enabled", true}, {"key", "a-brand-new-key-for-version-two-0123456789"}});
   write_all(d.mnt() + "/acme/v2.wav", frames(2, 300));

@@ -72,9 +72,7 @@ bool read_fills_chunk(int fd, const std::string& path, const std::vector<std::ui
 // Starts `d` with encryption on for account acme and records `data` as
 // acme/`name` through the mount, with nothing of it left in the page cache.
 std::string recorded(Daemon& d, const std::string& name, const std::vector<std::uint8_t>& data) {
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string f = d.mnt() + "/acme/" + name;
   write_all(f, data);
   drop_cache(f);

@@ -49,9 +49,7 @@ TEST_CASE("recvault-specific rules: accounts, links, cross-account rename", "[mo
 
 TEST_CASE("without view_xattrs the mount offers no xattrs at all", "[mount][posix]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string f = d.mnt() + "/acme/call.wav";
   write_all(f, bytes_of("audio"));
   char buf[64];
@@ -64,9 +62,7 @@ TEST_CASE("without view_xattrs the mount offers no xattrs at all", "[mount][posi
 
 TEST_CASE("attributes: sizes, truncate, chmod, chown, utimens, statfs", "[mount][posix]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string f = d.mnt() + "/acme/t.wav";
   auto data = pseudo_random(300000, 5);
   write_all(f, data);
@@ -113,9 +109,7 @@ TEST_CASE("attributes: sizes, truncate, chmod, chown, utimens, statfs", "[mount]
 
 TEST_CASE("a reader sees what a writer has written before it closes", "[mount]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string f = d.mnt() + "/acme/live.wav";
   int w = ::open(f.c_str(), O_WRONLY | O_CREAT, 0644);
   REQUIRE(w >= 0);

@@ -61,9 +61,7 @@ void flip_byte(const std::string& path, off_t at) {
 TEST_CASE("a recording's cached pages are kept across opens only while its backing file is unchanged",
           "[mount][small-files]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   // Three chunks: an open authenticates only the last record, so what the
   // first two read as comes from the cache or from the disk.
   const auto data = pseudo_random(3 * 64 * 1024, 22);
@@ -102,9 +100,7 @@ TEST_CASE("a recording's cached pages are kept across opens only while its backi
 TEST_CASE("a sealed recording cut short behind the daemon's back reads as EIO, not from the cache",
           "[mount][small-files]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const auto data = pseudo_random(64 * 1024 + 1000, 24);
   const std::string f = d.mnt() + "/acme/call.wav";
   const std::string backing = d.backing() + "/acme/call.wav";
@@ -127,9 +123,7 @@ TEST_CASE("a sealed recording cut short behind the daemon's back reads as EIO, n
 TEST_CASE("a reader's first open of a one-chunk recording puts it in the page cache, the read needs no round trip",
           "[mount][small-files]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const auto small = pseudo_random(64 * 1024 - 100, 25);  // one chunk, the last page partial
   const auto large = pseudo_random(2 * 64 * 1024, 26);    // two chunks: not filled at open
   write_all(d.mnt() + "/acme/small.wav", small);
@@ -151,9 +145,7 @@ TEST_CASE("an xattr changed behind the daemon's back of a recording it sealed or
   // mtime, ctime) the daemon sealed or compared itself (SizeMemo); setting an
   // xattr changes the ctime, so the next open compares them again.
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const auto data = pseudo_random(64 * 1024 - 100, 27);
   const std::string f = d.mnt() + "/acme/call.wav";
   const std::string backing = d.backing() + "/acme/call.wav";

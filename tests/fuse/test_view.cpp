@@ -58,9 +58,7 @@ TEST_CASE("a child process closing its inherited descriptors does not seal the r
   // records on. The recording stays open on disk (on a shared store another
   // host reads its header: issue 17) and is sealed at the recorder's close.
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   for (const int cloexec : {0, O_CLOEXEC}) {
     const std::string name = cloexec != 0 ? "/acme/spawned-cloexec.wav" : "/acme/spawned.wav";
     const int fd = ::open((d.mnt() + name).c_str(), O_WRONLY | O_CREAT | O_TRUNC | cloexec, 0644);
@@ -147,9 +145,7 @@ TEST_CASE("after a rotation old and new recordings both read back", "[mount][rot
 
 TEST_CASE("disable stores new recordings plain; old ones still decrypt", "[mount][disable]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   std::string marker = "CLEAR-MARKER-0001";
   write_all(d.mnt() + "/acme/encrypted.wav", bytes_of(marker));
   d.configure("acme", {{"enabled", false}});
@@ -181,9 +177,7 @@ TEST_CASE("disable stores new recordings plain; old ones still decrypt", "[mount
 
 TEST_CASE("a flipped byte in a backing file reads as EIO and is logged", "[mount][tamper]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   write_all(d.mnt() + "/acme/call.wav", pseudo_random(100000, 3));
   REQUIRE(d.stop() == 0);  // drop every cache
   {
@@ -205,9 +199,7 @@ TEST_CASE("a flipped byte in a backing file reads as EIO and is logged", "[mount
 
 TEST_CASE("64 concurrent recorders appending 320-byte frames", "[mount][recorders]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   constexpr int kCallers = 64, kFrames = 400;
   std::vector<std::thread> callers;
   std::atomic<int> failures{0};

@@ -138,9 +138,7 @@ RoundFigures run_round(Daemon& d, int round, std::mt19937_64& rng) {
 
 void run_rounds(bool writeback, std::uint64_t rounds, std::mt19937_64& rng) {
   Daemon d(std::string("[fuse]\nwriteback_cache = ") + (writeback ? "true" : "false") + "\n");
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   RoundFigures total;
   for (std::uint64_t round = 0; round < rounds; ++round) {
     auto f = run_round(d, static_cast<int>(round), rng);

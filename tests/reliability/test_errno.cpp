@@ -175,9 +175,7 @@ Steps run_as_other(const std::string& base) {
 
 TEST_CASE("errno parity: renameat2, open flags, names, links, file size limits", "[errno]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string plain = d.dir().file("plain");
   REQUIRE(::mkdir(plain.c_str(), 0755) == 0);
   compare_steps(run_steps(plain), run_steps(d.mnt() + "/acme"));
@@ -211,9 +209,7 @@ TEST_CASE("errno parity as a non-root user: EACCES and EPERM", "[errno]") {
   Daemon d;
   // Other users must reach the mount and the plain dir (the temp dir is 0700).
   REQUIRE(::chmod(d.dir().path().c_str(), 0755) == 0);
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   REQUIRE(::chmod((d.mnt() + "/acme").c_str(), 0755) == 0);  // account dirs default to 0750
   const std::string plain = d.dir().file("plain");
   REQUIRE(::mkdir(plain.c_str(), 0755) == 0);

@@ -95,9 +95,7 @@ TEST_CASE("fsck reports files left by kill -9 as unterminated and --seal seals t
 
 TEST_CASE("fsck reports damage and missing keys, and one account on its own", "[fsck]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   for (const char* n : {"a.wav", "b.wav", "c.wav", "d.wav"})
     write_all(d.mnt() + "/acme/" + n, pseudo_random(150000, 3));
   d.configure("acme", {{"enabled", false}});
@@ -136,9 +134,7 @@ TEST_CASE("fsck reports damage and missing keys, and one account on its own", "[
 
 TEST_CASE("fsck authenticates holes, and seals a growth cut short by a crash as the file was before", "[fsck][holes]") {
   Daemon d("[fuse]\nwriteback_cache = false\n");
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const auto data = pseudo_random(100000, 21);  // chunk 0 and part of chunk 1
   for (const char* n : {"grown.wav", "zeroed.wav"}) {
     const std::string p = d.mnt() + "/acme/" + n;

@@ -77,9 +77,7 @@ std::size_t foreign_bytes(const std::vector<std::uint8_t>& got, std::size_t piec
 void run_backing_full(const char* writeback, std::size_t piece) {
   Daemon d(std::string("[fuse]\nwriteback_cache = ") + writeback + "\n");
   TmpfsMount small(d.backing(), "3m");
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const auto early = pseudo_random(300000, 1);
   write_all(d.mnt() + "/acme/early.wav", early);
 

@@ -128,9 +128,7 @@ TEST_CASE("damaged backing files read as EIO: AES-256-CBC", "[hostile]") { run("
 
 TEST_CASE("xattrs removed entirely: the authenticated header suffices", "[hostile]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   write_all(d.mnt() + "/acme/copied", original("copied"));
   REQUIRE(d.stop() == 0);
   const std::string b = d.backing() + "/acme/copied";

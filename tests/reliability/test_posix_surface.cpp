@@ -218,9 +218,7 @@ TEST_CASE("a write by another user clears set-uid and set-gid, as on a plain dir
 
 TEST_CASE("times set with utimensat stick, and a stat changes nothing on the backing file", "[posix-surface]") {
   Daemon d("[fuse]\nattr_timeout = 0.05\n");
-  d.start();
-  d.configure("enc", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/enc").c_str(), 0755) == 0);
+  d.start_with_account("enc");
   const std::string f = d.mnt() + "/enc/call.wav", b = d.backing() + "/enc/call.wav";
   write_all(f, pseudo_random(100000, 1));
   const struct timespec old[2] = {{1000000000, 0}, {1100000000, 0}};

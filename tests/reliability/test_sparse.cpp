@@ -41,11 +41,7 @@ bool zeros(const std::vector<std::uint8_t>& v) {
   return std::all_of(v.begin(), v.end(), [](std::uint8_t b) { return b == 0; });
 }
 
-void start_encrypted(Daemon& d) {
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
-}
+void start_encrypted(Daemon& d) { d.start_with_account("acme"); }
 
 }  // namespace
 

@@ -42,9 +42,7 @@ void stop_on_a_stalled_disk(Stop how) {
   // Flush interval 1000 ms: the periodic writeback helper syncs every 500 ms.
   Daemon d("", 1000);
   LoopExt4 disk(d.dir().file("backing.img"), d.backing(), 64);
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
 
   const std::string path = d.mnt() + "/acme/call.wav";
   const auto before = pseudo_random(200000, 1);  // three chunks and a tail

@@ -95,9 +95,7 @@ void compare_trees(const std::string& plain, const std::string& view) {
 
 TEST_CASE("cp -a, rsync -aH, tar, mv and install give the same tree as on a plain directory", "[tool-compat]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string src = d.dir().file("source");
   make_source(src);
   const std::string plain = d.dir().file("plain"), view = d.mnt() + "/acme";
@@ -132,9 +130,7 @@ TEST_CASE("cp -a, rsync -aH, tar, mv and install give the same tree as on a plai
 
 TEST_CASE("sox writes a WAV recording through the mount byte for byte", "[tool-compat]") {
   Daemon d;
-  d.start();
-  d.configure("acme", {{"enabled", true}});
-  REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+  d.start_with_account("acme");
   const std::string plain = d.dir().file("tone.wav"), view = d.mnt() + "/acme/tone.wav";
   // sox writes the header, the samples, then seeks back to fill in the lengths.
   for (const auto& out : {plain, view}) {
@@ -149,9 +145,7 @@ TEST_CASE("futimens before close keeps its time, with and without the writeback 
   for (bool writeback : {true, false}) {
     INFO("writeback cache " << writeback);
     Daemon d(std::string("[fuse]\nwriteback_cache = ") + (writeback ? "true" : "false") + "\n");
-    d.start();
-    d.configure("acme", {{"enabled", true}});
-    REQUIRE(::mkdir((d.mnt() + "/acme").c_str(), 0755) == 0);
+    d.start_with_account("acme");
     const struct timespec old[2] = {{1600000000, 0}, {1600000000, 500}};
     for (int i = 0; i < 30; ++i) {
       // What tar -x does: write, set the times on the descriptor, close.
