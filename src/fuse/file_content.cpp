@@ -85,10 +85,11 @@ Status FileContent::load(const std::string& account, keystore::KeyCache& keys, S
   // waiting; then, if they are to be compared, the xattrs are listed, which
   // waits for their block (ext4 keeps an xattr as long as
   // user.recvault.meta outside the inode) while the content is on its way:
-  // two disk reads at once instead of in turn.
+  // two disk reads at once instead of in turn. Not without a memo (shared
+  // mode): on a network file system that listing is one more round trip.
   if (S_ISREG(loaded_.st_mode) && loaded_.st_size > 0 && loaded_.st_size <= kReadWholeUpTo) {
     ::posix_fadvise(fd_.get(), 0, loaded_.st_size, POSIX_FADV_WILLNEED);
-    if (!xattrs_good) ::flistxattr(fd_.get(), nullptr, 0);
+    if (known != nullptr && !xattrs_good) ::flistxattr(fd_.get(), nullptr, 0);
   }
   RV_ASSIGN(auto kind, detect_kind(fd_.get()));
   if (kind == Kind::pgp) {
