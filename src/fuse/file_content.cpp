@@ -366,8 +366,10 @@ Status FileContent::seal() {
       if (e == nullptr) return {};
       const bool writes = e->dirty() || !e->header().sealed || !sealed_;
       auto st = e->seal();
-      restore_pinned_locked();
       if (writes) {
+        // Only after a write: putting the pinned times back changes the
+        // ctime, and sealed_ is what the next open compares with.
+        restore_pinned_locked();
         sealed_.reset();
         struct stat now {};
         if (st && ::fstat(fd_.get(), &now) == 0) sealed_ = SealedState{now, e->size()};

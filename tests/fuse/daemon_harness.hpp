@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -125,7 +126,19 @@ class Daemon {
     ::kill(pid_, SIGTERM);
     int status = wait_exit(std::chrono::seconds(20));
     cleanup_mount();
+    if (status != 0) print_log_tail("recvaultd stopped with wait status " + std::to_string(status));
     return status;
+  }
+
+  // The daemon's last log lines on stderr (the test's output): a failure on
+  // a CI machine then says why (a sanitizer report goes to this log too).
+  void print_log_tail(const std::string& why, std::size_t lines = 60) const {
+    const std::string text = log();
+    std::size_t begin = text.size();
+    for (std::size_t n = 0; begin > 0 && n <= lines; --begin) {
+      if (text[begin - 1] == '\n') ++n;
+    }
+    std::cerr << "---- " << why << "; the end of " << log_path() << ":\n" << text.substr(begin) << "----\n";
   }
 
   // Waits for a daemon the test signalled itself to exit; returns the wait
