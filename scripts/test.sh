@@ -74,6 +74,8 @@ run_tests() {  # dir, step label
   if [ "$fail" != 0 ] || [ "$tout" != 0 ]; then
     sed -n '/^Summary of Failures/,$p' "$dir.test.log" >&2
     grep -B2 -A40 -E 'FAILED|ERROR|Timeout' "$dir.test.log" | head -200 >&2
+    # A daemon that stopped with an error: the end of its log (daemon_harness.hpp).
+    sed -n '/^---- recvaultd stopped/,/^----$/p' "$dir.test.log" | head -120 >&2
   fi
   passed=$((passed + ok + xfail))
   failed=$((failed + fail + upass + tout))

@@ -138,7 +138,9 @@ class Daemon {
     for (std::size_t n = 0; begin > 0 && n <= lines; --begin) {
       if (text[begin - 1] == '\n') ++n;
     }
-    std::cerr << "---- " << why << "; the end of " << log_path() << ":\n" << text.substr(begin) << "----\n";
+    std::string tail = text.substr(begin);
+    if (!tail.empty() && tail.back() != '\n') tail += '\n';
+    std::cerr << "---- " << why << "; the end of " << log_path() << ":\n" << tail << "----\n";
   }
 
   // Waits for a daemon the test signalled itself to exit; returns the wait
