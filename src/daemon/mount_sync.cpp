@@ -298,8 +298,4 @@ std::optional<int> MountSync::try_reap() {
   return reaped > 0 ? status : -1;
 }
 
-void MountSync::kill() noexcept {
-  if (pid_ > 0) ::kill(pid_, SIGKILL);
-}
-
 }  // namespace recvault::daemon

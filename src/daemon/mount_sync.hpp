@@ -27,9 +27,12 @@ namespace recvault::daemon {
 // its own once the mount answers ENOTCONN.
 //
 // The destructor kills and reaps the child, which can wait for the daemon to
-// answer: destroy it while the FUSE loop still serves, or once the session
-// is destroyed (its /dev/fuse fd closed, so the kernel fails what the child
-// waits for), never in between.
+// answer: destroy it once the FUSE session is destroyed (its /dev/fuse fd
+// closed, so the kernel fails what the child waits for). Not while the loop
+// serves either: a child killed inside a request makes the kernel send an
+// INTERRUPT, and libfuse keeps one that arrives after its request was
+// answered until some later request comes, which at a stop may never
+// happen (memory never freed; the sanitized build fails the daemon's exit).
 class MountSync {
  public:
   // The FUSE node ids (fuse_ino_t) of the regular files open for writing now,
@@ -73,8 +76,6 @@ class MountSync {
   // The child's wait status once it has exited (it is then reaped; -1 if it
   // cannot be waited for), nullopt while it runs.
   std::optional<int> try_reap();
-  // SIGKILL, without waiting: the destructor reaps.
-  void kill() noexcept;
   // The child's process id (0 once reaped).
   pid_t pid() const noexcept { return pid_ > 0 ? pid_ : 0; }
 

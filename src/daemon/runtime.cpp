@@ -169,9 +169,6 @@ int run_mount(const Config& config, fuse::Filesystem& fs, const MountHooks& hook
     for (const auto& relative : fs.open_paths()) paths.push_back(mount_point.string() + relative);
     return paths;
   };
-  plan.before_loop_exit = [&writeback] {
-    if (writeback) writeback->kill();  // reaped once the session is gone
-  };
   stopper = std::make_unique<GracefulStop>(se.get(), signals, std::move(plan));
   if (!stopper->ok()) {
     log::error("cannot watch for stop signals");

@@ -142,7 +142,6 @@ void GracefulStop::run() {
   const int sig = signals_.take();
   sd_notify(0, "STOPPING=1");
   hand_over_kernel_cache(sig);
-  if (plan_.before_loop_exit) plan_.before_loop_exit();
   stop_loop();
 }
 
@@ -169,14 +168,12 @@ void GracefulStop::hand_over_kernel_cache(int sig) {
       case 1:
         signals_.take();
         log::warn("second stop signal: stopping without waiting for the kernel's cached writes");
-        hand_over_->kill();
         return;
       case 2:
         return;  // the loop ended meanwhile
       default:
         log::warn("the kernel did not hand over its cached writes within " + millis(plan_.flush_deadline) +
                   "; stopping anyway");
-        hand_over_->kill();
         return;
     }
   }

@@ -60,8 +60,6 @@ struct StopPlan {
   std::chrono::milliseconds flush_deadline{5000};
   // Paths on the mount of the recordings open now.
   std::function<std::vector<std::string>()> open_files;
-  // Runs after the hand-over, while the loop still serves.
-  std::function<void()> before_loop_exit;
 };
 
 // Built on the thread that runs fuse_session_loop_mt(se), before it starts.
@@ -72,7 +70,8 @@ struct StopPlan {
 // thread reports back through loop_returned().
 //
 // Destroy it after the FUSE session (see MountSync): it may still own the
-// hand-over process.
+// hand-over process, which is never killed while the loop serves, not even
+// when it missed the deadline or a second signal came.
 class GracefulStop {
  public:
   GracefulStop(fuse_session* se, StopSignals& signals, StopPlan plan);
