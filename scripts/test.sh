@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/narrate.sh
 
 say "recvault test suite: packages, two builds (gcc -O2, clang ASan+UBSan), every test in both, 15 s of fuzzing per target"
-say "on 2 cores this takes about 15 minutes from a clean clone (builds about 6 of them); re-runs rebuild only what changed"
+say "on 2 cores this takes about 18 minutes from a clean clone (builds about 9 of them); re-runs rebuild only what changed"
 say "1/6 checking the Debian packages (installs the missing ones)"
 RECVAULT_WITH_FUZZ=1 scripts/deps.sh || fail_step "installing packages" \
   "run as root on Debian 12 with network access to its mirror, or install the packages named above yourself"
@@ -81,10 +81,10 @@ run_tests() {  # dir, step label
   failed=$((failed + fail + upass + tout))
 }
 
-stamp "2/6 building build-ci (gcc -O2, -Werror; about 2 minutes the first time)"
+stamp "2/6 building build-ci (gcc -O2, -Werror; about 5 minutes the first time)"
 if build build-ci "${ci_options[@]}"; then run_tests build-ci "3/6 "; else build_failed build-ci; fi
 
-stamp "4/6 building build-sanitized (clang, ASan + UBSan, libFuzzer; about 4 minutes the first time)"
+stamp "4/6 building build-sanitized (clang, ASan + UBSan, libFuzzer; about 5 minutes the first time)"
 if CC=clang CXX=clang++ build build-sanitized "${sanitized_options[@]}"; then
   san_ok=1
   run_tests build-sanitized "5/6 "
